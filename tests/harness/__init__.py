@@ -1,0 +1,1 @@
+"""Helpers that run the real servers the tests talk to."""
