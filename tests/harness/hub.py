@@ -139,7 +139,7 @@ class Hub:
     async def start(self, timeout: float = 60) -> Hub:
         """Start the hub and return once its REST API answers through the proxy."""
         exe = VENVS[self.version] / "bin" / "jupyterhub"
-        logf = open(self.log, "ab")
+        logf = open(self.log, "ab")  # noqa: ASYNC230 - closed in stop()
         self._logf = logf
         self._proc = await asyncio.create_subprocess_exec(
             str(exe),
