@@ -1,0 +1,1 @@
+"""Authenticators: directory (Active Directory / LDAP) and GitHub sign-in."""

@@ -1,0 +1,326 @@
+"""GitHub sign-in with declarative org/team -> group mapping that stays current.
+
+:class:`GitHubAuthenticator` is oauthenticator's ``GitHubOAuthenticator`` with
+other defaults and a few steps replaced; the OAuth flow is oauthenticator's.
+
+- ``update_auth_model`` asks GitHub once per sign-in or refresh about every
+  ``org`` / ``org:team`` the configuration names, and stores the answer in
+  ``auth_state["memberships"]`` (and what it could not see in
+  ``auth_state["hidden_memberships"]``).
+- ``get_user_groups`` maps those memberships through ``group_map``.
+- ``check_allowed`` decides from the stored memberships and refuses with a
+  page that says why (not a member, or membership hidden from the hub).
+- ``refresh_user`` (every ``auth_refresh_age``) and ``pre_spawn_start``
+  re-check membership; someone removed upstream must sign in again and is
+  then refused.
+- Any failure to reach GitHub is answered with 503, not 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+from oauthenticator.github import GitHubOAuthenticator
+from oauthenticator.oauth2 import OAuthenticator
+from tornado import web
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from traitlets import Set, Unicode, default, validate
+
+from .groups import EVERYONE, GroupMapMixin, map_groups
+
+READ_ORG_SCOPES = {"read:org", "write:org", "admin:org"}
+
+
+class GitHubUnavailable(web.HTTPError):
+    """GitHub could not be reached or answered with a server error (503)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            503,
+            "GitHub cannot be reached right now (%s), so this hub cannot check who you "
+            "are. Nothing is wrong with your account: try again in a few minutes.",
+            detail,
+        )
+
+
+def _check_org_team(value: str, where: str) -> str:
+    parts = value.split(":")
+    if len(parts) > 2 or not all(p.strip() for p in parts):
+        raise ValueError(
+            f"{where}: {value!r} is not 'org' or 'org:team' "
+            "(names as in the URL, e.g. 'jupyterhub:mybinder-org-operators')"
+        )
+    return value.strip()
+
+
+class GitHubAuthenticator(GroupMapMixin, GitHubOAuthenticator):
+    """Sign in with GitHub; org and team memberships become JupyterHub groups."""
+
+    admin_teams = Set(
+        Unicode(),
+        config=True,
+        help="""
+        Members of these organizations or teams (``org`` or ``org:team``, names
+        as in the GitHub URL) sign in as JupyterHub admins; everyone else loses
+        admin status at their next sign-in or refresh unless listed in
+        ``admin_users`` or in a group of ``admin_groups``. Members of an admin
+        team are allowed in even if no other rule allows them. Empty (the
+        default) means admin status is not taken from GitHub. Example:
+        ``{"bioimage-io:hub-admins"}``.
+        """,
+    )
+
+    @validate("allowed_organizations", "admin_teams")
+    def _validate_org_teams(self, proposal: Any) -> set[str]:
+        where = f"{type(self).__name__}.{proposal.trait.name}"
+        return {_check_org_team(v, where) for v in proposal.value}
+
+    @validate("group_map")
+    def _validate_group_map(self, proposal: Any) -> dict[str, list[str]]:
+        value = super()._validate_group_map(proposal)
+        where = f"{type(self).__name__}.group_map"
+        for key in value:
+            if key != EVERYONE:
+                _check_org_team(key, where)
+        return value
+
+    # -- defaults that differ from oauthenticator ------------------------------
+
+    @default("scope")
+    def _scope_default(self) -> list[str]:
+        # without read:org, GitHub hides private org membership and all teams
+        return ["read:org"]
+
+    @default("manage_groups")
+    def _manage_groups_default(self) -> bool:
+        return True
+
+    @default("enable_auth_state")
+    def _enable_auth_state_default(self) -> bool:
+        # the access token must be kept to re-check membership on refresh
+        return True
+
+    @default("http_request_kwargs")
+    def _http_request_kwargs_default(self) -> dict[str, Any]:
+        return {"connect_timeout": 10, "request_timeout": 20}
+
+    @default("custom_403_message")
+    def _custom_403_message_default(self) -> str:
+        return (
+            "Your GitHub account is not allowed on this hub. "
+            "Ask the hub administrators which organization or team gives access."
+        )
+
+    # -- configuration checks ----------------------------------------------------
+
+    def membership_allow_rules(self) -> list[str]:
+        rules = super().membership_allow_rules()
+        if self.allowed_organizations:
+            rules.append("allowed_organizations")
+        return rules
+
+    def check_allow_config(self) -> None:
+        super().check_allow_config()
+        if not self.enable_auth_state:
+            self.log.warning(
+                "%s.enable_auth_state is False: GitHub membership cannot be re-checked "
+                "after sign-in; removed members keep access until their cookie expires.",
+                type(self).__name__,
+            )
+
+    def membership_keys(self) -> set[str]:
+        """Every ``org`` / ``org:team`` whose membership matters to this config."""
+        keys = set(self.allowed_organizations) | set(self.admin_teams) | set(self.group_map)
+        keys.discard(EVERYONE)
+        return keys
+
+    # -- steps of oauthenticator's flow --------------------------------------------
+
+    def user_info_to_username(self, user_info: dict[str, Any]) -> str:
+        """The GitHub ``login``, never an email, whatever ``username_claim`` says."""
+        login = user_info.get("login")
+        if not login:
+            raise ValueError("GitHub returned a user without a login")
+        return str(login)
+
+    async def fetch(
+        self, req: HTTPRequest, label: str = "fetching", parse_json: bool = True, **kwargs: Any
+    ) -> Any:
+        """oauthenticator's fetch, with network and 5xx failures as :class:`GitHubUnavailable`."""
+        try:
+            return await super().fetch(req, label=label, parse_json=parse_json, **kwargs)
+        except HTTPClientError as e:
+            if e.code == 599 or e.code >= 500:
+                raise GitHubUnavailable(f"{label}: {e}") from e
+            raise
+        except (OSError, TimeoutError) as e:
+            raise GitHubUnavailable(f"{label}: {e}") from e
+
+    async def update_auth_model(self, auth_model: dict[str, Any]) -> dict[str, Any]:
+        auth_model = await super().update_auth_model(auth_model)
+        auth_state = auth_model["auth_state"]
+        member, hidden = await self._fetch_memberships(auth_state)
+        auth_state["memberships"] = sorted(member)
+        auth_state["hidden_memberships"] = sorted(hidden)
+        if self.admin_teams and not auth_model["admin"]:
+            auth_model["admin"] = bool(member & self.admin_teams)
+        return auth_model
+
+    async def get_user_groups(self, auth_state: dict[str, Any]) -> set[str]:
+        groups = map_groups(auth_state.get("memberships", []), self.group_map)
+        if self.auth_state_groups_key:
+            groups |= await super().get_user_groups(auth_state)
+        return groups
+
+    async def check_allowed(self, username: str, auth_model: dict[str, Any] | None) -> bool:
+        """Allow by oauthenticator's generic rules, then by stored memberships.
+
+        GitHubOAuthenticator's own check asks GitHub again for every entry of
+        ``allowed_organizations``; the answers are already in ``auth_state``,
+        so the generic rules of its base class are called instead.
+        A refusal raises 403 with a message saying why.
+        """
+        if await OAuthenticator.check_allowed(self, username, auth_model):
+            return True
+        refusal = self.refusal(auth_model)
+        if refusal is None:
+            return True
+        self.log.warning("Refusing %s: %s", username, refusal)
+        raise web.HTTPError(403, "%s", refusal)
+
+    def refusal(self, auth_model: dict[str, Any] | None) -> str | None:
+        """Why memberships do not allow this model in, or None if they do."""
+        if auth_model is None:
+            return None
+        auth_state = auth_model.get("auth_state") or {}
+        member = set(auth_state.get("memberships", []))
+        if member & self.allowed_organizations:
+            return None
+        login = (auth_state.get(self.user_auth_state_key) or {}).get("login", auth_model["name"])
+        wanted = ", ".join(sorted(self.allowed_organizations)) or "(none configured)"
+        hidden = sorted(set(auth_state.get("hidden_memberships", [])) & self.allowed_organizations)
+        if hidden:
+            orgs = sorted({h.split(":")[0] for h in hidden})
+            where = " or ".join(f"https://github.com/orgs/{o}/people" for o in orgs)
+            return (
+                f"GitHub did not let this hub see whether @{login} is a member of "
+                f"{', '.join(hidden)}. Membership is private unless the hub is granted the "
+                "read:org scope (ask the hub administrators to request it, or an "
+                "organization owner to approve this OAuth app under third-party access). "
+                f"You can also make your membership public at {where}, then sign in again."
+            )
+        if not self.allowed_organizations:
+            return self.custom_403_message
+        return (
+            f"@{login} is not a member of any GitHub organization or team allowed on "
+            f"this hub ({wanted}). Ask an owner of one of them to add you, then sign "
+            "in again."
+        )
+
+    async def refresh_allowed(self, username: str, model: dict[str, Any]) -> bool:
+        if await OAuthenticator.check_allowed(self, username, model):
+            return True
+        return self.refusal(model) is None
+
+    async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
+        """oauthenticator's refresh (token, auth state, groups), then the allow rules.
+
+        If GitHub cannot be reached the current session is kept (a warning is
+        logged); the next spawn is refused with 503 until GitHub answers.
+        """
+        try:
+            model = await super().refresh_user(user, handler, **kwargs)
+        except GitHubUnavailable as e:
+            self.log.warning(
+                "Keeping %s signed in; cannot refresh: %s", user.name, e.log_message % e.args
+            )
+            return True
+        return await self.recheck_refreshed(model)
+
+    async def pre_spawn_start(self, user: Any, spawner: Any) -> None:
+        """Refuse a spawn for someone no longer allowed (403), or if GitHub is down (503)."""
+        await super().pre_spawn_start(user, spawner)
+        if not self.enable_auth_state:
+            return
+        auth_state = await user.get_auth_state()
+        token = (auth_state or {}).get("token_response")
+        if not token:
+            raise web.HTTPError(403, "Sign in again with GitHub to start a server.")
+        try:
+            model = await self._token_to_auth_model(token)
+        except HTTPClientError as e:
+            raise web.HTTPError(
+                403, "Your GitHub sign-in has expired or was revoked: sign in again."
+            ) from e
+        if await OAuthenticator.check_allowed(self, user.name, model):
+            return
+        refusal = self.refusal(model)
+        if refusal is not None:
+            self.log.warning("Refusing to spawn for %s: %s", user.name, refusal)
+            raise web.HTTPError(403, "%s", refusal)
+
+    # -- GitHub API ------------------------------------------------------------------
+
+    async def _fetch_memberships(self, auth_state: dict[str, Any]) -> tuple[set[str], set[str]]:
+        keys = sorted(self.membership_keys())
+        if not keys:
+            return set(), set()
+        token = auth_state["token_response"]
+        headers = self.build_userdata_request_headers(token["access_token"], token["token_type"])
+        login = auth_state[self.user_auth_state_key]["login"]
+        granted = {s for entry in auth_state.get("scope") or [] for s in re.split(r"[\s,]+", entry)}
+        can_read_org = bool(READ_ORG_SCOPES & granted)
+        answers = await asyncio.gather(
+            *(self._membership(key, login, headers, can_read_org) for key in keys)
+        )
+        member = {k for k, a in zip(keys, answers, strict=True) if a == "member"}
+        hidden = {k for k, a in zip(keys, answers, strict=True) if a == "hidden"}
+        return member, hidden
+
+    async def _get(self, url: str, headers: dict[str, str]) -> Any:
+        resp = await self.httpfetch(
+            url,
+            "checking GitHub membership",
+            parse_json=False,
+            raise_error=False,
+            method="GET",
+            headers=headers,
+            follow_redirects=False,
+            validate_cert=self.validate_server_cert,
+        )
+        if resp.code == 599 or resp.code >= 500:
+            raise GitHubUnavailable(f"checking GitHub membership: HTTP {resp.code}")
+        if resp.code == 401:
+            # token revoked or expired: let refresh_user require a new sign-in
+            raise HTTPClientError(401, "GitHub token no longer valid", resp)
+        return resp
+
+    async def _membership(
+        self, key: str, login: str, headers: dict[str, str], can_read_org: bool
+    ) -> str:
+        """``"member"``, ``"not-member"`` or ``"hidden"`` for one org or team."""
+        if ":" in key:
+            org, team = key.split(":")
+            url = f"{self.github_api}/orgs/{org}/teams/{team}/memberships/{login}"
+            resp = await self._get(url, headers)
+            if resp.code == 200:
+                state = json.loads(resp.body or b"{}").get("state")
+                return "member" if state == "active" else "not-member"
+            # without read:org GitHub answers 404 for every team
+            return "not-member" if can_read_org and resp.code == 404 else "hidden"
+        url = f"{self.github_api}/orgs/{key}/members/{login}"
+        resp = await self._get(url, headers)
+        if resp.code == 204:
+            return "member"
+        if resp.code == 302:
+            # the token cannot list members: only public membership is visible
+            public = await self._get(
+                f"{self.github_api}/orgs/{key}/public_members/{login}", headers
+            )
+            return "member" if public.code == 204 else "hidden"
+        if resp.code == 404:
+            return "not-member"
+        return "hidden"
