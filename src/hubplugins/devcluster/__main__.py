@@ -1,0 +1,69 @@
+"""``python -m hubplugins.devcluster``: run a local Kubernetes API server and kubelet.
+
+Prints the kubeconfig path, then ``url=...``, and runs until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from .quantity import parse_resource_list
+from .server import DevCluster
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m hubplugins.devcluster",
+        description="A local Kubernetes API server (the subset KubeSpawner uses) and kubelet.",
+    )
+    parser.add_argument("--root", type=Path, help="state directory (default: a new temp dir)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="port (0: a free one)")
+    parser.add_argument("--namespace", default="default", help="namespace that exists at start")
+    parser.add_argument(
+        "--capacity",
+        default="",
+        help="node capacity, e.g. cpu=8,memory=32Gi,nvidia.com/gpu=4,pods=110"
+        " (unnamed resources keep their defaults)",
+    )
+    parser.add_argument("--log-level", default="WARNING", help="Python logging level")
+    return parser.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    capacity = {k: str(v) for k, v in parse_resource_list(args.capacity).items()}
+    root = args.root or Path(tempfile.mkdtemp(prefix="devcluster-"))
+    dev = DevCluster(root.resolve(), args.namespace, capacity)
+    url = await dev.start(args.host, args.port)
+    config = dev.write_kubeconfig()
+    sys.stdout.write(f"{config}\nurl={url}\n")
+    sys.stdout.flush()
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, done.set)
+    await done.wait()
+    await dev.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    try:
+        args_capacity_ok = parse_resource_list(args.capacity)
+    except ValueError as e:
+        sys.stderr.write(f"--capacity: {e}\n")
+        return 2
+    del args_capacity_ok
+    return asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
