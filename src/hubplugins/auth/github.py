@@ -316,11 +316,15 @@ class GitHubAuthenticator(GroupMapMixin, GitHubOAuthenticator):
         if resp.code == 204:
             return "member"
         if resp.code == 302:
-            # the token cannot list members: only public membership is visible
+            # GitHub's answer when the requester is not a member it can see:
+            # only public membership is visible
             public = await self._get(
                 f"{self.github_api}/orgs/{key}/public_members/{login}", headers
             )
-            return "member" if public.code == 204 else "hidden"
+            if public.code == 204:
+                return "member"
+            # with read:org a private member would have got 204: not a member
+            return "not-member" if can_read_org else "hidden"
         if resp.code == 404:
             return "not-member"
         return "hidden"

@@ -1,0 +1,71 @@
+"""Shared pieces of the GitHub sign-in tests: the local GitHub's world and the OAuth walk."""
+
+from __future__ import annotations
+
+import secrets
+import textwrap
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+from services.fake_github import FakeGitHub
+
+ORG = "bioimage-io"
+TEAM = "bioimage-io:gpu-beta"
+ADMINS = "bioimage-io:hub-admins"
+
+# the configuration of docs/github.md, pointed at the local GitHub
+GITHUB_CONFIG = """\
+c.JupyterHub.authenticator_class = "hubplugins.GitHubAuthenticator"
+c.Authenticator.allow_all = False
+c.GitHubAuthenticator.github_url = {url!r}
+c.GitHubAuthenticator.client_id = {client_id!r}
+c.GitHubAuthenticator.client_secret = {client_secret!r}
+c.GitHubAuthenticator.allowed_organizations = {{"bioimage-io"}}
+c.GitHubAuthenticator.admin_teams = {{"bioimage-io:hub-admins"}}
+c.GitHubAuthenticator.group_map = {{
+    "bioimage-io": ["authenticated"],
+    "bioimage-io:gpu-beta": ["gpu-beta"],
+}}
+"""
+
+
+def github_config(github: FakeGitHub, extra: str = "") -> str:
+    text = GITHUB_CONFIG.format(
+        url=github.url, client_id=github.client_id, client_secret=github.client_secret
+    )
+    return text + textwrap.dedent(extra)
+
+
+def populate(server: FakeGitHub) -> None:
+    """The test users: members, a team member, an admin, outsiders."""
+    server.add_user("alice", orgs=[ORG], teams=[TEAM])
+    server.add_user("bob", orgs=[ORG])
+    server.add_user("carol")
+    server.add_user("dave", orgs=[ORG], teams=[ADMINS])
+    server.add_user("erin", orgs=["other-org"])
+
+
+def crypt_env() -> dict[str, str]:
+    return {"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}
+
+
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.update(params)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+async def oauth_sign_in(
+    client: httpx.AsyncClient, login: str, start: str = "/hub/oauth_login"
+) -> httpx.Response:
+    """Walk the OAuth redirects as a browser would, picking ``login`` on GitHub.
+
+    Returns the hub's answer to the callback, redirects followed.
+    """
+    resp = await client.get(start, follow_redirects=False)
+    assert resp.status_code == 302, resp.text
+    authorize = _with_query(resp.headers["location"], login=login)
+    resp = await client.get(authorize, follow_redirects=False)
+    assert resp.status_code == 302, resp.text
+    return await client.get(resp.headers["location"], follow_redirects=True)
