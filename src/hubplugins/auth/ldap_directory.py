@@ -1,0 +1,354 @@
+"""Blocking ldap3 work for one worker process: servers, kept connections, login, lookup.
+
+Runs only inside a worker process (see ``ldap_worker``), never in the hub's
+process: ldap3 is pure Python and holds the GIL for its whole exchange.
+
+Connections kept alive across requests:
+
+* service-account connections (one per concurrent request, reused), and
+* a few spare anonymous TLS connections, opened ahead of time, each used for
+  exactly one user bind and then unbound; a replacement is opened in the
+  background.
+
+A login with a service account is two round trips on kept connections: the
+user search, then the user bind and the group search at the same time.
+"""
+
+from __future__ import annotations
+
+import queue
+import ssl
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from ldap3 import BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
+from ldap3.core.exceptions import LDAPException
+from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import escape_rdn
+
+AD_MATCHING_RULE = "1.2.840.113556.1.4.1941"
+UAC_ACCOUNTDISABLE = 0x2
+INVALID_CREDENTIALS = 49
+
+
+class Unavailable(Exception):
+    """No configured server answered."""
+
+
+@dataclass
+class Settings:
+    servers: list[str]
+    ca_file: str | None = None
+    allow_plaintext: bool = False
+    connect_timeout: float = 3.0
+    receive_timeout: float = 10.0
+    server_retry_after: float = 30.0
+    service_dn: str = ""
+    service_password: str = ""
+    bind_templates: list[str] = field(default_factory=list)
+    user_search_base: str = ""
+    user_search_filter: str = ""
+    username_attribute: str = "uid"
+    active_directory: bool = False
+    group_search_base: str = ""
+    group_object_filter: str = "(objectClass=groupOfNames)"
+    group_member_attribute: str = "member"
+    group_nesting_depth: int = 10
+    threads: int = 16
+    spare_connections: int = 2
+    spare_max_age: float = 30.0
+
+
+@dataclass
+class _Endpoint:
+    url: str
+    server: Server
+    starttls: bool
+    down_until: float = 0.0
+
+
+class Directory:
+    """The directory as seen from one worker process. Thread-safe."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.s = settings
+        tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.ca_file)
+        self.endpoints: list[_Endpoint] = []
+        for url in settings.servers:
+            parts = urlsplit(url)
+            ldaps = parts.scheme.lower() == "ldaps"
+            server = Server(
+                parts.hostname or "",
+                port=parts.port or (636 if ldaps else 389),
+                use_ssl=ldaps,
+                tls=tls,
+                get_info=NONE,
+                connect_timeout=settings.connect_timeout,
+            )
+            starttls = not ldaps and not settings.allow_plaintext
+            self.endpoints.append(_Endpoint(url, server, starttls))
+        self._service: queue.LifoQueue[tuple[Connection, str]] = queue.LifoQueue()
+        self._spares: queue.LifoQueue[tuple[Connection, str, float]] = queue.LifoQueue()
+        self._aux = ThreadPoolExecutor(max(2, settings.threads), thread_name_prefix="ldap-aux")
+        self._lock = threading.Lock()
+        self._refilling = 0
+
+    # -- connections ---------------------------------------------------------
+
+    def _open(self, user: str | None = None, password: str | None = None) -> tuple[Connection, str]:
+        """Open (and bind, when given credentials) on the first server that answers."""
+        now = time.monotonic()
+        order = [e for e in self.endpoints if e.down_until <= now]
+        order += [e for e in self.endpoints if e.down_until > now]
+        errors = []
+        for ep in order:
+            conn = Connection(
+                ep.server,
+                user=user,
+                password=password,
+                receive_timeout=self.s.receive_timeout,
+                raise_exceptions=False,
+                read_only=True,
+                auto_referrals=False,
+            )
+            try:
+                conn.open()
+                if ep.starttls:
+                    conn.start_tls()
+            except LDAPException as exc:
+                ep.down_until = time.monotonic() + self.s.server_retry_after
+                errors.append(f"{ep.url}: {type(exc).__name__}")
+                _close(conn)
+                continue
+            ep.down_until = 0.0
+            if user is not None and not conn.bind():
+                _close(conn)
+                raise Unavailable(f"service account bind refused on {ep.url}")
+            return conn, ep.url
+        raise Unavailable("; ".join(errors) or "no server configured")
+
+    def _service_call(self, fn: Any) -> Any:
+        """Run ``fn(conn)`` on a kept service connection; one retry on a fresh one."""
+        for attempt in (1, 2):
+            try:
+                conn, url = self._service.get_nowait()
+            except queue.Empty:
+                conn, url = self._open(self.s.service_dn, self.s.service_password)
+            try:
+                value = fn(conn)
+            except LDAPException:
+                _close(conn)
+                if attempt == 2:
+                    raise Unavailable(f"{url}: connection lost") from None
+                continue
+            self._service.put((conn, url))
+            return value, url
+        raise AssertionError("unreachable")
+
+    def _take_spare(self) -> tuple[Connection, str]:
+        now = time.monotonic()
+        while True:
+            try:
+                conn, url, born = self._spares.get_nowait()
+            except queue.Empty:
+                return self._open()
+            if now - born < self.s.spare_max_age and not conn.closed:
+                return conn, url
+            _close(conn)
+
+    def refill_spares(self) -> None:
+        with self._lock:
+            missing = self.s.spare_connections - self._spares.qsize() - self._refilling
+            if missing <= 0:
+                return
+            self._refilling += missing
+        for _ in range(missing):
+            self._aux.submit(self._add_spare)
+
+    def _add_spare(self) -> None:
+        try:
+            conn, url = self._open()
+            self._spares.put((conn, url, time.monotonic()))
+        except Unavailable:
+            pass
+        finally:
+            with self._lock:
+                self._refilling -= 1
+
+    # -- directory reads -----------------------------------------------------
+
+    def _user_filter(self, login: str) -> str:
+        return self.s.user_search_filter.replace("{username}", escape_filter_chars(login))
+
+    def _find_user(self, conn: Connection, login: str | None, dn: str | None) -> list[dict]:
+        attrs = [self.s.username_attribute]
+        if self.s.active_directory:
+            attrs.append("userAccountControl")
+        if dn:
+            conn.search(dn, "(objectClass=*)", BASE, attributes=attrs, size_limit=1)
+        else:
+            conn.search(
+                self.s.user_search_base,
+                self._user_filter(login or ""),
+                SUBTREE,
+                attributes=attrs,
+                size_limit=2,
+            )
+        return [r for r in (conn.response or []) if r.get("type") == "searchResEntry"]
+
+    def _groups(self, conn: Connection, user_dn: str) -> tuple[list[str], bool]:
+        """DNs of every group the user is in, directly or through nesting; (dns, truncated)."""
+        base = self.s.group_search_base or self.s.user_search_base
+        member = self.s.group_member_attribute
+        if self.s.active_directory:
+            flt = (
+                f"(&{self.s.group_object_filter}"
+                f"({member}:{AD_MATCHING_RULE}:={escape_filter_chars(user_dn)}))"
+            )
+            conn.search(base, flt, SUBTREE, attributes=["cn"])
+            entries = conn.response or []
+            return [r["dn"] for r in entries if r.get("type") == "searchResEntry"], False
+        seen: dict[str, str] = {}
+        frontier = [user_dn]
+        for _ in range(self.s.group_nesting_depth):
+            ors = "".join(f"({member}={escape_filter_chars(dn)})" for dn in frontier)
+            flt = f"(&{self.s.group_object_filter}(|{ors}))"
+            conn.search(base, flt, SUBTREE, attributes=["cn"])
+            frontier = []
+            for r in conn.response or []:
+                if r.get("type") != "searchResEntry":
+                    continue
+                key = r["dn"].casefold()
+                if key not in seen:  # cycle guard
+                    seen[key] = r["dn"]
+                    frontier.append(r["dn"])
+            if not frontier:
+                return sorted(seen.values()), False
+        return sorted(seen.values()), True
+
+    def _account(self, entry: dict, groups: list[str], truncated: bool, url: str) -> dict:
+        attrs = entry.get("attributes") or {}
+        name = attrs.get(self.s.username_attribute)
+        if isinstance(name, list):
+            name = name[0] if name else None
+        uac = attrs.get("userAccountControl")
+        if isinstance(uac, list):
+            uac = uac[0] if uac else None
+        disabled = bool(self.s.active_directory and uac and int(uac) & UAC_ACCOUNTDISABLE)
+        return {
+            "outcome": "disabled" if disabled else "ok",
+            "dn": entry["dn"],
+            "name": str(name) if name else None,
+            "groups": groups,
+            "groups_truncated": truncated,
+            "server": url,
+        }
+
+    # -- operations ----------------------------------------------------------
+
+    def login(self, login: str, password: str) -> dict:
+        if self.s.service_dn:
+            return self._login_with_service(login, password)
+        return self._login_with_templates(login, password)
+
+    def _login_with_service(self, login: str, password: str) -> dict:
+        found, url = self._service_call(lambda c: self._find_user(c, login, None))
+        if len(found) != 1:
+            outcome = "not_found" if not found else "ambiguous"
+            return {"outcome": outcome, "server": url}
+        dn = found[0]["dn"]
+        groups_job = self._aux.submit(self._service_call, lambda c: self._groups(c, dn))
+        bind_outcome, bind_url = self._user_bind(dn, password)
+        (groups, truncated), _ = groups_job.result()
+        if bind_outcome != "ok":
+            return {"outcome": bind_outcome, "server": bind_url, "dn": dn}
+        return self._account(found[0], groups, truncated, bind_url)
+
+    def _user_bind(self, bind_name: str, password: str) -> tuple[str, str]:
+        """Bind once on a spare connection, then unbind it: ("ok"|"bad_credentials"|..., url)."""
+        conn, url = self._take_spare()
+        try:
+            _set_credentials(conn, bind_name, password)
+            try:
+                ok = conn.bind()
+            except LDAPException:
+                _close(conn)
+                conn, url = self._open()
+                _set_credentials(conn, bind_name, password)
+                ok = conn.bind()
+            if ok:
+                return "ok", url
+            if conn.result and conn.result.get("result") == INVALID_CREDENTIALS:
+                message = str(conn.result.get("message") or "")
+                return ("disabled" if "data 533" in message else "bad_credentials"), url
+            return "refused", url
+        except LDAPException as exc:
+            raise Unavailable(f"{url}: {type(exc).__name__} during bind") from None
+        finally:
+            conn.password = None
+            _close(conn)
+            self.refill_spares()
+
+    def _login_with_templates(self, login: str, password: str) -> dict:
+        outcome, url = "bad_credentials", ""
+        for template in self.s.bind_templates:
+            value = escape_rdn(login) if "=" in template else login
+            bind_name = template.replace("{username}", value)
+            conn, url = self._open()
+            try:
+                _set_credentials(conn, bind_name, password)
+                if not conn.bind():
+                    message = str((conn.result or {}).get("message") or "")
+                    if "data 533" in message:
+                        outcome = "disabled"
+                    continue
+                conn.password = None
+                found = self._find_user(conn, login, None)
+                if "=" in template and not found:
+                    found = self._find_user(conn, None, bind_name)
+                if len(found) != 1:
+                    return {"outcome": "not_found", "server": url}
+                groups, truncated = self._groups(conn, found[0]["dn"])
+                return self._account(found[0], groups, truncated, url)
+            except LDAPException as exc:
+                raise Unavailable(f"{url}: {type(exc).__name__}") from None
+            finally:
+                _close(conn)
+        return {"outcome": outcome, "server": url}
+
+    def lookup(self, login: str | None, dn: str | None) -> dict:
+        """Re-read an account and its groups with the service account (for refresh)."""
+        found, url = self._service_call(lambda c: self._find_user(c, login, dn))
+        if len(found) != 1 and dn and login:
+            found, url = self._service_call(lambda c: self._find_user(c, login, None))
+        if len(found) != 1:
+            return {"outcome": "not_found", "server": url}
+        user_dn = found[0]["dn"]
+        (groups, truncated), _ = self._service_call(lambda c: self._groups(c, user_dn))
+        return self._account(found[0], groups, truncated, url)
+
+    def close(self) -> None:
+        for q in (self._service, self._spares):
+            while True:
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+                _close(item[0])
+        self._aux.shutdown(wait=False, cancel_futures=True)
+
+
+def _set_credentials(conn: Connection, user: str, password: str) -> None:
+    conn.user, conn.password, conn.authentication = user, password, SIMPLE
+
+
+def _close(conn: Connection) -> None:
+    try:
+        if not conn.closed:
+            conn.unbind()
+    except Exception:
+        pass
