@@ -46,19 +46,25 @@ def make_tls(directory: Path) -> TlsFiles:
         "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
         "extendedKeyUsage=serverAuth\n"
     )
-    run = ["openssl"]
-    _quiet([*run, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
-           + ["-subj", "/CN=hubplugins test CA", "-keyout", ca_key, "-out", ca])
-    _quiet([*run, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"]
-           + ["-keyout", key, "-out", csr])
-    _quiet([*run, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial"]
-           + ["-days", "2", "-extfile", ext, "-out", cert])
+    _quiet(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2".split(),
+        ["-subj", "/CN=hubplugins test CA", "-keyout", ca_key, "-out", ca],
+    )
+    _quiet(
+        "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost".split(),
+        ["-keyout", key, "-out", csr],
+    )
+    _quiet(
+        ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial"],
+        ["-days", "2", "-extfile", ext, "-out", cert],
+    )
     key.chmod(0o600)
     return TlsFiles(ca, cert, key)
 
 
-def _quiet(cmd: list) -> None:
-    subprocess.run([str(c) for c in cmd], check=True, capture_output=True)
+def _quiet(*parts: list) -> None:
+    cmd = [str(c) for part in parts for c in part]
+    subprocess.run(cmd, check=True, capture_output=True)
 
 
 def free_port() -> int:
@@ -206,10 +212,12 @@ def _cache_root() -> Path:
 def _provision(target: Path, recipe: SambaRecipe) -> None:
     empty = target.parent / f"{target.name}.empty.conf"
     empty.write_text("")
-    _quiet(["samba-tool", "domain", "provision", f"--targetdir={target}"]
-           + [f"--realm={SAMBA_REALM}", f"--domain={SAMBA_DOMAIN}", "--server-role=dc"]
-           + ["--dns-backend=NONE", f"--adminpass={SAMBA_ADMIN_PW}", "--host-name=dc1"]
-           + ["-s", empty, "--option=interfaces=lo", "--option=bind interfaces only=yes"])
+    _quiet(
+        ["samba-tool", "domain", "provision", f"--targetdir={target}"],
+        [f"--realm={SAMBA_REALM}", f"--domain={SAMBA_DOMAIN}", "--server-role=dc"],
+        ["--dns-backend=NONE", f"--adminpass={SAMBA_ADMIN_PW}", "--host-name=dc1"],
+        ["-s", empty, "--option=interfaces=lo", "--option=bind interfaces only=yes"],
+    )
     empty.unlink()
     local = ["-H", f"tdb://{target}/private/sam.ldb", "-s", str(target / "etc" / "smb.conf")]
     for user, password in recipe.users.items():

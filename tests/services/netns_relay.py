@@ -37,7 +37,8 @@ def _handler(port: int):
         except OSError:
             writer.close()
             return
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
 
     return handle
 
@@ -56,7 +57,7 @@ async def _wait_listening(port: int, server: subprocess.Popen) -> None:
             delay = min(delay * 2, 0.25)
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--listen", action="append", default=[], help="FD:PORT")
     parser.add_argument("--log", required=True)
@@ -65,20 +66,9 @@ async def main() -> None:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     with open(args.log, "ab") as log:
         server = subprocess.Popen(args.command, stdin=subprocess.PIPE, stdout=log, stderr=log)
-    pairs = [tuple(int(x) for x in item.split(":")) for item in args.listen]
+    pairs = [(int(fd), int(port)) for fd, port in (i.split(":") for i in args.listen)]
     try:
-        for _, port in pairs:
-            await asyncio.wait_for(_wait_listening(port, server), 60)
-        servers = [
-            await asyncio.start_server(_handler(port), sock=socket.socket(fileno=fd))
-            for fd, port in pairs
-        ]
-        sys.stdout.write("ready\n")
-        sys.stdout.flush()
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, sys.stdin.buffer.read)  # until the parent closes it
-        for s in servers:
-            s.close()
+        asyncio.run(relay(server, pairs))
     finally:
         if server.stdin is not None:
             server.stdin.close()  # `samba -i` exits when its stdin closes
@@ -89,5 +79,20 @@ async def main() -> None:
             server.wait()
 
 
+async def relay(server: subprocess.Popen, pairs: list[tuple[int, int]]) -> None:
+    for _, port in pairs:
+        await asyncio.wait_for(_wait_listening(port, server), 60)
+    servers = [
+        await asyncio.start_server(_handler(port), sock=socket.socket(fileno=fd))
+        for fd, port in pairs
+    ]
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.buffer.read)  # until the parent closes it
+    for s in servers:
+        s.close()
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

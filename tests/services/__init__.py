@@ -1,0 +1,1 @@
+"""Real local servers that tests and benchmarks start and stop themselves."""
