@@ -1,0 +1,439 @@
+"""The policy table: loading, validation and per-user resolution.
+
+``PolicyTable.from_dict(raw)`` (or ``from_yaml`` / ``from_file``) validates the
+whole table and raises :class:`~hubplugins.errors.PolicyConfigError` listing
+every problem with its key path. ``table.resolve(groups)`` returns the
+:class:`~hubplugins.policy_model.Policy` of a user in those groups.
+
+Resolution, key by key (see :data:`FIELDS`):
+
+1. built-in defaults (the example in the admin guide), overlaid by the
+   table's ``defaults`` section (which replaces what it sets);
+2. every group of the user found in the table, in sorted order, merged by the
+   most generous value: the larger number, the longer timeout, ``null``
+   (unlimited / never) over any number, the union of profiles, ``true`` over
+   ``false`` for ``ssh_keys``, and ``false`` (keep the data) over ``true`` for
+   ``storage.delete_with_server`` / ``delete_with_user``;
+3. keys with no "more generous" order (``storage.scope``,
+   ``storage.mount_path``, ``resources.gpu.resource``) come from the first
+   group, in sorted name order, that sets them; otherwise from ``defaults``.
+
+Because every merge is monotone, checking ``defaults`` and ``defaults`` +
+each group on its own is enough to make every combination of groups valid.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import jsonschema
+import yaml
+
+from .errors import ConfigIssue, PolicyConfigError, QuantityError
+from .policy_checks import cross_check
+from .policy_model import (
+    DEFAULT_GPU_RESOURCE,
+    ClusterPolicy,
+    CpuSpec,
+    GpuSpec,
+    IdlePolicy,
+    MemorySpec,
+    Policy,
+    Quota,
+    Resources,
+    ServerLimits,
+    StoragePolicy,
+)
+from .policy_schema import POLICY_SCHEMA
+from .quantities import (
+    CPU_EXAMPLES,
+    DURATION_EXAMPLES,
+    MEMORY_EXAMPLES,
+    parse_cpu,
+    parse_duration,
+    parse_memory,
+)
+
+__all__ = ["BUILTIN_DEFAULTS", "FIELDS", "Flat", "PolicyTable"]
+
+Flat = dict[str, Any]
+Merge = Literal["more", "first", "false_wins", "true_wins", "union"]
+
+
+def _keep(value: Any) -> Any:
+    return value
+
+
+def _cpu_or_none(value: Any) -> float | None:
+    return None if value is None else parse_cpu(value)
+
+
+def _memory_or_none(value: Any) -> int | None:
+    return None if value is None else parse_memory(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _mount_path(value: Any) -> str:
+    text = str(value)
+    stripped = text.replace("{username}", "").replace("{servername}", "")
+    if "{" in stripped or "}" in stripped:
+        raise QuantityError(
+            f"{text!r} has an unknown placeholder (allowed: {{username}}, {{servername}})"
+        )
+    return text
+
+
+def _profiles(value: Any) -> tuple[str, ...]:
+    items = {str(v) for v in value}
+    return ("*",) if "*" in items else tuple(sorted(items))
+
+
+# dotted key -> (parser of the validated raw value, merge rule)
+FIELDS: dict[str, tuple[Callable[[Any], Any], Merge]] = {
+    "servers.max_named": (_int_or_none, "more"),
+    "servers.max_running": (_int_or_none, "more"),
+    "servers.name_max_length": (int, "more"),
+    "idle.stop_after": (parse_duration, "more"),
+    "idle.delete_after": (parse_duration, "more"),
+    "resources.cpu.guarantee": (parse_cpu, "more"),
+    "resources.cpu.limit": (parse_cpu, "more"),
+    "resources.cpu.max": (parse_cpu, "more"),
+    "resources.memory.guarantee": (parse_memory, "more"),
+    "resources.memory.limit": (parse_memory, "more"),
+    "resources.memory.max": (parse_memory, "more"),
+    "resources.gpu.default": (int, "more"),
+    "resources.gpu.max": (int, "more"),
+    "resources.gpu.resource": (str, "first"),
+    "quota.cpu": (_cpu_or_none, "more"),
+    "quota.memory": (_memory_or_none, "more"),
+    "quota.gpu": (_int_or_none, "more"),
+    "storage.capacity": (parse_memory, "more"),
+    "storage.scope": (str, "first"),
+    "storage.mount_path": (_mount_path, "first"),
+    "storage.delete_with_server": (bool, "false_wins"),
+    "storage.delete_with_user": (bool, "false_wins"),
+    "profiles": (_profiles, "union"),
+    "ssh_keys": (bool, "true_wins"),
+}
+
+BUILTIN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "servers.max_named": 5,
+        "servers.max_running": 6,
+        "servers.name_max_length": 20,
+        "idle.stop_after": 7200.0,
+        "idle.delete_after": None,
+        "resources.cpu.guarantee": 0.5,
+        "resources.cpu.limit": 1.0,
+        "resources.cpu.max": 1.0,
+        "resources.memory.guarantee": 10**9,
+        "resources.memory.limit": 2 * 10**9,
+        "resources.memory.max": 2 * 10**9,
+        "resources.gpu.default": 0,
+        "resources.gpu.max": 0,
+        "resources.gpu.resource": DEFAULT_GPU_RESOURCE,
+        "quota.cpu": 2.0,
+        "quota.memory": 4 * 10**9,
+        "quota.gpu": 0,
+        "storage.capacity": 2 * 2**30,
+        "storage.scope": "server",
+        "storage.mount_path": "/home/jovyan",
+        "storage.delete_with_server": True,
+        "storage.delete_with_user": False,
+        "profiles": ("*",),
+        "ssh_keys": False,
+    }
+)
+
+_KIND_HELP = {
+    "cpu": f"a CPU quantity ({CPU_EXAMPLES})",
+    "memory": f"a memory quantity ({MEMORY_EXAMPLES})",
+    "duration": f"a duration ({DURATION_EXAMPLES}) or null",
+}
+_TYPE_NAMES = {
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "null": "null",
+    "object": "a mapping",
+    "array": "a list",
+}
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _path(parts: Iterable[Any], prefix: str = "") -> str:
+    return ".".join(str(p) for p in [*([prefix] if prefix else []), *parts])
+
+
+def _schema_issue(error: jsonschema.ValidationError, prefix: str) -> list[ConfigIssue]:
+    where = _path(error.absolute_path, prefix)
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
+    validator = error.validator
+    if validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = sorted(schema.get("properties", {}))
+        issues = []
+        for key in error.instance:
+            if key in allowed:
+                continue
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
+            issues.append(
+                ConfigIssue(
+                    _path([*error.absolute_path, key], prefix),
+                    f"unknown key (allowed: {', '.join(allowed)}){did_you_mean}",
+                )
+            )
+        return issues
+    if validator == "type":
+        kind = schema.get("x-kind")
+        if kind:
+            message = f"{_show(error.instance)} is not {_KIND_HELP[kind]}"
+        else:
+            types = schema.get("type")
+            names = [types] if isinstance(types, str) else list(types or [])
+            expected = " or ".join(_TYPE_NAMES.get(t, t) for t in names)
+            message = f"{_show(error.instance)} is not {expected}"
+        return [ConfigIssue(where, message)]
+    if validator == "enum":
+        options = ", ".join(str(o) for o in schema.get("enum", []))
+        return [ConfigIssue(where, f"{_show(error.instance)} is not one of: {options}")]
+    if validator in ("minimum", "maximum"):
+        bound = "at least" if validator == "minimum" else "at most"
+        return [ConfigIssue(where, f"{_show(error.instance)} must be {bound} {schema[validator]}")]
+    if validator == "pattern" and where.endswith("mount_path"):
+        return [ConfigIssue(where, f"{_show(error.instance)} must be an absolute path")]
+    if validator in ("pattern", "propertyNames") and (
+        "gpu" in where or "resource" in where or "gpu_pool" in where
+    ):
+        return [
+            ConfigIssue(
+                where,
+                f"{_show(error.instance)} is not an extended resource name "
+                "(example: nvidia.com/gpu)",
+            )
+        ]
+    return [ConfigIssue(where, error.message if len(error.message) < 200 else "invalid value")]
+
+
+def _validate_schema(raw: Any, prefix: str) -> list[ConfigIssue]:
+    validator = jsonschema.Draft202012Validator(POLICY_SCHEMA)
+    issues: list[ConfigIssue] = []
+    for error in sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.path]):
+        issues.extend(_schema_issue(error, prefix))
+    return issues
+
+
+def _flatten(section: Mapping[str, Any], base: str = "") -> Flat:
+    flat: Flat = {}
+    for key, value in section.items():
+        dotted = f"{base}.{key}" if base else str(key)
+        if isinstance(value, Mapping) and dotted not in FIELDS:
+            flat.update(_flatten(value, dotted))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _parse_section(
+    section: Mapping[str, Any], where: str, skip: set[str]
+) -> tuple[Flat, list[ConfigIssue]]:
+    """Parse the leaves of one section; keys in error already (``skip``) are left out."""
+    parsed: Flat = {}
+    issues: list[ConfigIssue] = []
+    for key, value in _flatten(section).items():
+        if key not in FIELDS or f"{where}.{key}" in skip:
+            continue
+        parser, _ = FIELDS[key]
+        try:
+            parsed[key] = parser(value)
+        except QuantityError as exc:
+            issues.append(ConfigIssue(f"{where}.{key}", str(exc)))
+    return parsed, issues
+
+
+def _more(new: Any, current: Any) -> bool:
+    if current is None:
+        return False
+    return new is None or bool(new > current)
+
+
+def merge(defaults: Flat, groups: Iterable[tuple[str, Flat]]) -> tuple[Flat, dict[str, str]]:
+    """Overlay ``groups`` (name, parsed section) on complete ``defaults``, most generous wins."""
+    result = dict(defaults)
+    sources = dict.fromkeys(defaults, "defaults")
+    for name, section in sorted(groups, key=lambda item: item[0]):
+        for key, value in section.items():
+            rule = FIELDS[key][1]
+            current = result[key]
+            if rule == "union":
+                merged = _profiles([*current, *value])
+                if merged != current:
+                    result[key] = merged
+                    sources[key] = name if sources[key] == "defaults" else f"{sources[key]}, {name}"
+                continue
+            take = (
+                (rule == "more" and _more(value, current))
+                or (rule == "first" and sources[key] == "defaults" and value != current)
+                or (rule == "false_wins" and current and not value)
+                or (rule == "true_wins" and value and not current)
+            )
+            if take:
+                result[key] = value
+                sources[key] = name
+    return result, sources
+
+
+def build_policy(flat: Flat, sources: Mapping[str, str], groups: Iterable[str]) -> Policy:
+    """The :class:`Policy` dataclasses from a complete flat mapping."""
+    f = flat
+    return Policy(
+        servers=ServerLimits(
+            f["servers.max_named"], f["servers.max_running"], f["servers.name_max_length"]
+        ),
+        idle=IdlePolicy(f["idle.stop_after"], f["idle.delete_after"]),
+        resources=Resources(
+            cpu=CpuSpec(
+                f["resources.cpu.guarantee"], f["resources.cpu.limit"], f["resources.cpu.max"]
+            ),
+            memory=MemorySpec(
+                f["resources.memory.guarantee"],
+                f["resources.memory.limit"],
+                f["resources.memory.max"],
+            ),
+            gpu=GpuSpec(
+                f["resources.gpu.default"], f["resources.gpu.max"], f["resources.gpu.resource"]
+            ),
+        ),
+        quota=Quota(f["quota.cpu"], f["quota.memory"], f["quota.gpu"]),
+        storage=StoragePolicy(
+            f["storage.capacity"],
+            f["storage.scope"],
+            f["storage.mount_path"],
+            f["storage.delete_with_server"],
+            f["storage.delete_with_user"],
+        ),
+        profiles=tuple(f["profiles"]),
+        ssh_keys=f["ssh_keys"],
+        groups=tuple(sorted(groups)),
+        sources=MappingProxyType(dict(sources)),
+    )
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (line {line})", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str, source: str = "") -> Any:
+    """Parse YAML safely; duplicate keys and syntax errors become a PolicyConfigError."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        raise PolicyConfigError([ConfigIssue("", f"not valid YAML: {exc}")], source) from None
+
+
+class PolicyTable:
+    """A validated policy table; :meth:`resolve` gives one user's :class:`Policy`."""
+
+    def __init__(
+        self,
+        raw: Mapping[str, Any],
+        defaults: Flat,
+        groups: Mapping[str, Flat],
+        cluster: ClusterPolicy,
+    ) -> None:
+        self.raw = raw
+        self._defaults = defaults
+        self._groups = dict(groups)
+        self.cluster = cluster
+        self._cache: dict[frozenset[str], Policy] = {}
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        """The groups the table knows, sorted."""
+        return tuple(sorted(self._groups))
+
+    @classmethod
+    def from_dict(cls, raw: Any, *, source: str = "", prefix: str = "") -> PolicyTable:
+        """Validate ``raw`` (the policy as plain data) and build the table.
+
+        ``prefix`` is prepended to every key path in errors (e.g. the place of
+        the policy inside a helm values file).
+        """
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            issue = ConfigIssue(prefix, f"the policy must be a mapping, not {_show(raw)}")
+            raise PolicyConfigError([issue], source)
+        issues = _validate_schema(raw, prefix)
+        skip = {issue.path for issue in issues}
+        where = _path(["defaults"], prefix)
+        parsed, more = _parse_section(_mapping(raw.get("defaults")), where, skip)
+        issues.extend(more)
+        defaults = {**BUILTIN_DEFAULTS, **parsed}
+        groups: dict[str, Flat] = {}
+        for name, section in _mapping(raw.get("groups")).items():
+            group_where = _path(["groups", name], prefix)
+            groups[str(name)], more = _parse_section(_mapping(section), group_where, skip)
+            issues.extend(more)
+        if issues:
+            raise PolicyConfigError(sorted(issues, key=lambda i: i.path), source)
+        cluster = ClusterPolicy(
+            MappingProxyType(dict(_mapping(raw.get("cluster")).get("gpu_pool") or {}))
+        )
+        table_sources = dict.fromkeys(defaults, "defaults")
+        issues.extend(cross_check(defaults, table_sources, cluster, where, only=None))
+        for name in sorted(groups):
+            merged, sources = merge(defaults, [(name, groups[name])])
+            group_where = _path(["groups", name], prefix)
+            issues.extend(cross_check(merged, sources, cluster, group_where, only=name))
+        if issues:
+            raise PolicyConfigError(issues, source)
+        return cls(raw, defaults, groups, cluster)
+
+    @classmethod
+    def from_yaml(cls, text: str, *, source: str = "") -> PolicyTable:
+        return cls.from_dict(load_yaml(text, source), source=source)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> PolicyTable:
+        return cls.from_yaml(Path(path).read_text(encoding="utf-8"), source=str(path))
+
+    def resolve(self, groups: Iterable[str]) -> Policy:
+        """The policy of a user in ``groups``; groups not in the table are ignored."""
+        if isinstance(groups, str):
+            groups = [groups]
+        key = frozenset(g for g in groups if g in self._groups)
+        policy = self._cache.get(key)
+        if policy is None:
+            flat, sources = merge(self._defaults, [(g, self._groups[g]) for g in key])
+            policy = self._cache[key] = build_policy(flat, sources, key)
+        return policy

@@ -1,0 +1,227 @@
+"""Resources for starting a server: the grant, per-server caps, running count, quotas.
+
+Where each value comes from, first found wins:
+
+1. the user's :class:`~hubplugins.resources_text.Request` (``user_options``);
+2. ``base``: what a profile or the spawner's own config already set (also a
+   Request, so it is capped like anything a user asks for);
+3. the policy's defaults (``resources.cpu.limit`` etc.).
+
+A limit given without a guarantee keeps the default guarantee, lowered to the
+limit if needed; a guarantee given without a limit above the default limit
+raises the limit to it (Kubernetes needs guarantee <= limit). Both given with
+the guarantee above the limit is invalid (400).
+
+Quotas count *limits*: each running server counts with its CPU and memory
+limits and GPUs, and the new server with the limits it would be granted. A
+limit is what a server may actually hold, so the quota bounds what a user can
+consume. Anything above a cap or quota is refused (403), never lowered.
+
+Granted resources are in ``decision.details`` under KubeSpawner's trait names:
+``cpu_guarantee``, ``cpu_limit`` (cores), ``mem_guarantee``, ``mem_limit``
+(bytes), ``gpu`` (count) and ``gpu_resource``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .decisions import Decision, Usage, echo
+from .errors import PolicyRefusal, QuantityError
+from .policy_model import Policy
+from .quantities import format_cpu, format_memory, millicores, parse_cpu, parse_memory
+from .resources_text import Request
+
+__all__ = ["check_start", "grant", "refuse_manifest"]
+
+_LABEL = {"cpu": "CPU", "memory": "memory", "gpu": "GPU"}
+_FEWER = {"cpu": "less CPU", "memory": "less memory", "gpu": "fewer GPUs"}
+_KEY = {"cpu": "cpu", "memory": "mem"}
+
+
+def _amount(kind: str, value: Any) -> str:
+    if kind == "cpu":
+        cores = format_cpu(value)
+        return f"{cores} core" if cores == "1" else f"{cores} cores"
+    if kind == "memory":
+        return format_memory(int(value))
+    return f"{value} GPU" if value == 1 else f"{value} GPUs"
+
+
+def _units(kind: str, value: Any) -> int:
+    return millicores(value) if kind == "cpu" else int(value)
+
+
+def _server(name: str | None) -> str:
+    if name is None:
+        return "this server"
+    return echo(name) if name else "your default server"
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def grant(policy: Policy, request: Request, base: Request | None = None) -> Decision:
+    """The resources a start gets before caps and quotas (a 400 decision if inconsistent)."""
+    base = base or Request()
+    res = policy.resources
+    details: dict[str, Any] = {}
+    fmt: dict[str, Callable[[Any], str]] = {"cpu": format_cpu, "memory": format_memory}
+    for kind, spec in (("cpu", res.cpu), ("memory", res.memory)):
+        asked_guarantee = getattr(request, f"{kind}_guarantee")
+        asked_limit = getattr(request, f"{kind}_limit")
+        limit = _first(asked_limit, getattr(base, f"{kind}_limit"), spec.limit)
+        if asked_limit is None and asked_guarantee is not None and asked_guarantee > limit:
+            limit = asked_guarantee
+        guarantee = _first(asked_guarantee, getattr(base, f"{kind}_guarantee"))
+        if guarantee is None:
+            guarantee = min(spec.guarantee, limit)
+        elif guarantee > limit:
+            if asked_guarantee is None:
+                guarantee = limit  # a profile's guarantee above the user's own limit
+            else:
+                return Decision.refuse(
+                    f"request.{kind}",
+                    f"Invalid request: {_LABEL[kind]} guarantee {fmt[kind](guarantee)} is "
+                    f"above the {_LABEL[kind]} limit {fmt[kind](limit)}; ask for a guarantee "
+                    "no larger than the limit.",
+                    status=400,
+                )
+        if not limit > 0:
+            return Decision.refuse(
+                f"request.{kind}",
+                f"Invalid request: the {_LABEL[kind]} limit must be more than 0.",
+                status=400,
+            )
+        details[f"{_KEY[kind]}_guarantee"] = guarantee
+        details[f"{_KEY[kind]}_limit"] = limit
+    details["gpu"] = _first(request.gpu, base.gpu, res.gpu.default)
+    details["gpu_resource"] = res.gpu.resource
+    return Decision.allow("request", **details)
+
+
+def check_start(
+    policy: Policy,
+    usage: Usage,
+    request: Request,
+    base: Request | None = None,
+    *,
+    server_name: str | None = None,
+) -> Decision:
+    """May a server start with ``request``? Granted resources in ``decision.details``.
+
+    ``usage`` holds the user's servers; the one called ``server_name`` (if
+    given) is left out of the counts, so callers may pass all of them.
+    """
+    granted = grant(policy, request, base)
+    if not granted.allowed:
+        return granted
+    g = granted.details
+    res = policy.resources
+    asked = {"cpu": g["cpu_limit"], "memory": g["mem_limit"], "gpu": g["gpu"]}
+    caps = {"cpu": res.cpu.max, "memory": res.memory.max, "gpu": res.gpu.max}
+    for kind in ("cpu", "memory", "gpu"):
+        if _units(kind, asked[kind]) > _units(kind, caps[kind]):
+            return Decision.refuse(
+                f"resources.{kind}.max",
+                f"{_LABEL[kind]} request too large: {_server(server_name)} asks for "
+                f"{_amount(kind, asked[kind])}; the most allowed per server for your groups "
+                f"({policy.tier}) is {_amount(kind, caps[kind])}. Ask for "
+                f"{_amount(kind, caps[kind])} or less.",
+                limit=caps[kind],
+                usage=asked[kind],
+            )
+    max_running = policy.servers.max_running
+    running = len(usage.running(excluding=server_name))
+    if max_running is not None and running + 1 > max_running:
+        return Decision.refuse(
+            "servers.max_running",
+            f"Running server limit reached: you have {running} of {max_running} running "
+            f"server{'s' if max_running != 1 else ''} allowed for your groups ({policy.tier}). "
+            f"Stop one to start {_server(server_name)}.",
+            limit=max_running,
+            usage=running,
+        )
+    cpu_used, memory_used, gpu_used = usage.totals(excluding=server_name)
+    used = {"cpu": cpu_used / 1000, "memory": memory_used, "gpu": gpu_used}
+    quota = {"cpu": policy.quota.cpu, "memory": policy.quota.memory, "gpu": policy.quota.gpu}
+    for kind in ("cpu", "memory", "gpu"):
+        limit = quota[kind]
+        if limit is None:
+            continue
+        if _units(kind, used[kind]) + _units(kind, asked[kind]) > _units(kind, limit):
+            return Decision.refuse(
+                f"quota.{kind}",
+                f"{_LABEL[kind]} quota reached: your running servers use "
+                f"{_amount(kind, used[kind])} of {_amount(kind, limit)} allowed for your "
+                f"groups ({policy.tier}), and {_server(server_name)} needs "
+                f"{_amount(kind, asked[kind])}. Stop a server or ask for {_FEWER[kind]}.",
+                limit=limit,
+                usage=used[kind],
+            )
+    return granted
+
+
+def _manifest_value(kind: str, value: Any) -> float | int:
+    if kind == "cpu":
+        return millicores(parse_cpu(value))
+    if kind == "memory":
+        return parse_memory(value)
+    return int(str(value))
+
+
+def refuse_manifest(
+    policy: Policy,
+    grant: Mapping[str, Any],
+    *,
+    limits: Mapping[str, Any],
+    requests: Mapping[str, Any],
+) -> None:
+    """Raise :class:`PolicyRefusal` if a pod's resources exceed ``grant``.
+
+    The last check before a pod is created: something that ran after the
+    decision (a profile override, a hook) must not lift a limit. A missing CPU
+    or memory limit, or a GPU the grant does not include, is refused too.
+    """
+    resource = str(grant.get("gpu_resource") or policy.resources.gpu.resource)
+    allowed = {
+        "cpu": millicores(grant["cpu_limit"]),
+        "memory": int(grant["mem_limit"]),
+        resource: int(grant.get("gpu") or 0),
+    }
+    problems: list[str] = []
+    for name, cap in allowed.items():
+        kind = name if name in ("cpu", "memory") else "gpu"
+        for what, values in (("limit", limits), ("request", requests)):
+            value = values.get(name)
+            if value is None:
+                if what == "limit" and kind != "gpu":
+                    problems.append(f"no {name} limit")
+                continue
+            try:
+                amount = _manifest_value(kind, value)
+            except (QuantityError, ValueError):
+                problems.append(f"{name} {what} {echo(str(value))} is not a quantity")
+                continue
+            if amount > cap:
+                problems.append(f"{name} {what} {value} is above the granted {_shown(kind, cap)}")
+    if problems:
+        raise PolicyRefusal(
+            Decision.refuse(
+                "manifest",
+                f"This server's pod does not match what the policy granted for your groups "
+                f"({policy.tier}): {'; '.join(problems)}. A profile or hook changed it after "
+                "the check; ask your hub admin to fix the configuration.",
+                problems=problems,
+            )
+        )
+
+
+def _shown(kind: str, cap: int) -> str:
+    if kind == "cpu":
+        return format_cpu(cap / 1000)
+    if kind == "memory":
+        return format_memory(cap)
+    return str(cap)
