@@ -328,13 +328,33 @@ class Kubelet:
         return 0
 
     def _failed_to_start(self, rt: PodRuntime, reason: str, message: str) -> None:
+        """A missing secret or volume leaves the pod waiting; a bad command fails it."""
+        failed = reason == "StartError"
+
         def waiting(p: dict[str, Any]) -> None:
-            state = {"waiting": {"reason": reason, "message": message}}
+            if failed:
+                stamp = now_rfc3339()
+                state: dict[str, Any] = {
+                    "terminated": {
+                        "exitCode": 128,
+                        "reason": reason,
+                        "message": message,
+                        "startedAt": stamp,
+                        "finishedAt": stamp,
+                    }
+                }
+                p["status"]["phase"] = "Failed"
+            else:
+                state = {"waiting": {"reason": reason, "message": message}}
             p["status"]["containerStatuses"] = [
                 container_status(c, rt.uid, state, False) for c in p["spec"]["containers"]
             ]
 
+        if failed:
+            self._release(rt)
         pod = self._update(rt.key, waiting)
+        if failed:
+            self.cluster.release_claims(rt.key[0])
         self._event(
             pod, "FailedMount" if reason == "FailedMount" else "Failed", message, type_="Warning"
         )
