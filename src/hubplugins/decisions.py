@@ -43,11 +43,13 @@ class Decision:
     status: int = 200
     limit: Any = None
     usage: Any = None
-    details: Mapping[str, Any] = field(default=_EMPTY, compare=False, hash=False)
+    details: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False, hash=False)
 
     @classmethod
-    def allow(cls, rule: str, message: str = "", **details: Any) -> Decision:
-        return cls(True, rule, message, 200, details=MappingProxyType(details))
+    def allow(
+        cls, rule: str, message: str = "", *, limit: Any = None, usage: Any = None, **details: Any
+    ) -> Decision:
+        return cls(True, rule, message, 200, limit, usage, MappingProxyType(details))
 
     @classmethod
     def refuse(
