@@ -17,6 +17,7 @@ ADMINS = "bioimage-io:hub-admins"
 GITHUB_CONFIG = """\
 c.JupyterHub.authenticator_class = "hubplugins.GitHubAuthenticator"
 c.Authenticator.allow_all = False
+c.JupyterHub.redirect_to_server = False
 c.GitHubAuthenticator.github_url = {url!r}
 c.GitHubAuthenticator.client_id = {client_id!r}
 c.GitHubAuthenticator.client_secret = {client_secret!r}

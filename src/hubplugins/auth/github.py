@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from inspect import isawaitable
 from typing import Any
 
 from oauthenticator.github import GitHubOAuthenticator
@@ -242,7 +243,9 @@ class GitHubAuthenticator(GroupMapMixin, GitHubOAuthenticator):
 
     async def pre_spawn_start(self, user: Any, spawner: Any) -> None:
         """Refuse a spawn for someone no longer allowed (403), or if GitHub is down (503)."""
-        await super().pre_spawn_start(user, spawner)
+        started = super().pre_spawn_start(user, spawner)
+        if isawaitable(started):
+            await started
         if not self.enable_auth_state:
             return
         auth_state = await user.get_auth_state()

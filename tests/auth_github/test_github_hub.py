@@ -1,0 +1,125 @@
+"""GitHub sign-in through a real JupyterHub (5.5 and 6.x) and the local GitHub."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+from auth_github.helpers import ORG, TEAM, crypt_env, github_config, oauth_sign_in
+from harness.hub import Hub, HubError
+from services.fake_github import FakeGitHub
+
+# login, world change before sign-in -> status, groups, admin, words on the page
+SIGN_IN = [
+    pytest.param("alice", None, 200, ["authenticated", "gpu-beta"], False, None, id="team-member"),
+    pytest.param("bob", None, 200, ["authenticated"], False, None, id="org-member"),
+    pytest.param("dave", None, 200, ["authenticated"], True, None, id="admin-team"),
+    pytest.param("carol", None, 403, None, None, "is not a member", id="outsider"),
+    pytest.param("erin", None, 403, None, None, "bioimage-io", id="other-org"),
+    pytest.param("bob", "withhold-read-org", 403, None, None, "read:org", id="private-membership"),
+]
+
+Factory = Callable[..., Awaitable[Hub]]
+
+
+async def test_sign_in(github_hub: Factory, github: FakeGitHub) -> None:
+    """One hub: every case of the table in turn, a forged state, then GitHub down."""
+    hub = await github_hub()
+    for case in SIGN_IN:
+        login, change, status, groups, admin, words = case.values
+        github.state.withheld_scopes = {"read:org"} if change == "withhold-read-org" else set()
+        resp = await oauth_sign_in(hub.client(), login)
+        assert resp.status_code == status, (case.id, resp.text[:500])
+        if words:
+            assert words in resp.text, case.id
+            continue
+        assert str(resp.url).endswith("/hub/home"), case.id
+        model = (await hub.api("GET", f"/users/{login}")).json()
+        assert sorted(model["groups"]) == groups, case.id
+        assert model["admin"] is admin, case.id
+    github.state.withheld_scopes = set()
+
+    # state mismatch (CSRF): a callback whose state is not the browser's is refused
+    client = hub.client()
+    resp = await client.get("/hub/oauth_login", follow_redirects=False)
+    parts = urlsplit(resp.headers["location"])
+    query = dict(parse_qsl(parts.query))
+    query.update(login="erin", state="forged")
+    resp = await client.get(urlunsplit(parts._replace(query=urlencode(query))))
+    callback = await client.get(resp.headers["location"])
+    assert callback.status_code == 400
+    assert "OAuth state mismatch" in callback.text
+    assert (await hub.api("GET", "/users/erin")).status_code == 404
+
+    # GitHub unreachable between the authorize page and the callback: 503
+    client = hub.client()
+    resp = await client.get("/hub/oauth_login", follow_redirects=False)
+    resp = await client.get(resp.headers["location"] + "&login=alice", follow_redirects=False)
+    await github.set_reachable(False)
+    callback = await client.get(resp.headers["location"])
+    assert callback.status_code == 503
+    assert "GitHub cannot be reached right now" in callback.text
+
+
+async def test_allow_all_with_org_rules_refuses_to_start(
+    make_hub: Factory, github: FakeGitHub, jupyterhub_version: str
+) -> None:
+    config = github_config(github, "c.Authenticator.allow_all = True\n")
+    with pytest.raises(HubError, match=r"bypass GitHubAuthenticator\.allowed_organizations"):
+        await make_hub(config, jupyterhub=jupyterhub_version, env=crypt_env())
+
+
+async def _wait_signed_out(client, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    """Poll a hub page until the hub asks the user to sign in again."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        resp = await client.get("/hub/home", follow_redirects=False)
+        if resp.status_code == 302 and "/hub/login" in resp.headers["location"]:
+            return
+        assert loop.time() < deadline, "the hub never asked for a new sign-in"
+        await asyncio.sleep(0.2)
+
+
+REFRESH_CONFIG = """\
+c.Authenticator.auth_refresh_age = 1
+"""
+
+
+async def test_membership_is_rechecked(github_hub: Factory, github: FakeGitHub) -> None:
+    """Removed upstream after sign-in: tier lost at refresh, access lost, no spawn."""
+    hub = await github_hub(REFRESH_CONFIG)
+    alice, bob = hub.client(), hub.client()
+    assert (await oauth_sign_in(alice, "alice")).status_code == 200
+    assert (await oauth_sign_in(bob, "bob")).status_code == 200
+    assert (await oauth_sign_in(hub.client(), "dave")).status_code == 200
+
+    # left the team: the gpu-beta group goes at the next refresh
+    github.remove_from_team("alice", TEAM)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while True:
+        # a hub page older than auth_refresh_age refreshes the user's groups
+        assert (await alice.get("/hub/home")).status_code == 200
+        groups = (await hub.api("GET", "/users/alice")).json()["groups"]
+        if groups == ["authenticated"]:
+            break
+        assert loop.time() < deadline, groups
+        await asyncio.sleep(0.2)
+
+    # left the org: must sign in again, and is then refused
+    github.remove_from_org("bob", ORG)
+    await _wait_signed_out(bob)
+    again = await oauth_sign_in(bob, "bob")
+    assert again.status_code == 403
+    assert "is not a member" in again.text
+
+    # a spawn the hub cannot answer with a new sign-in (admin API) is refused too
+    github.remove_from_org("dave", ORG)
+    resp = await hub.api("POST", "/users/dave/server")
+    assert resp.status_code == 403, resp.text
+    # 6.1 reaches pre_spawn_start; 5.5 already stops at the failed refresh
+    assert "is not a member" in resp.text or "login again" in resp.text
+    assert (await hub.api("GET", "/users/dave")).json()["servers"] == {}
