@@ -140,6 +140,10 @@ def home_pod(name: str, script: str = SCRIPT, *args: str) -> dict[str, Any]:
     return body
 
 
+def real(path: object) -> str:
+    return os.path.realpath(str(path))
+
+
 def pathlib_python() -> str:
     return sys.executable
 
@@ -162,7 +166,7 @@ async def test_process_pod_home_volumes_env_and_log(dev: DevCluster, api: Api) -
     rootfs = dev.kubelet.runtimes[("default", "alice")].fs.rootfs
     env = report["env"]
     assert env["HOME"] == str(rootfs / "home/jovyan")
-    assert report["cwd"] == os.path.realpath(env["HOME"]) == os.path.realpath(backing)
+    assert report["cwd"] == real(env["HOME"]) == real(backing)
     assert env["MY_IP"] == ip and env["MY_NAME"] == "alice" and env["TOKEN"] == "t0k"
     assert env["JUPYTERHUB_SERVICE_URL"] == f"http://{ip}:8888/user/alice/"
     assert report["argv"][-1] == f"--ip={ip}"

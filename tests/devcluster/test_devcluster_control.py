@@ -1,0 +1,195 @@
+"""The CLI, the control API and its Python client, and the kubernetes_asyncio client."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from devcluster.devcluster_helpers import is_ready, wait_for
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio import watch as k8s_watch
+
+from hubplugins.devcluster.server import DevCluster
+from hubplugins.devcluster.testing import DevClusterProcess, run_devcluster
+
+
+def call(
+    url: str, method: str, path: str, body: Any = None, timeout: float = 10
+) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{url}{path}", data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+CM = "/api/v1/namespaces/default/configmaps"
+
+
+@pytest.fixture(scope="module")
+def proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevClusterProcess]:
+    with run_devcluster(tmp_path_factory.mktemp("dc"), capacity={"cpu": "4"}) as dev:
+        yield dev
+
+
+def test_cli_writes_kubeconfig(proc: DevClusterProcess) -> None:
+    config = json.loads(proc.kubeconfig.read_text())
+    assert proc.kubeconfig == proc.root / "kubeconfig"
+    assert config["current-context"] == "devcluster"
+    assert config["clusters"][0]["cluster"]["server"] == proc.url
+    assert config["contexts"][0]["context"]["namespace"] == "default"
+    assert config["users"][0]["user"]["token"]
+    assert proc.control.info()["capacity"]["cpu"] == "4"
+
+
+@pytest.mark.parametrize(
+    ("fault", "codes"),
+    [
+        ({"status": 500, "count": 2}, [500, 500, 201]),
+        ({"status": 409, "count": 1}, [409, 201, 409]),
+        ({"status": 0, "count": 1, "delay": 0.05}, [201, 409, 409]),
+        ({"status": 500, "count": 3, "namespace": "other"}, [201, 409, 409]),
+    ],
+    ids=["500-twice", "409-once", "delay-only", "other-namespace"],
+)
+def test_faults_and_counts(
+    proc: DevClusterProcess, fault: dict[str, Any], codes: list[int]
+) -> None:
+    control = proc.control
+    control.clear_faults()
+    call(proc.url, "DELETE", f"{CM}/faulty")
+    control.reset_counts()
+    control.fail("create", "configmaps", **fault)
+    got = [call(proc.url, "POST", CM, {"metadata": {"name": "faulty"}})[0] for _ in codes]
+    assert got == codes
+    assert control.count("create", "configmaps") == len(codes)
+    assert control.counts() == {"create/configmaps": len(codes)}
+
+
+def test_fault_status_body(proc: DevClusterProcess) -> None:
+    proc.control.fail("get", "pods", status=500)
+    code, status = call(proc.url, "GET", "/api/v1/namespaces/default/pods/x")
+    assert (code, status["kind"], status["reason"]) == (500, "Status", "InternalError")
+    assert call(proc.url, "GET", "/api/v1/namespaces/default/pods/x")[0] == 404
+
+
+def test_delay_longer_than_client_timeout(proc: DevClusterProcess) -> None:
+    proc.control.fail("list", "secrets", status=0, delay=1.0)
+    with pytest.raises(TimeoutError):
+        call(proc.url, "GET", "/api/v1/namespaces/default/secrets", timeout=0.2)
+    proc.control.clear_faults()
+
+
+def test_counts_by_verb(proc: DevClusterProcess) -> None:
+    control = proc.control
+    control.reset_counts()
+    call(proc.url, "POST", CM, {"metadata": {"name": "verbs"}})
+    call(proc.url, "GET", f"{CM}/verbs")
+    call(proc.url, "GET", f"{CM}?labelSelector=")
+    call(proc.url, "GET", f"{CM}?watch=1&timeoutSeconds=0")
+    call(proc.url, "PUT", f"{CM}/verbs", {"metadata": {"name": "verbs"}, "data": {"a": "b"}})
+    call(proc.url, "PATCH", f"{CM}/verbs", {"data": {"c": "d"}})
+    call(proc.url, "DELETE", f"{CM}/verbs")
+    assert control.counts() == {
+        f"{verb}/configmaps": 1
+        for verb in ("create", "get", "list", "watch", "update", "patch", "delete")
+    }
+
+
+def test_volumes_objects_rootfs(proc: DevClusterProcess) -> None:
+    control = proc.control
+    claim = {
+        "metadata": {"name": "vol-a"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    assert (
+        call(proc.url, "POST", "/api/v1/namespaces/default/persistentvolumeclaims", claim)[0] == 201
+    )
+    path = control.volume_path("default", "vol-a")
+    assert path == proc.root.resolve() / "volumes" / "default" / "vol-a" and path.is_dir()
+    assert control.volume_path("default", "nope") is None
+    assert "default/vol-a" in control.volumes()
+    assert [o["metadata"]["name"] for o in control.objects("namespaces")] == ["default"]
+    assert control.pod_rootfs("default", "nope") is None
+    control.set_readiness_delay(0)
+
+
+def test_sigterm_kills_pods_and_exits_zero(tmp_path: Path) -> None:
+    dev = run_devcluster(tmp_path / "dc")
+    script = (
+        "import os, pathlib, time;"
+        " pathlib.Path(os.environ['HOME'], 'pid').write_text(str(os.getpid())); time.sleep(300)"
+    )
+    body = {
+        "metadata": {"name": "sleeper"},
+        "spec": {
+            "containers": [
+                {"name": "notebook", "image": "python", "command": [sys.executable, "-c", script]}
+            ]
+        },
+    }
+    call(dev.url, "POST", "/api/v1/namespaces/default/pods", body)
+    rootfs = None
+    pid_file = None
+    for _ in range(200):  # the pod writes its pid once it runs
+        rootfs = rootfs or dev.control.pod_rootfs("default", "sleeper")
+        pid_file = rootfs / "home/jovyan/pid" if rootfs else None
+        if pid_file and pid_file.exists() and pid_file.read_text():
+            break
+        import time
+
+        time.sleep(0.05)
+    assert pid_file is not None
+    pid = int(pid_file.read_text())
+    assert dev.stop() == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+async def test_kubernetes_asyncio_client(dev: DevCluster) -> None:
+    config = k8s.Configuration(host=dev.url)
+    async with k8s.ApiClient(configuration=config) as api_client:
+        v1 = k8s.CoreV1Api(api_client)
+        pod = k8s.V1Pod(
+            metadata=k8s.V1ObjectMeta(name="typed", labels={"component": "singleuser-server"}),
+            spec=k8s.V1PodSpec(
+                containers=[k8s.V1Container(name="notebook", image="devcluster/stub")]
+            ),
+        )
+        created = await v1.create_namespaced_pod("default", pod)
+        assert created.metadata.uid
+        await wait_for(dev, "pods", "typed", is_ready)
+        pods = await v1.list_namespaced_pod(
+            "default", label_selector="component=singleuser-server", field_selector=""
+        )
+        status = pods.items[0].status
+        assert status.phase == "Running" and status.container_statuses[0].ready
+        events = await v1.list_namespaced_event("default", field_selector="involvedObject.kind=Pod")
+        assert [e.reason for e in events.items] == ["Scheduled", "Started"]
+        seen = []
+        w = k8s_watch.Watch()
+        async with w.stream(
+            v1.list_namespaced_pod, "default", resource_version="0", timeout_seconds=1
+        ) as stream:
+            async for event in stream:
+                seen.append((event["type"], event["object"].metadata.name))
+        assert seen == [("ADDED", "typed")]
+        await v1.delete_namespaced_pod(
+            "typed",
+            "default",
+            body=k8s.V1DeleteOptions(grace_period_seconds=0),
+            grace_period_seconds=0,
+        )
+        await wait_for(dev, "pods", "typed", lambda o: o is None)
+        with pytest.raises(k8s.ApiException) as info:
+            await v1.read_namespaced_pod("typed", "default")
+        assert info.value.status == 404
