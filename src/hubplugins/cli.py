@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import PolicyConfigError
+from .errors import ConfigIssue, PolicyConfigError
 from .policy_model import Policy
 from .policy_table import PolicyTable, load_yaml
 from .quantities import format_cpu, format_duration, format_memory
@@ -38,8 +38,6 @@ def _load(path: str) -> tuple[PolicyTable, str]:
         for key in HELM_PATH:
             node = node.get(key) if isinstance(node, Mapping) else None
         if node is None:
-            from .errors import ConfigIssue
-
             issue = ConfigIssue("", f"a helm values file without {'.'.join(HELM_PATH)}")
             raise PolicyConfigError([issue], path)
         prefix = ".".join(HELM_PATH)
@@ -77,7 +75,7 @@ def _fmt(key: str, value: Any) -> str:
     if key.startswith("idle."):
         return format_duration(value)
     if isinstance(value, tuple):
-        return "[" + ", ".join(value) + "]"
+        return "[" + ", ".join(f'"{v}"' for v in value) + "]"
     return str(value)
 
 
