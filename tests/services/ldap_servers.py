@@ -115,7 +115,7 @@ rootpw {root_pw}
 directory {dir}/db
 maxsize 67108864
 access to attrs=userPassword by anonymous auth by self read by * none
-access to * by dn.exact="{service_dn}" read by self read by * none
+access to * by dn.exact="{service_dn}" read by users read by * none
 """
 
 

@@ -8,6 +8,7 @@ timeouts, over StartTLS or LDAPS with certificate validation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from typing import Any
@@ -248,6 +249,11 @@ class DirectoryAuthenticator(Authenticator):
         except RuntimeError:
             return
         self._warmup = loop.create_task(self._pool.start())
+        self._warmup.add_done_callback(self._warmed)
+
+    def _warmed(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.log.warning("directory workers did not start: %s", task.exception())
 
     def _validate(self) -> None:
         name = "DirectoryAuthenticator"
@@ -303,6 +309,10 @@ class DirectoryAuthenticator(Authenticator):
 
     async def close(self) -> None:
         """Stop the worker processes (tests and embedding; the hub's exit closes them too)."""
+        warmup = getattr(self, "_warmup", None)
+        if warmup is not None:
+            with contextlib.suppress(Exception):
+                await warmup
         await self._pool.close()
 
     # -- sign-in ------------------------------------------------------------------
@@ -334,6 +344,9 @@ class DirectoryAuthenticator(Authenticator):
         if outcome == UNAVAILABLE:
             self._log_outcome(typed, outcome, result, started)
             raise web.HTTPError(503, UNAVAILABLE_MESSAGE)
+        if outcome == "ok" and (result.get("name") or login).lower() != login:
+            # the directory matched a look-alike (e.g. full-width letters): refuse
+            outcome = "name_mismatch"
         if outcome != "ok":
             self._log_outcome(typed, outcome, result, started)
             return None

@@ -16,6 +16,7 @@ user search, then the user bind and the group search at the same time.
 
 from __future__ import annotations
 
+import math
 import queue
 import ssl
 import threading
@@ -110,7 +111,7 @@ class Directory:
                 ep.server,
                 user=user,
                 password=password,
-                receive_timeout=self.s.receive_timeout,
+                receive_timeout=max(1, math.ceil(self.s.receive_timeout)),  # ldap3 wants int
                 raise_exceptions=False,
                 read_only=True,
                 auto_referrals=False,
@@ -119,7 +120,7 @@ class Directory:
                 conn.open()
                 if ep.starttls:
                     conn.start_tls()
-            except LDAPException as exc:
+            except (LDAPException, OSError) as exc:
                 ep.down_until = time.monotonic() + self.s.server_retry_after
                 errors.append(f"{ep.url}: {type(exc).__name__}")
                 _close(conn)

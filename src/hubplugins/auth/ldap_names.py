@@ -8,7 +8,9 @@ No I/O here. The rules, as documented for admins:
   domains (case-insensitive), and the rest is lowercased. A domain that is not
   configured is refused.
 * The JupyterHub username is the directory's own value of the username attribute
-  (``sAMAccountName`` on AD, ``uid`` elsewhere), lowercased.
+  (``sAMAccountName`` on AD, ``uid`` elsewhere), lowercased; it must equal the
+  lowercased typed name, so a look-alike the directory happens to match (full-width
+  letters, say) is refused.
 * A group's short name is the value of the first RDN of its DN (the CN).
 """
 

@@ -1,0 +1,114 @@
+"""Directory fixtures: one OpenLDAP and one Samba AD DC shared by the whole session.
+
+Samba's provisioned domain is cached between runs (see ``services.ldap_servers``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from auth_directory.directory_data import SAMBA_RECIPE, DirectoryUnderTest, slapd_ldif
+from services.ldap_servers import (
+    SAMBA_ADMIN_PW,
+    SAMBA_BASE,
+    SLAPD_ROOT_DN,
+    SLAPD_ROOT_PW,
+    SLAPD_SERVICE_DN,
+    SLAPD_SERVICE_PW,
+    SLAPD_SUFFIX,
+    SambaDC,
+    Slapd,
+    TlsFiles,
+    make_tls,
+)
+
+from hubplugins.auth.directory import DirectoryAuthenticator
+
+SERVICE_PASSWORD = SAMBA_RECIPE.users["hubsvc"]
+
+
+@pytest.fixture(scope="session")
+def directory_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return make_tls(tmp_path_factory.mktemp("directory-tls"))
+
+
+@pytest.fixture(scope="session")
+def openldap(
+    tmp_path_factory: pytest.TempPathFactory, directory_tls: TlsFiles
+) -> Iterator[DirectoryUnderTest]:
+    server = Slapd(tmp_path_factory.mktemp("slapd"), directory_tls, slapd_ldif()).start()
+    try:
+        yield DirectoryUnderTest(
+            kind="openldap",
+            server=server,
+            tls=directory_tls,
+            config={
+                "directory_type": "ldap",
+                "server_urls": [server.ldap_url],
+                "tls_ca_file": str(directory_tls.ca),
+                "service_account_dn": SLAPD_SERVICE_DN,
+                "service_account_password": SLAPD_SERVICE_PW,
+                "user_search_base": f"ou=people,{SLAPD_SUFFIX}",
+                "group_search_base": f"ou=groups,{SLAPD_SUFFIX}",
+                "domains": ["example.org", "EXAMPLE"],
+            },
+            admin_dn=SLAPD_ROOT_DN,
+            admin_pw=SLAPD_ROOT_PW,
+            people=f"ou=people,{SLAPD_SUFFIX}",
+            groups=f"ou=groups,{SLAPD_SUFFIX}",
+            domains=("example.org", "EXAMPLE"),
+        )
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def samba(
+    tmp_path_factory: pytest.TempPathFactory, directory_tls: TlsFiles
+) -> Iterator[DirectoryUnderTest]:
+    server = SambaDC(tmp_path_factory.mktemp("samba"), directory_tls, SAMBA_RECIPE).start()
+    try:
+        yield DirectoryUnderTest(
+            kind="samba",
+            server=server,
+            tls=directory_tls,
+            config={
+                "directory_type": "ad",
+                "server_urls": [server.ldaps_url],
+                "tls_ca_file": str(directory_tls.ca),
+                "service_account_dn": "hubsvc@ad.example.org",
+                "service_account_password": SERVICE_PASSWORD,
+                "user_search_base": SAMBA_BASE,
+                "domains": ["ad.example.org", "ADEX"],
+            },
+            admin_dn="Administrator@ad.example.org",
+            admin_pw=SAMBA_ADMIN_PW,
+            people=f"CN=Users,{SAMBA_BASE}",
+            groups=f"CN=Users,{SAMBA_BASE}",
+            domains=("ad.example.org", "ADEX"),
+        )
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["openldap", "samba"])
+def directory(request: pytest.FixtureRequest) -> DirectoryUnderTest:
+    """Each test that takes this runs against both directories."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+async def make_authenticator() -> AsyncIterator[Callable[..., DirectoryAuthenticator]]:
+    """``make_authenticator(**traits)`` -> a DirectoryAuthenticator, closed after the test."""
+    made: list[DirectoryAuthenticator] = []
+
+    def _make(**traits: Any) -> DirectoryAuthenticator:
+        authenticator = DirectoryAuthenticator(**traits)
+        made.append(authenticator)
+        return authenticator
+
+    yield _make
+    for authenticator in made:
+        await authenticator.close()
