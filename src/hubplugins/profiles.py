@@ -1,0 +1,118 @@
+"""Which KubeSpawner profiles a user may pick, and strict checks of the choice.
+
+Pure functions over KubeSpawner's *initialized* ``profile_list`` (every
+profile has a ``slug``, one is the default; see
+``KubeSpawner._get_initialized_profile_list``). KubeSpawner's own validation
+matches an ``unlisted_choice`` with ``re.match`` (anchored at the start only)
+and lets an unknown choice fail later with a ``KeyError``; here a choice must
+exist and free text must match the whole ``validation_regex``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from .decisions import Decision, echo
+from .policy_model import Policy
+
+# user_options keys the policy reads besides the profile's own options
+RESOURCE_KEYS = frozenset({"cpu", "memory", "gpu", "resources"})
+UNLISTED_SUFFIX = "--unlisted-choice"
+MAX_FREE_TEXT = 256
+
+
+def allowed_profile_list(policy: Policy, profiles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The profiles ``policy`` allows, in order, with exactly one default."""
+    allowed = [copy.deepcopy(p) for p in profiles if policy.allows_profile(p["slug"])]
+    if allowed and not any(p.get("default") for p in allowed):
+        allowed[0]["default"] = True
+    return allowed
+
+
+def _refuse(message: str, *, status: int = 400, rule: str = "user_options") -> None:
+    Decision.refuse(rule, message, status=status).enforce()
+
+
+def check_profile_choice(
+    policy: Policy, options: Mapping[str, Any], profiles: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Check the profile and its options in ``options``; return the chosen profile.
+
+    Raises :class:`~hubplugins.errors.PolicyRefusal` (400 for malformed input,
+    403 for a profile the user's groups may not use).
+    """
+    allowed = allowed_profile_list(policy, profiles)
+    names = ", ".join(p["slug"] for p in allowed) or "none"
+    slug = options.get("profile")
+    if slug is not None and not isinstance(slug, str):
+        _refuse("profile must be a profile's slug (a string).")
+    if not slug:
+        if not allowed:
+            Decision.refuse(
+                "profiles",
+                f"No server profile is available to your groups ({policy.tier}). "
+                "Ask your hub's administrators for access.",
+                limit=list(policy.profiles),
+            ).enforce()
+        profile = next(p for p in allowed if p.get("default"))
+    else:
+        known = {p["slug"]: p for p in profiles}
+        if slug not in known:
+            _refuse(f"Unknown profile {echo(slug)}. Profiles you can pick: {names}.")
+        if not policy.allows_profile(slug):
+            Decision.refuse(
+                "profiles",
+                f"Profile {echo(slug)} is not available to your groups ({policy.tier}). "
+                f"Profiles you can pick: {names}.",
+                limit=list(policy.profiles),
+                usage=slug,
+            ).enforce()
+        profile = known[slug]
+
+    expected = {"profile", *RESOURCE_KEYS}
+    for option_name, option in (profile.get("profile_options") or {}).items():
+        expected.update({option_name, option_name + UNLISTED_SUFFIX})
+        _check_option(option_name, option, options)
+    unknown = sorted(str(k) for k in options if k not in expected)
+    if unknown:
+        shown = ", ".join(echo(k, 30) for k in unknown[:5])
+        _refuse(
+            f"Unknown option{'s' if len(unknown) > 1 else ''} {shown} for profile "
+            f"{echo(profile['slug'])}. Known options: {', '.join(sorted(expected))}."
+        )
+    return profile
+
+
+def _check_option(name: str, option: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    choice = options.get(name)
+    free = options.get(name + UNLISTED_SUFFIX)
+    choices = option.get("choices") or {}
+    if choice is not None:
+        if not isinstance(choice, str) or choice not in choices:
+            listed = ", ".join(choices) or "none"
+            _refuse(f"Option {echo(name)}: {_show(choice)} is not a choice. Choices: {listed}.")
+    if free is None:
+        return
+    unlisted = option.get("unlisted_choice") or {}
+    if not unlisted.get("enabled"):
+        _refuse(f"Option {echo(name)} takes no free-text value.")
+    if not isinstance(free, str) or not free:
+        _refuse(f"Option {echo(name)}: the free-text value must be a non-empty string.")
+    if len(free) > MAX_FREE_TEXT:
+        _refuse(
+            f"Option {echo(name)}: the value is {len(free)} characters; at most {MAX_FREE_TEXT}."
+        )
+    if any(unicodedata.category(ch)[0] in "CZ" and ch != " " for ch in free) or " " in free:
+        _refuse(f"Option {echo(name)}: {echo(free)} contains whitespace or control characters.")
+    pattern = unlisted.get("validation_regex")
+    if pattern and re.fullmatch(pattern, free) is None:
+        hint = unlisted.get("validation_regex_error") or f"it must match {pattern}"
+        _refuse(f"Option {echo(name)}: {echo(free)} is not allowed: {hint}.")
+
+
+def _show(value: Any) -> str:
+    return echo(value) if isinstance(value, str) else type(value).__name__

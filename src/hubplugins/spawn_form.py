@@ -1,0 +1,63 @@
+"""The resource fields PolicySpawner adds to the spawn form.
+
+They only appear when the user's policy lets them ask for more than the
+defaults, and state the tier's limits so that a user knows what to ask for.
+Values typed into the form reach ``user_options`` under the same keys the
+REST API takes (``cpu``, ``memory``, ``gpu``, ``resources``).
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from .policy_model import Policy
+from .quantities import format_cpu, format_memory
+
+FORM_KEYS = ("cpu", "memory", "gpu", "resources")
+
+
+def render_resource_fields(policy: Policy) -> str:
+    """HTML for the form, or ``""`` when there is nothing above the defaults to ask."""
+    cpu, mem, gpu = policy.resources.cpu, policy.resources.memory, policy.resources.gpu
+    if cpu.max <= cpu.limit and mem.max <= mem.limit and gpu.max <= gpu.default:
+        return ""
+    tier = escape(policy.tier)
+    rows = [
+        _field("cpu", "CPU cores", format_cpu(cpu.limit), f"up to {format_cpu(cpu.max)}"),
+        _field("memory", "Memory", format_memory(mem.limit), f"up to {format_memory(mem.max)}"),
+    ]
+    if gpu.max:
+        rows.append(_field("gpu", "GPUs", str(gpu.default), f"up to {gpu.max}"))
+    return f"""
+<fieldset class="hubplugins-resources" style="margin-top: 1em">
+  <legend>Resources for this server ({tier})</legend>
+  {"".join(rows)}
+  <details>
+    <summary>Or paste a <code>.resources</code> file</summary>
+    <textarea class="form-control" name="resources" rows="4"
+      placeholder="# one key=value a line: gpu, cpur, cpul, memr, meml (memory in GB)"></textarea>
+  </details>
+  <p class="form-text">Leave a field empty to keep the default. Anything above the
+  limit is refused, never lowered.</p>
+</fieldset>
+"""
+
+
+def _field(name: str, label: str, default: str, limit: str) -> str:
+    return (
+        f'<div class="form-group"><label for="hubplugins-{name}">{escape(label)} '
+        f"(default {escape(default)}, {escape(limit)})</label>"
+        f'<input class="form-control" id="hubplugins-{name}" name="{name}" '
+        f'placeholder="{escape(default)}" autocomplete="off"></div>'
+    )
+
+
+def resource_options_from_form(formdata: dict[str, list[str]]) -> dict[str, str]:
+    """The resource keys the user filled in (empty fields keep the defaults)."""
+    options: dict[str, str] = {}
+    for key in FORM_KEYS:
+        values = formdata.get(key) or []
+        value = values[0] if values else ""
+        if value.strip():
+            options[key] = value
+    return options

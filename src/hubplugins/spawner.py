@@ -1,0 +1,345 @@
+"""``PolicySpawner``: KubeSpawner that enforces the hub policy table.
+
+The spawner only gathers usage (the user's other servers, the hub's GPU pool),
+asks the pure core, and applies the answer to KubeSpawner's traits before
+KubeSpawner builds its manifests. Refusals leave as one HTTP 4xx (see
+:mod:`hubplugins.edge`) before anything is created in Kubernetes.
+
+The walk of a start:
+
+1. the requested profile is checked against the profiles the user's policy
+   allows, its options strictly (choices must exist, free text must match the
+   whole ``validation_regex``);
+2. KubeSpawner's own ``load_user_options()`` applies that profile, so its
+   ``kubespawner_override`` sets this server's defaults;
+3. the core checks the final request (profile, then ``cpu``/``memory``/``gpu``
+   or ``.resources`` text from the user) against the caps, the user's quota and
+   the hub's GPU pool; GPUs are reserved in the same step, with no await in
+   between, so concurrent starts never oversubscribe the pool;
+4. the grant is applied to the traits KubeSpawner turns into the pod, and the
+   pod manifest is checked once more.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from kubespawner import KubeSpawner
+from traitlets import Bool, Unicode, default
+
+from . import metrics, storage
+from .config import HubPolicy
+from .decisions import Decision, ServerUsage, Usage, echo
+from .edge import http_error, log_decision
+from .errors import PolicyRefusal
+from .gpu_pool import GpuPool
+from .policy_model import Policy
+from .profiles import UNLISTED_SUFFIX, allowed_profile_list, check_profile_choice
+from .quantities import format_cpu, format_memory
+from .resources_text import Request, parse_request
+from .spawn_form import render_resource_fields, resource_options_from_form
+from .start_checks import check_start, refuse_manifest
+
+STATE_KEY = "hubplugins"
+
+
+class PolicySpawner(KubeSpawner):
+    """KubeSpawner that enforces ``HubPolicy``: resources, GPUs, profiles, storage."""
+
+    policy_progress = Bool(
+        True,
+        config=True,
+        help="""Show what the policy decided on the spawn progress page.
+
+        For example ``quota: 2 of 4 CPUs in use`` and ``1 of 4 GPUs reserved``.
+        """,
+    )
+
+    resource_form = Bool(
+        True,
+        config=True,
+        help="""Add CPU, memory, GPU and ``.resources`` fields to the spawn form.
+
+        The fields only appear when the user's policy lets them ask for more
+        than the defaults. Requests through the REST API's ``user_options`` are
+        accepted either way.
+        """,
+    )
+
+    gpu_pool_name = Unicode(
+        "",
+        config=True,
+        help="""Key of the hub-wide GPU pool this spawner draws from.
+
+        Empty (the default) means one pool per hub process, sized by
+        ``HubPolicy.policy.cluster.gpu_pool``. Only change this when several
+        spawner classes in one hub must keep separate pools.
+        """,
+    )
+
+    # one pool per hub process and pool name
+    _gpu_pools: ClassVar[dict[str, GpuPool]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._grant: dict[str, Any] | None = None
+        self._nothing_created = False
+        self._progress_notes: list[str] = []
+
+    # -- policy --------------------------------------------------------------
+
+    @property
+    def hub_policy(self) -> HubPolicy:
+        return HubPolicy.instance_for(self.config, log=self.log)
+
+    def resolve_policy(self) -> Policy:
+        """This user's effective policy, from their JupyterHub groups."""
+        return self.hub_policy.table.resolve(g.name for g in self.user.groups)
+
+    @property
+    def gpu_pool(self) -> GpuPool:
+        key = self.gpu_pool_name or "default"
+        pool = self._gpu_pools.get(key)
+        if pool is None:
+            pool = self._gpu_pools[key] = GpuPool(dict(self.hub_policy.table.cluster.gpu_pool))
+        return pool
+
+    @property
+    def _server_key(self) -> str:
+        return f"{self.user.name}/{self.name}"
+
+    def _usage(self) -> Usage:
+        """This user's servers as the hub knows them, with what running ones hold.
+
+        Read from the hub's own records and the spawners in memory (whose
+        grants are restored from saved state after a hub restart): no
+        Kubernetes request.
+        """
+        spawners = self.user.spawners
+        servers = []
+        for name in self.user.orm_user.orm_spawners:
+            other = spawners.get(name) if hasattr(spawners, "get") else None
+            running = bool(other is not None and other is not self and other.active)
+            grant = (getattr(other, "_grant", None) or {}) if running else {}
+            servers.append(
+                ServerUsage(
+                    name=name,
+                    running=running,
+                    cpu=float(grant.get("cpu_limit", 0.0)),
+                    memory=int(grant.get("mem_limit", 0)),
+                    gpu=int(grant.get("gpu", 0)),
+                )
+            )
+        return Usage.of(servers)
+
+    # -- start ---------------------------------------------------------------
+
+    async def load_user_options(self) -> None:
+        """Apply the allowed profile, then check and apply the policy's grant."""
+        self._nothing_created = True
+        self._progress_notes = []
+        started = time.perf_counter()
+        policy = self.resolve_policy()
+        options = dict(self.user_options or {})
+        try:
+            base = self.profile_list
+            if callable(base):
+                from jupyterhub.utils import maybe_future
+
+                base = await maybe_future(base(self))
+            base = self._sorted_dict_values(base)
+            option_names: set[str] = set()
+            if base:
+                initialized = self._get_initialized_profile_list(base)
+                profile = check_profile_choice(policy, options, initialized)
+                for name in profile.get("profile_options") or {}:
+                    option_names.update({name, name + UNLISTED_SUFFIX})
+                self.profile_list = allowed_profile_list(policy, initialized)
+            request = parse_request(options, extra_keys=option_names)
+            before = self._resource_traits(policy)
+            try:
+                await super().load_user_options()
+            finally:
+                self.profile_list = base
+            base_request = self._profile_resources(policy, before)
+            decision = check_start(
+                policy, self._usage(), request, base_request, server_name=self.name
+            )
+            decision.enforce()
+            grant = dict(decision.details)
+            gpus = int(grant.get("gpu", 0))
+            if gpus:
+                pool_decision = self.gpu_pool.reserve(
+                    self._server_key, policy.resources.gpu.resource, gpus
+                )
+                pool_decision.enforce()
+                grant["pool_in_use"] = pool_decision.details.get("in_use")
+                grant["pool_size"] = pool_decision.details.get("size")
+        except PolicyRefusal as refusal:
+            metrics.record_refusal(refusal.decision.rule)
+            log_decision(self.log, "spawn", refusal, user=self.user.name, server=self.name)
+            raise http_error(refusal) from None
+        self._apply_grant(policy, grant)
+        storage.apply_storage(self, policy)
+        metrics.observe_decision(time.perf_counter() - started)
+        log_decision(self.log, "spawn", grant, user=self.user.name, server=self.name)
+
+    def _resource_traits(self, policy: Policy) -> dict[str, Any]:
+        gpu = self.extra_resource_limits.get(policy.resources.gpu.resource)
+        return {
+            "cpu_guarantee": self.cpu_guarantee,
+            "cpu_limit": self.cpu_limit,
+            "memory_guarantee": self.mem_guarantee,
+            "memory_limit": self.mem_limit,
+            "gpu": int(gpu) if gpu is not None else None,
+        }
+
+    def _profile_resources(self, policy: Policy, before: dict[str, Any]) -> Request | None:
+        """What the applied profile set, as the base the user's request builds on.
+
+        A profile's ``kubespawner_override`` is capped like a request: one that
+        sets more than the user's policy allows makes the profile unusable for
+        them, with a message naming the profile.
+        """
+        after = self._resource_traits(policy)
+        changed = {k: v for k, v in after.items() if v != before[k] and v is not None}
+        if not changed:
+            return None
+        base = Request(**changed)
+        try:
+            check_start(policy, Usage(), base, server_name=self.name).enforce()
+        except PolicyRefusal as refusal:
+            slug = (self.user_options or {}).get("profile") or "default"
+            decision = refusal.decision
+            raise PolicyRefusal(
+                Decision.refuse(
+                    decision.rule,
+                    f"Profile {echo(str(slug))} asks for more than your groups allow: "
+                    f"{decision.message}",
+                    status=decision.status,
+                    limit=decision.limit,
+                    usage=decision.usage,
+                )
+            ) from None
+        return base
+
+    def _apply_grant(self, policy: Policy, grant: dict[str, Any]) -> None:
+        self._grant = grant
+        self.cpu_guarantee = grant["cpu_guarantee"]
+        self.cpu_limit = grant["cpu_limit"]
+        self.mem_guarantee = grant["mem_guarantee"]
+        self.mem_limit = grant["mem_limit"]
+        resource = policy.resources.gpu.resource
+        limits = dict(self.extra_resource_limits)
+        guarantees = dict(self.extra_resource_guarantees)
+        if grant.get("gpu"):
+            limits[resource] = str(grant["gpu"])
+            guarantees[resource] = str(grant["gpu"])
+        else:
+            limits.pop(resource, None)
+            guarantees.pop(resource, None)
+        self.extra_resource_limits = limits
+        self.extra_resource_guarantees = guarantees
+        notes = [
+            f"Policy ({policy.tier}): {format_cpu(grant['cpu_limit'])} CPU, "
+            f"{format_memory(grant['mem_limit'])} memory"
+            + (f", {grant['gpu']} GPU" if grant.get("gpu") else "")
+        ]
+        for note in grant.get("notes", ()):
+            notes.append(note)
+        if grant.get("gpu"):
+            notes.append(f"{grant['pool_in_use']} of {grant['pool_size']} GPUs reserved")
+        self._progress_notes = notes
+
+    async def get_pod_manifest(self) -> Any:
+        """KubeSpawner's pod, checked once more against the grant."""
+        self._nothing_created = False
+        pod = await super().get_pod_manifest()
+        if self._grant is not None:
+            container = pod.spec.containers[0].resources
+            try:
+                refuse_manifest(
+                    self.resolve_policy(),
+                    self._grant,
+                    limits=dict((container.limits if container else None) or {}),
+                    requests=dict((container.requests if container else None) or {}),
+                )
+            except PolicyRefusal as refusal:
+                metrics.record_refusal(refusal.decision.rule)
+                log_decision(self.log, "pod", refusal, user=self.user.name, server=self.name)
+                raise http_error(refusal) from None
+        return pod
+
+    async def progress(self) -> Any:
+        if self.policy_progress:
+            for note in self._progress_notes:
+                yield {"progress": 1, "message": note}
+        async for event in super().progress():
+            yield event
+
+    # -- stop ----------------------------------------------------------------
+
+    def _release(self) -> None:
+        self.gpu_pool.release(self._server_key)
+        self._grant = None
+
+    async def stop(self, now: bool = False) -> None:
+        try:
+            if self._nothing_created:
+                # refused before anything was created: nothing to delete
+                return
+            await super().stop(now=now)
+        finally:
+            self._release()
+
+    async def delete_forever(self) -> None:
+        """Delete the server's volume only where the policy says so (see ``storage``)."""
+        await storage.delete_forever(self, self.resolve_policy())
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self._release()
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        if self._grant is not None:
+            state[STATE_KEY] = {"grant": self._grant}
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        saved = (state or {}).get(STATE_KEY) or {}
+        grant = saved.get("grant")
+        if grant:
+            self._grant = grant
+            if grant.get("gpu"):
+                self.gpu_pool.restore(self._server_key, grant.get("gpu_resource"), grant["gpu"])
+
+    # -- the spawn form ------------------------------------------------------
+
+    def _render_options_form(self, profile_list: list[dict[str, Any]]) -> str:
+        policy = self.resolve_policy()
+        allowed = allowed_profile_list(policy, self._get_initialized_profile_list(profile_list))
+        html = super()._render_options_form(allowed) if allowed else ""
+        if self.resource_form:
+            html += render_resource_fields(policy)
+        return html
+
+    @default("options_form")
+    def _options_form_default(self) -> Any:
+        # always per user: the profiles and fields depend on the user's policy
+        return self._render_options_form_dynamically
+
+    async def _render_options_form_dynamically(self, current_spawner: Any) -> str:
+        profile_list = self.profile_list
+        if callable(profile_list):
+            from jupyterhub.utils import maybe_future
+
+            profile_list = await maybe_future(profile_list(current_spawner))
+        return self._render_options_form(self._sorted_dict_values(profile_list))
+
+    def _options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
+        options = super()._options_from_form(formdata)
+        options.update(resource_options_from_form(formdata))
+        return options
