@@ -25,7 +25,7 @@ class FakeUser:
 
 
 def _auth(make, directory, **extra):
-    config = {**directory.config, "manage_groups": True, "log": LOG, **extra}
+    config = {**directory.config, "manage_groups": True, "log": LOG, "worker_processes": 1, **extra}
     return make(**config)
 
 
