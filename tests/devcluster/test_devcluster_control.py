@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
+import signal
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -123,36 +124,57 @@ def test_volumes_objects_rootfs(proc: DevClusterProcess) -> None:
     control.set_readiness_delay(0)
 
 
-def test_sigterm_kills_pods_and_exits_zero(tmp_path: Path) -> None:
+def alive(pid: int) -> bool:
+    """Running, not a zombie nobody reaped yet."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def wait_until(condition: Any, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("sig", "exit_code"),
+    [(signal.SIGTERM, 0), (signal.SIGINT, 0), (signal.SIGKILL, -signal.SIGKILL)],
+    ids=["sigterm", "sigint", "sigkill"],
+)
+def test_devcluster_exit_takes_pod_processes_with_it(
+    tmp_path: Path, sig: int, exit_code: int
+) -> None:
     dev = run_devcluster(tmp_path / "dc")
     script = (
-        "import os, pathlib, time;"
-        " pathlib.Path(os.environ['HOME'], 'pid').write_text(str(os.getpid())); time.sleep(300)"
+        "import os, pathlib, time; p = pathlib.Path(os.environ['HOME']);"
+        " (p / 'pid.tmp').write_text(str(os.getpid())); (p / 'pid.tmp').rename(p / 'pid');"
+        " time.sleep(300)"
     )
-    body = {
-        "metadata": {"name": "sleeper"},
-        "spec": {
-            "containers": [
-                {"name": "notebook", "image": "python", "command": [sys.executable, "-c", script]}
-            ]
-        },
-    }
-    call(dev.url, "POST", "/api/v1/namespaces/default/pods", body)
-    rootfs = None
-    pid_file = None
-    for _ in range(200):  # the pod writes its pid once it runs
-        rootfs = rootfs or dev.control.pod_rootfs("default", "sleeper")
-        pid_file = rootfs / "home/jovyan/pid" if rootfs else None
-        if pid_file and pid_file.exists() and pid_file.read_text():
-            break
-        import time
+    container = {"name": "notebook", "image": "python", "command": [sys.executable, "-c", script]}
+    body = {"metadata": {"name": "sleeper"}, "spec": {"containers": [container]}}
+    assert call(dev.url, "POST", "/api/v1/namespaces/default/pods", body)[0] == 201
+    found: list[Path] = []
 
-        time.sleep(0.05)
-    assert pid_file is not None
-    pid = int(pid_file.read_text())
-    assert dev.stop() == 0
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    def pid_written() -> bool:
+        rootfs = dev.control.pod_rootfs("default", "sleeper")
+        if rootfs is not None and (rootfs / "home/jovyan/pid").exists():
+            found.append(rootfs / "home/jovyan/pid")
+        return bool(found)
+
+    wait_until(pid_written, "the pod never wrote its pid")
+    pid = int(found[0].read_text())
+    assert alive(pid)
+    assert dev.process is not None
+    dev.process.send_signal(sig)
+    assert dev.process.wait(30) == exit_code
+    dev.stop()
+    wait_until(lambda: not alive(pid), "the pod process outlived the devcluster")
 
 
 async def test_kubernetes_asyncio_client(dev: DevCluster) -> None:

@@ -40,14 +40,14 @@ async def serve(args: argparse.Namespace) -> int:
     capacity = {k: str(v) for k, v in parse_resource_list(args.capacity).items()}
     root = args.root or Path(tempfile.mkdtemp(prefix="devcluster-"))
     dev = DevCluster(root.resolve(), args.namespace, capacity)
-    url = await dev.start(args.host, args.port)
-    config = dev.write_kubeconfig()
-    sys.stdout.write(f"{config}\nurl={url}\n")
-    sys.stdout.flush()
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
+    url = await dev.start(args.host, args.port)
+    config = dev.write_kubeconfig()
+    sys.stdout.write(f"{config}\nurl={url}\n")
+    sys.stdout.flush()
     await done.wait()
     await dev.stop()
     return 0
@@ -57,11 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     try:
-        args_capacity_ok = parse_resource_list(args.capacity)
+        parse_resource_list(args.capacity)
     except ValueError as e:
         sys.stderr.write(f"--capacity: {e}\n")
         return 2
-    del args_capacity_ok
     return asyncio.run(serve(args))
 
 

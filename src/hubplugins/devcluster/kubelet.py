@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
+import ctypes
 import json
 import logging
 import os
@@ -18,23 +18,25 @@ from typing import Any
 from . import rootfs
 from .cluster import Cluster
 from .container import LaunchError, build_launch
-from .errors import ApiError
 from .podstatus import (
     container_status,
-    insufficient,
-    pod_requests,
     set_condition,
-    unschedulable_message,
 )
 from .quantity import parse_quantity
+from .scheduler import Key, Scheduler
 from .store import now_rfc3339
 from .stub import StubResponder, is_stub_image, service_port
 
 log = logging.getLogger("devcluster.kubelet")
 
-NODE_NAME = "devcluster"
 DEFAULT_CAPACITY = {"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "4", "pods": "110"}
-Key = tuple[str, str]
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL if the devcluster dies without cleaning up (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 @dataclass(eq=False)
@@ -54,12 +56,13 @@ class PodRuntime:
     released: bool = False
 
 
-class Kubelet:
+class Kubelet(Scheduler):
     """Scheduler and kubelet of the one node of a devcluster."""
 
     def __init__(
         self, cluster: Cluster, capacity: dict[str, Any] | None = None, path: str | None = None
     ) -> None:
+        super().__init__()
         self.cluster = cluster
         cluster.kubelet = self
         merged = {**DEFAULT_CAPACITY, **(capacity or {})}
@@ -68,9 +71,7 @@ class Kubelet:
         self.readiness_delay = 0.0
         self.ip_prefix = random.randint(100, 250)
         self._next_ip = 0
-        self.pending: dict[Key, str] = {}  # pod key -> last FailedScheduling message
         self.runtimes: dict[Key, PodRuntime] = {}
-        self._kicked = False
         self.jupyter_config_dir: str | None = None
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             conf = cluster.root / "kubelet" / "jupyter-config"
@@ -79,8 +80,6 @@ class Kubelet:
                 json.dumps({"ServerApp": {"allow_root": True}})
             )
             self.jupyter_config_dir = str(conf)
-
-    # bookkeeping
 
     def _allocated(self) -> tuple[dict[str, Decimal], int]:
         total: dict[str, Decimal] = {}
@@ -98,91 +97,10 @@ class Kubelet:
         self._next_ip += 1
         return f"127.{self.ip_prefix}.{n // 254 + 1}.{n % 254 + 1}"
 
-    def _update(self, key: Key, change: Callable[[dict[str, Any]], None]) -> dict[str, Any] | None:
-        pod = self.cluster.store.get("pods", *key)
-        if pod is None:
-            return None
-        new = copy.deepcopy(pod)
-        change(new)
-        return self.cluster.store.update("pods", new)
-
-    def _event(self, pod: dict[str, Any] | None, reason: str, message: str, **kw: Any) -> None:
-        if pod is None:
-            return
-        with contextlib.suppress(ApiError):
-            self.cluster.record_event(pod, reason, message, **kw)
-
-    # scheduling
-
-    def pod_added(self, pod: dict[str, Any]) -> None:
-        self.pending[(pod["metadata"]["namespace"], pod["metadata"]["name"])] = ""
-        self.kick()
-
-    def kick(self) -> None:
-        """Try the pending pods again soon (capacity or volumes changed)."""
-        if not self._kicked and self.pending:
-            self._kicked = True
-            asyncio.get_running_loop().call_soon(self._schedule_pass)
-
-    def _claim_problem(self, pod: dict[str, Any]) -> str | None:
-        ns = pod["metadata"]["namespace"]
-        for vol in pod["spec"].get("volumes") or []:
-            claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
-            if not claim:
-                continue
-            pvc = self.cluster.store.get("persistentvolumeclaims", ns, claim)
-            if pvc is None:
-                return f'persistentvolumeclaim "{claim}" not found'
-            if pvc["metadata"].get("deletionTimestamp"):
-                return f'persistentvolumeclaim "{claim}" is being deleted'
-        return None
-
-    def _schedule_pass(self) -> None:
-        self._kicked = False
-        for key in list(self.pending):
-            pod = self.cluster.store.get("pods", *key)
-            if pod is None or pod["metadata"].get("deletionTimestamp"):
-                self.pending.pop(key, None)
-                continue
-            requests = pod_requests(pod)
-            allocated, running = self._allocated()
-            reasons = insufficient(self.capacity, allocated, requests, running)
-            problem = self._claim_problem(pod)
-            message = problem or (unschedulable_message(reasons) if reasons else "")
-            if message:
-                if self.pending[key] != message:
-                    self.pending[key] = message
-
-                    def unschedulable(p: dict[str, Any], m: str = message) -> None:
-                        set_condition(p["status"], "PodScheduled", False, "Unschedulable", m)
-
-                    updated = self._update(key, unschedulable)
-                    self._event(
-                        updated,
-                        "FailedScheduling",
-                        message,
-                        type_="Warning",
-                        component="default-scheduler",
-                    )
-                continue
-            del self.pending[key]
-            rt = PodRuntime(
-                key=key, uid=pod["metadata"]["uid"], ip=self._new_ip(), requests=requests
-            )
-            self.runtimes[key] = rt
-
-            def scheduled(p: dict[str, Any]) -> None:
-                p["spec"]["nodeName"] = NODE_NAME
-                set_condition(p["status"], "PodScheduled", True)
-
-            updated = self._update(key, scheduled)
-            self._event(
-                updated,
-                "Scheduled",
-                f"Successfully assigned {key[0]}/{key[1]} to {NODE_NAME}",
-                component="default-scheduler",
-            )
-            rt.task = asyncio.get_running_loop().create_task(self._run(rt))
+    def _bind(self, key: Key, pod: dict[str, Any], requests: dict[str, Decimal]) -> None:
+        rt = PodRuntime(key=key, uid=pod["metadata"]["uid"], ip=self._new_ip(), requests=requests)
+        self.runtimes[key] = rt
+        rt.task = asyncio.get_running_loop().create_task(self._run(rt))
 
     # running
 
@@ -200,7 +118,8 @@ class Kubelet:
     async def _run_inner(self, rt: PodRuntime) -> None:
         key = rt.key
         pod = self.cluster.store.get("pods", *key)
-        if pod is None:
+        if pod is None or rt.terminating:
+            self._finish(rt)
             return
         ns = key[0]
         container = pod["spec"]["containers"][0]
@@ -247,6 +166,7 @@ class Kubelet:
                         stdout=out,
                         stderr=asyncio.subprocess.STDOUT,
                         start_new_session=True,
+                        preexec_fn=_die_with_parent,
                     )
                 finally:
                     os.close(out)
