@@ -174,6 +174,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:
+        # the demo parses its own options (argparse's REMAINDER drops leading flags)
+        return cmd_demo(argparse.Namespace(demo_args=argv[1:]))
     args = parser().parse_args(argv)
     code: int = args.run(args)
     return code
