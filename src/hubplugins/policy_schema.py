@@ -10,9 +10,16 @@ keys are optional, and a missing key keeps the built-in default.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["POLICY_SCHEMA", "SECTION_SCHEMA"]
+import jsonschema
+
+from .errors import ConfigIssue
+from .quantities import CPU_EXAMPLES, DURATION_EXAMPLES, MEMORY_EXAMPLES
+
+__all__ = ["POLICY_SCHEMA", "SECTION_SCHEMA", "key_path", "show", "validate_schema"]
 
 _RESOURCE_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$"
 
@@ -108,3 +115,87 @@ POLICY_SCHEMA: dict[str, Any] = {
         }
     ),
 }
+
+
+_KIND_HELP = {
+    "cpu": f"a CPU quantity ({CPU_EXAMPLES})",
+    "memory": f"a memory quantity ({MEMORY_EXAMPLES})",
+    "duration": f"a duration ({DURATION_EXAMPLES}) or null",
+}
+_TYPE_NAMES = {
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "null": "null",
+    "object": "a mapping",
+    "array": "a list",
+}
+
+
+def show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def key_path(parts: Iterable[Any], prefix: str = "") -> str:
+    return ".".join(str(p) for p in [*([prefix] if prefix else []), *parts])
+
+
+def _schema_issue(error: jsonschema.ValidationError, prefix: str) -> list[ConfigIssue]:
+    where = key_path(error.absolute_path, prefix)
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
+    validator = error.validator
+    if validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = sorted(schema.get("properties", {}))
+        issues = []
+        for key in error.instance:
+            if key in allowed:
+                continue
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
+            issues.append(
+                ConfigIssue(
+                    key_path([*error.absolute_path, key], prefix),
+                    f"unknown key (allowed: {', '.join(allowed)}){did_you_mean}",
+                )
+            )
+        return issues
+    if validator == "type":
+        kind = schema.get("x-kind")
+        if kind:
+            message = f"{show(error.instance)} is not {_KIND_HELP[kind]}"
+        else:
+            types = schema.get("type")
+            names = [types] if isinstance(types, str) else list(types or [])
+            expected = " or ".join(_TYPE_NAMES.get(t, t) for t in names)
+            message = f"{show(error.instance)} is not {expected}"
+        return [ConfigIssue(where, message)]
+    if validator == "enum":
+        options = ", ".join(str(o) for o in schema.get("enum", []))
+        return [ConfigIssue(where, f"{show(error.instance)} is not one of: {options}")]
+    if validator in ("minimum", "maximum"):
+        bound = "at least" if validator == "minimum" else "at most"
+        return [ConfigIssue(where, f"{show(error.instance)} must be {bound} {schema[validator]}")]
+    if validator == "pattern" and where.endswith("mount_path"):
+        return [ConfigIssue(where, f"{show(error.instance)} must be an absolute path")]
+    if validator in ("pattern", "propertyNames") and (
+        "gpu" in where or "resource" in where or "gpu_pool" in where
+    ):
+        return [
+            ConfigIssue(
+                where,
+                f"{show(error.instance)} is not an extended resource name "
+                "(example: nvidia.com/gpu)",
+            )
+        ]
+    return [ConfigIssue(where, error.message if len(error.message) < 200 else "invalid value")]
+
+
+def validate_schema(raw: Any, prefix: str = "") -> list[ConfigIssue]:
+    """Every schema problem of ``raw``, each as a key path and a plain-English message."""
+    validator = jsonschema.Draft202012Validator(POLICY_SCHEMA)
+    issues: list[ConfigIssue] = []
+    for error in sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.path]):
+        issues.extend(_schema_issue(error, prefix))
+    return issues

@@ -24,14 +24,12 @@ each group on its own is enough to make every combination of groups valid.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-import jsonschema
 import yaml
 
 from .errors import ConfigIssue, PolicyConfigError, QuantityError
@@ -49,24 +47,15 @@ from .policy_model import (
     ServerLimits,
     StoragePolicy,
 )
-from .policy_schema import POLICY_SCHEMA
-from .quantities import (
-    CPU_EXAMPLES,
-    DURATION_EXAMPLES,
-    MEMORY_EXAMPLES,
-    parse_cpu,
-    parse_duration,
-    parse_memory,
-)
+from .policy_schema import key_path as _path
+from .policy_schema import show as _show
+from .policy_schema import validate_schema
+from .quantities import parse_cpu, parse_duration, parse_memory
 
 __all__ = ["BUILTIN_DEFAULTS", "FIELDS", "Flat", "PolicyTable"]
 
 Flat = dict[str, Any]
 Merge = Literal["more", "first", "false_wins", "true_wins", "union"]
-
-
-def _keep(value: Any) -> Any:
-    return value
 
 
 def _cpu_or_none(value: Any) -> float | None:
@@ -152,88 +141,6 @@ BUILTIN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "ssh_keys": False,
     }
 )
-
-_KIND_HELP = {
-    "cpu": f"a CPU quantity ({CPU_EXAMPLES})",
-    "memory": f"a memory quantity ({MEMORY_EXAMPLES})",
-    "duration": f"a duration ({DURATION_EXAMPLES}) or null",
-}
-_TYPE_NAMES = {
-    "integer": "a whole number",
-    "number": "a number",
-    "string": "a string",
-    "boolean": "true or false",
-    "null": "null",
-    "object": "a mapping",
-    "array": "a list",
-}
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _path(parts: Iterable[Any], prefix: str = "") -> str:
-    return ".".join(str(p) for p in [*([prefix] if prefix else []), *parts])
-
-
-def _schema_issue(error: jsonschema.ValidationError, prefix: str) -> list[ConfigIssue]:
-    where = _path(error.absolute_path, prefix)
-    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
-    validator = error.validator
-    if validator == "additionalProperties" and isinstance(error.instance, Mapping):
-        allowed = sorted(schema.get("properties", {}))
-        issues = []
-        for key in error.instance:
-            if key in allowed:
-                continue
-            hint = difflib.get_close_matches(str(key), allowed, n=1)
-            did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
-            issues.append(
-                ConfigIssue(
-                    _path([*error.absolute_path, key], prefix),
-                    f"unknown key (allowed: {', '.join(allowed)}){did_you_mean}",
-                )
-            )
-        return issues
-    if validator == "type":
-        kind = schema.get("x-kind")
-        if kind:
-            message = f"{_show(error.instance)} is not {_KIND_HELP[kind]}"
-        else:
-            types = schema.get("type")
-            names = [types] if isinstance(types, str) else list(types or [])
-            expected = " or ".join(_TYPE_NAMES.get(t, t) for t in names)
-            message = f"{_show(error.instance)} is not {expected}"
-        return [ConfigIssue(where, message)]
-    if validator == "enum":
-        options = ", ".join(str(o) for o in schema.get("enum", []))
-        return [ConfigIssue(where, f"{_show(error.instance)} is not one of: {options}")]
-    if validator in ("minimum", "maximum"):
-        bound = "at least" if validator == "minimum" else "at most"
-        return [ConfigIssue(where, f"{_show(error.instance)} must be {bound} {schema[validator]}")]
-    if validator == "pattern" and where.endswith("mount_path"):
-        return [ConfigIssue(where, f"{_show(error.instance)} must be an absolute path")]
-    if validator in ("pattern", "propertyNames") and (
-        "gpu" in where or "resource" in where or "gpu_pool" in where
-    ):
-        return [
-            ConfigIssue(
-                where,
-                f"{_show(error.instance)} is not an extended resource name "
-                "(example: nvidia.com/gpu)",
-            )
-        ]
-    return [ConfigIssue(where, error.message if len(error.message) < 200 else "invalid value")]
-
-
-def _validate_schema(raw: Any, prefix: str) -> list[ConfigIssue]:
-    validator = jsonschema.Draft202012Validator(POLICY_SCHEMA)
-    issues: list[ConfigIssue] = []
-    for error in sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.path]):
-        issues.extend(_schema_issue(error, prefix))
-    return issues
 
 
 def _flatten(section: Mapping[str, Any], base: str = "") -> Flat:
@@ -393,7 +300,7 @@ class PolicyTable:
         if not isinstance(raw, Mapping):
             issue = ConfigIssue(prefix, f"the policy must be a mapping, not {_show(raw)}")
             raise PolicyConfigError([issue], source)
-        issues = _validate_schema(raw, prefix)
+        issues = validate_schema(raw, prefix)
         skip = {issue.path for issue in issues}
         where = _path(["defaults"], prefix)
         parsed, more = _parse_section(_mapping(raw.get("defaults")), where, skip)

@@ -106,6 +106,7 @@ def test_explain_builtin_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     assert "# tier: defaults" in out and "stop_after: 2h" in out
 
 
+@pytest.mark.slow
 def test_console_script_runs() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "hubplugins.cli", "explain", "--groups", "x"],
