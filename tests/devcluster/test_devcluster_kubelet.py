@@ -140,6 +140,10 @@ def home_pod(name: str, script: str = SCRIPT, *args: str) -> dict[str, Any]:
     return body
 
 
+def exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
 def real(path: object) -> str:
     return os.path.realpath(str(path))
 
@@ -264,3 +268,65 @@ async def test_hundred_stub_pods(dev: DevCluster, api: Api) -> None:
         dev.cluster.store.get("pods", "default", f"many-{i}")["status"]["podIP"] for i in range(100)
     }
     assert len(ips) == 100
+
+
+async def test_configmap_subpath_and_empty_dir(dev: DevCluster, api: Api) -> None:
+    await api.call("POST", f"{NS}/persistentvolumeclaims", pvc("shared"))
+    config = {"metadata": {"name": "settings"}, "data": {"a.json": "{}", "b.txt": "b"}}
+    await api.call("POST", f"{NS}/configmaps", config)
+    body = pod(
+        "mounts",
+        image="devcluster/stub:1.0",
+        volumeMounts=[
+            {"name": "shared", "mountPath": "/home/jovyan", "subPath": "homes/alice"},
+            {"name": "settings", "mountPath": "/etc/app"},
+            {"name": "cache", "mountPath": "/home/jovyan/.cache"},
+        ],
+    )
+    body["spec"]["volumes"] = [
+        {"name": "shared", "persistentVolumeClaim": {"claimName": "shared"}},
+        {
+            "name": "settings",
+            "configMap": {"name": "settings", "items": [{"key": "a.json", "path": "conf/a.json"}]},
+        },
+        {"name": "cache", "emptyDir": {}},
+    ]
+    await api.call("POST", f"{NS}/pods", body)
+    await wait_for(dev, "pods", "mounts", is_ready)
+    fs = dev.kubelet.runtimes[("default", "mounts")].fs
+    home = dev.cluster.volume_path("default", "shared") / "homes" / "alice"
+    assert real(fs.rootfs / "home/jovyan") == real(home)
+    assert (fs.rootfs / "etc/app/conf/a.json").read_text() == "{}"
+    assert not (fs.rootfs / "etc/app/b.txt").exists()
+    cache = fs.rootfs / "home/jovyan/.cache"
+    (cache / "x").write_text("scratch")
+    cache_dir = real(cache)
+    await api.call("DELETE", f"{NS}/pods/mounts", gracePeriodSeconds=0)
+    await wait_for(dev, "pods", "mounts", lambda o: o is None)
+    assert not (home / ".cache").is_symlink()
+    assert not exists(cache_dir) and not fs.pod_dir.exists()
+    assert home.is_dir()
+
+
+async def test_missing_secret_keeps_pod_waiting(dev: DevCluster, api: Api) -> None:
+    env = [{"name": "T", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "k"}}}]
+    await api.call(
+        "POST", f"{NS}/pods", pod("no-secret", image="python", command=["true"], env=env)
+    )
+
+    def waiting(obj: Any) -> bool:
+        statuses = (obj or {}).get("status", {}).get("containerStatuses") or []
+        return bool(
+            statuses
+            and "waiting" in statuses[0]["state"]
+            and statuses[0]["state"]["waiting"]["reason"] != "ContainerCreating"
+        )
+
+    got = await wait_for(dev, "pods", "no-secret", waiting)
+    assert got["status"]["phase"] == "Pending"
+    assert (
+        got["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+        == "CreateContainerConfigError"
+    )
+    await api.call("DELETE", f"{NS}/pods/no-secret")
+    await wait_for(dev, "pods", "no-secret", lambda o: o is None)
