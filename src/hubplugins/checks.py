@@ -40,12 +40,16 @@ def _server(name: str) -> str:
 
 def check_new_named_server(policy: Policy, usage: Usage, name: str) -> Decision:
     """May the user create the named server ``name``? Existing names always may."""
-    if name in usage.names:
-        return Decision.allow("servers.max_named", existing=True)
+    held = 0
+    for server in usage.servers:
+        if server.name == name:
+            return Decision.allow("servers.max_named", existing=True)
+        if server.name:
+            held += 1
     decision = check_server_name(policy, name)
     if not decision.allowed:
         return decision
-    limit, held = policy.servers.max_named, usage.named_count
+    limit = policy.servers.max_named
     if limit is None or held < limit:
         return Decision.allow("servers.max_named", limit=limit, usage=held)
     if limit == 0:

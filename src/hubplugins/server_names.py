@@ -19,7 +19,8 @@ __all__ = ["RULE", "check_server_name", "suggest_name"]
 
 RULE = "servers.name"
 _VALID = re.compile(r"[a-z](?:-?[a-z0-9])*")
-_ALLOWED = "lowercase letters, digits and single hyphens, starting with a letter"
+_ALLOWED = Decision.allow(RULE)
+_RULE_TEXT = "lowercase letters, digits and single hyphens, starting with a letter"
 
 
 def suggest_name(name: str, max_length: int) -> str | None:
@@ -56,11 +57,13 @@ def _problem(name: str) -> str | None:
 def check_server_name(policy: Policy, name: object) -> Decision:
     """Is ``name`` acceptable for a new named server? 400 with the exact problem if not."""
     max_length = policy.servers.name_max_length
+    if isinstance(name, str) and len(name) <= max_length and _VALID.fullmatch(name):
+        return _ALLOWED
     if not isinstance(name, str):
         return Decision.refuse(RULE, "Server name must be text.", status=400)
     if not name:
         return Decision.refuse(
-            RULE, f"Server name is empty: use 1 to {max_length} {_ALLOWED}.", status=400
+            RULE, f"Server name is empty: use 1 to {max_length} {_RULE_TEXT}.", status=400
         )
     if len(name) > max_length:
         suggestion = suggest_name(name, max_length)
@@ -82,6 +85,6 @@ def check_server_name(policy: Policy, name: object) -> Decision:
     hint = f' Try "{suggestion}".' if suggestion and suggestion != name else ""
     return Decision.refuse(
         RULE,
-        f"Server name {echo(name)} {problem}: use {_ALLOWED}.{hint}",
+        f"Server name {echo(name)} {problem}: use {_RULE_TEXT}.{hint}",
         status=400,
     )

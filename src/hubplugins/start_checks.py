@@ -37,7 +37,7 @@ __all__ = ["check_start", "grant", "refuse_manifest"]
 
 _LABEL = {"cpu": "CPU", "memory": "memory", "gpu": "GPU"}
 _FEWER = {"cpu": "less CPU", "memory": "less memory", "gpu": "fewer GPUs"}
-_KEY = {"cpu": "cpu", "memory": "mem"}
+_KINDS = ("cpu", "memory", "gpu")
 
 
 def _amount(kind: str, value: Any) -> str:
@@ -49,57 +49,84 @@ def _amount(kind: str, value: Any) -> str:
     return f"{value} GPU" if value == 1 else f"{value} GPUs"
 
 
-def _units(kind: str, value: Any) -> int:
-    return millicores(value) if kind == "cpu" else int(value)
-
-
 def _server(name: str | None) -> str:
     if name is None:
         return "this server"
     return echo(name) if name else "your default server"
 
 
-def _first(*values: Any) -> Any:
-    return next((v for v in values if v is not None), None)
+def _pair(
+    kind: str,
+    asked: tuple[Any, Any],
+    base: tuple[Any, Any],
+    default: tuple[Any, Any],
+) -> tuple[Any, Any] | Decision:
+    """(guarantee, limit) of one resource, or a 400 decision."""
+    asked_guarantee, asked_limit = asked
+    if asked_limit is not None:
+        limit = asked_limit
+    elif base[1] is not None:
+        limit = base[1]
+    else:
+        limit = default[1]
+    if asked_limit is None and asked_guarantee is not None and asked_guarantee > limit:
+        limit = asked_guarantee
+    guarantee = asked_guarantee if asked_guarantee is not None else base[0]
+    if guarantee is None:
+        guarantee = min(default[0], limit)
+    elif guarantee > limit:
+        if asked_guarantee is None:
+            guarantee = limit  # a profile's guarantee above the user's own limit
+        else:
+            fmt: Callable[[Any], str] = format_cpu if kind == "cpu" else format_memory
+            return Decision.refuse(
+                f"request.{kind}",
+                f"Invalid request: {_LABEL[kind]} guarantee {fmt(guarantee)} is above the "
+                f"{_LABEL[kind]} limit {fmt(limit)}; ask for a guarantee no larger than the limit.",
+                status=400,
+            )
+    if not limit > 0:
+        return Decision.refuse(
+            f"request.{kind}",
+            f"Invalid request: the {_LABEL[kind]} limit must be more than 0.",
+            status=400,
+        )
+    return guarantee, limit
+
+
+_NO_REQUEST = Request()
 
 
 def grant(policy: Policy, request: Request, base: Request | None = None) -> Decision:
     """The resources a start gets before caps and quotas (a 400 decision if inconsistent)."""
-    base = base or Request()
+    base = base or _NO_REQUEST
     res = policy.resources
-    details: dict[str, Any] = {}
-    fmt: dict[str, Callable[[Any], str]] = {"cpu": format_cpu, "memory": format_memory}
-    for kind, spec in (("cpu", res.cpu), ("memory", res.memory)):
-        asked_guarantee = getattr(request, f"{kind}_guarantee")
-        asked_limit = getattr(request, f"{kind}_limit")
-        limit = _first(asked_limit, getattr(base, f"{kind}_limit"), spec.limit)
-        if asked_limit is None and asked_guarantee is not None and asked_guarantee > limit:
-            limit = asked_guarantee
-        guarantee = _first(asked_guarantee, getattr(base, f"{kind}_guarantee"))
-        if guarantee is None:
-            guarantee = min(spec.guarantee, limit)
-        elif guarantee > limit:
-            if asked_guarantee is None:
-                guarantee = limit  # a profile's guarantee above the user's own limit
-            else:
-                return Decision.refuse(
-                    f"request.{kind}",
-                    f"Invalid request: {_LABEL[kind]} guarantee {fmt[kind](guarantee)} is "
-                    f"above the {_LABEL[kind]} limit {fmt[kind](limit)}; ask for a guarantee "
-                    "no larger than the limit.",
-                    status=400,
-                )
-        if not limit > 0:
-            return Decision.refuse(
-                f"request.{kind}",
-                f"Invalid request: the {_LABEL[kind]} limit must be more than 0.",
-                status=400,
-            )
-        details[f"{_KEY[kind]}_guarantee"] = guarantee
-        details[f"{_KEY[kind]}_limit"] = limit
-    details["gpu"] = _first(request.gpu, base.gpu, res.gpu.default)
-    details["gpu_resource"] = res.gpu.resource
-    return Decision.allow("request", **details)
+    cpu = _pair(
+        "cpu",
+        (request.cpu_guarantee, request.cpu_limit),
+        (base.cpu_guarantee, base.cpu_limit),
+        (res.cpu.guarantee, res.cpu.limit),
+    )
+    if isinstance(cpu, Decision):
+        return cpu
+    memory = _pair(
+        "memory",
+        (request.memory_guarantee, request.memory_limit),
+        (base.memory_guarantee, base.memory_limit),
+        (res.memory.guarantee, res.memory.limit),
+    )
+    if isinstance(memory, Decision):
+        return memory
+    gpu = request.gpu if request.gpu is not None else base.gpu
+    return Decision.allow(
+        "request",
+        cpu_guarantee=cpu[0],
+        cpu_limit=cpu[1],
+        mem_guarantee=memory[0],
+        mem_limit=memory[1],
+        gpu=gpu if gpu is not None else res.gpu.default,
+        gpu_resource=res.gpu.resource,
+    )
 
 
 def check_start(
@@ -120,21 +147,29 @@ def check_start(
         return granted
     g = granted.details
     res = policy.resources
-    asked = {"cpu": g["cpu_limit"], "memory": g["mem_limit"], "gpu": g["gpu"]}
-    caps = {"cpu": res.cpu.max, "memory": res.memory.max, "gpu": res.gpu.max}
-    for kind in ("cpu", "memory", "gpu"):
-        if _units(kind, asked[kind]) > _units(kind, caps[kind]):
+    asked = (g["cpu_limit"], g["mem_limit"], g["gpu"])
+    asked_units = (round(asked[0] * 1000), asked[1], asked[2])
+    caps = (res.cpu.max, res.memory.max, res.gpu.max)
+    cap_units = (round(caps[0] * 1000), caps[1], caps[2])
+    for i, kind in enumerate(_KINDS):
+        if asked_units[i] > cap_units[i]:
             return Decision.refuse(
                 f"resources.{kind}.max",
                 f"{_LABEL[kind]} request too large: {_server(server_name)} asks for "
-                f"{_amount(kind, asked[kind])}; the most allowed per server for your groups "
-                f"({policy.tier}) is {_amount(kind, caps[kind])}. Ask for "
-                f"{_amount(kind, caps[kind])} or less.",
-                limit=caps[kind],
-                usage=asked[kind],
+                f"{_amount(kind, asked[i])}; the most allowed per server for your groups "
+                f"({policy.tier}) is {_amount(kind, caps[i])}. Ask for "
+                f"{_amount(kind, caps[i])} or less.",
+                limit=caps[i],
+                usage=asked[i],
             )
+    running = cpu_used = memory_used = gpu_used = 0
+    for server in usage.servers:
+        if server.running and server.name != server_name:
+            running += 1
+            cpu_used += round(server.cpu * 1000)
+            memory_used += server.memory
+            gpu_used += server.gpu
     max_running = policy.servers.max_running
-    running = len(usage.running(excluding=server_name))
     if max_running is not None and running + 1 > max_running:
         return Decision.refuse(
             "servers.max_running",
@@ -144,22 +179,24 @@ def check_start(
             limit=max_running,
             usage=running,
         )
-    cpu_used, memory_used, gpu_used = usage.totals(excluding=server_name)
-    used = {"cpu": cpu_used / 1000, "memory": memory_used, "gpu": gpu_used}
-    quota = {"cpu": policy.quota.cpu, "memory": policy.quota.memory, "gpu": policy.quota.gpu}
-    for kind in ("cpu", "memory", "gpu"):
-        limit = quota[kind]
+    quota = policy.quota
+    used_units = (cpu_used, memory_used, gpu_used)
+    limits = (quota.cpu, quota.memory, quota.gpu)
+    for i, kind in enumerate(_KINDS):
+        limit = limits[i]
         if limit is None:
             continue
-        if _units(kind, used[kind]) + _units(kind, asked[kind]) > _units(kind, limit):
+        limit_units = round(limit * 1000) if i == 0 else limit
+        if used_units[i] + asked_units[i] > limit_units:
+            used = cpu_used / 1000 if i == 0 else used_units[i]
             return Decision.refuse(
                 f"quota.{kind}",
                 f"{_LABEL[kind]} quota reached: your running servers use "
-                f"{_amount(kind, used[kind])} of {_amount(kind, limit)} allowed for your "
+                f"{_amount(kind, used)} of {_amount(kind, limit)} allowed for your "
                 f"groups ({policy.tier}), and {_server(server_name)} needs "
-                f"{_amount(kind, asked[kind])}. Stop a server or ask for {_FEWER[kind]}.",
+                f"{_amount(kind, asked[i])}. Stop a server or ask for {_FEWER[kind]}.",
                 limit=limit,
-                usage=used[kind],
+                usage=used,
             )
     return granted
 
