@@ -180,6 +180,13 @@ class DirectoryAuthenticator(Authenticator):
         "(cycles are cut). 1 = direct membership only.",
     ).tag(config=True)
 
+    group_cache_seconds = Float(
+        60.0,
+        help="""Non-AD directories: seconds a group's parent groups are cached in each worker
+        (nesting is the same for every user and changes rarely). A user's own group
+        memberships are always read fresh. 0 = no cache.""",
+    ).tag(config=True)
+
     group_allow_list = List(
         Unicode(),
         help="""Directory groups (short names, i.e. the CN) synced into JupyterHub groups
@@ -213,7 +220,10 @@ class DirectoryAuthenticator(Authenticator):
         "1-8; 2 suits most hubs.",
     ).tag(config=True)
 
-    worker_threads = Int(16, help="Sign-ins one worker process serves at once.").tag(config=True)
+    worker_threads = Int(
+        48,
+        help="Sign-ins one worker process serves at once (each mostly waits on the network).",
+    ).tag(config=True)
 
     spare_connections = Int(
         2,
@@ -303,6 +313,7 @@ class DirectoryAuthenticator(Authenticator):
             group_object_filter=self.group_object_filter,
             group_member_attribute=self.group_member_attribute,
             group_nesting_depth=self.group_nesting_depth,
+            group_cache_seconds=self.group_cache_seconds,
             threads=self.worker_threads,
             spare_connections=self.spare_connections,
         )

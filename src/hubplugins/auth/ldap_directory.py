@@ -59,7 +59,8 @@ class Settings:
     group_object_filter: str = "(objectClass=groupOfNames)"
     group_member_attribute: str = "member"
     group_nesting_depth: int = 10
-    threads: int = 16
+    group_cache_seconds: float = 60.0
+    threads: int = 48
     spare_connections: int = 2
     spare_max_age: float = 30.0
 
@@ -97,6 +98,8 @@ class Directory:
         self._aux = ThreadPoolExecutor(max(2, settings.threads), thread_name_prefix="ldap-aux")
         self._lock = threading.Lock()
         self._refilling = 0
+        self._parent_cache: dict[str, tuple[float, list[str]]] = {}
+        self._filling: set[str] = set()
 
     # -- connections ---------------------------------------------------------
 
@@ -214,22 +217,72 @@ class Directory:
             entries = conn.response or []
             return [r["dn"] for r in entries if r.get("type") == "searchResEntry"], False
         seen: dict[str, str] = {}
-        frontier = [user_dn]
-        for _ in range(self.s.group_nesting_depth):
-            ors = "".join(f"({member}={escape_filter_chars(dn)})" for dn in frontier)
-            flt = f"(&{self.s.group_object_filter}(|{ors}))"
-            conn.search(base, flt, SUBTREE, attributes=["cn"])
-            frontier = []
-            for r in conn.response or []:
-                if r.get("type") != "searchResEntry":
-                    continue
-                key = r["dn"].casefold()
-                if key not in seen:  # cycle guard
-                    seen[key] = r["dn"]
-                    frontier.append(r["dn"])
-            if not frontier:
+        frontier = self._search_parents(conn, [user_dn])  # direct membership: always fresh
+        for level in range(1, self.s.group_nesting_depth + 1):
+            fresh = [dn for dn in frontier if dn.casefold() not in seen]  # cycle guard
+            for dn in fresh:
+                seen[dn.casefold()] = dn
+            if not fresh:
                 return sorted(seen.values()), False
-        return sorted(seen.values()), True
+            if level == self.s.group_nesting_depth:
+                break
+            frontier = self._parents_of_groups(conn, fresh)
+        return sorted(seen.values()), True  # depth bound reached: there may be more
+
+    def _search_parents(self, conn: Connection, dns: list[str]) -> list[str]:
+        """Groups that hold any of ``dns`` as a member (one search)."""
+        member = self.s.group_member_attribute
+        base = self.s.group_search_base or self.s.user_search_base
+        ors = "".join(f"({member}={escape_filter_chars(dn)})" for dn in dns)
+        conn.search(base, f"(&{self.s.group_object_filter}(|{ors}))", SUBTREE, attributes=["cn"])
+        return [r["dn"] for r in conn.response or [] if r.get("type") == "searchResEntry"]
+
+    def _parents_of_groups(self, conn: Connection, groups: list[str]) -> list[str]:
+        """Parent groups of groups, from the cache where fresh; the rest in one search.
+
+        Nesting (group in group) changes rarely and is the same for every user, so
+        it is cached for ``group_cache_seconds``; a user's own memberships never are.
+        """
+        if self.s.group_cache_seconds <= 0:
+            return self._search_parents(conn, groups)
+        now = time.monotonic()
+        found: list[str] = []
+        missing: list[str] = []
+        for dn in groups:
+            hit = self._parent_cache.get(dn.casefold())
+            if hit is not None and hit[0] > now:
+                found.extend(hit[1])
+            else:
+                missing.append(dn)
+        if missing:
+            found.extend(self._search_parents(conn, missing))
+            self._fill_parent_cache(missing)
+        return found
+
+    def _fill_parent_cache(self, groups: list[str]) -> None:
+        """Cache each group's parents, one search per group, in the background."""
+        with self._lock:
+            todo = [g for g in groups if g.casefold() not in self._filling]
+            self._filling.update(g.casefold() for g in todo)
+        if not todo:
+            return
+
+        def fill(conn: Connection) -> None:
+            for dn in todo:
+                parents = self._search_parents(conn, [dn])
+                expires = time.monotonic() + self.s.group_cache_seconds
+                self._parent_cache[dn.casefold()] = (expires, parents)
+
+        def run() -> None:
+            try:
+                self._service_call(fill)
+            except Unavailable:
+                pass
+            finally:
+                with self._lock:
+                    self._filling.difference_update(g.casefold() for g in todo)
+
+        self._aux.submit(run)
 
     def _account(self, entry: dict, groups: list[str], truncated: bool, url: str) -> dict:
         attrs = entry.get("attributes") or {}
