@@ -1,0 +1,136 @@
+"""``python -m hubplugins.lifecycle``: options, logging, metrics server, the sweep loop.
+
+Run by the hub as a managed service (see :func:`hubplugins.lifecycle.configure`),
+it gets ``JUPYTERHUB_API_URL`` and ``JUPYTERHUB_API_TOKEN`` from the hub and,
+when the service has a ``url``, serves its metrics there
+(``JUPYTERHUB_SERVICE_URL``). Every option also reads an environment variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from urllib.parse import urlparse
+
+from ..errors import PolicyConfigError
+from .hubapi import HubAPI
+from .service import POLICY_ENV, LifecycleService, PolicySource, log, serve_metrics
+
+__all__ = ["main", "parser"]
+
+
+def _env_bool(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    p = argparse.ArgumentParser(
+        prog="python -m hubplugins.lifecycle",
+        description="Stop idle servers and delete idle named servers, by each owner's policy.",
+    )
+    p.add_argument(
+        "--url",
+        default=env("JUPYTERHUB_API_URL", ""),
+        help="the hub's REST API, e.g. http://127.0.0.1:8081/hub/api "
+        "(default: $JUPYTERHUB_API_URL); the token is $JUPYTERHUB_API_TOKEN",
+    )
+    p.add_argument(
+        "--policy-file",
+        default=env("HUBPLUGINS_POLICY_FILE", ""),
+        help=f"YAML policy table, re-read when it changes (default: $HUBPLUGINS_POLICY_FILE; "
+        f"else the JSON table in ${POLICY_ENV}; else the built-in defaults)",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=float(env("HUBPLUGINS_LIFECYCLE_INTERVAL", "300")),
+        help="seconds between the starts of two sweeps (default 300)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(env("HUBPLUGINS_LIFECYCLE_CONCURRENCY", "10")),
+        help="hub requests in flight at once (default 10)",
+    )
+    p.add_argument(
+        "--page-size",
+        type=int,
+        default=int(env("HUBPLUGINS_LIFECYCLE_PAGE_SIZE", "200")),
+        help="users per page of the user list; the hub caps it at its api_page_max_limit "
+        "(default 200, the hub's default cap)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=_env_bool("HUBPLUGINS_LIFECYCLE_DRY_RUN"),
+        help="only log and count what would be done",
+    )
+    p.add_argument("--once", action="store_true", help="run one sweep, then exit")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics at /metrics on this port (0 = a free one, logged); "
+        "default: the port of $JUPYTERHUB_SERVICE_URL if set, else no metrics server",
+    )
+    p.add_argument(
+        "--metrics-ip", default="127.0.0.1", help="address of the metrics server (127.0.0.1)"
+    )
+    p.add_argument("--log-level", default=env("HUBPLUGINS_LIFECYCLE_LOG_LEVEL", "INFO"))
+    return p
+
+
+async def _run(args: argparse.Namespace) -> int:
+    token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    if not args.url or not token:
+        log.error("hubplugins lifecycle: set --url (or $JUPYTERHUB_API_URL) and a token")
+        return 2
+    try:
+        source = PolicySource.from_env(args.policy_file or None)
+        source.table()
+    except PolicyConfigError as exc:
+        log.error("hubplugins lifecycle: invalid policy: %s", exc)
+        return 2
+    metrics_ip, metrics_port = args.metrics_ip, args.metrics_port
+    service_url = os.environ.get("JUPYTERHUB_SERVICE_URL")
+    if metrics_port is None and service_url and not args.once:
+        parsed = urlparse(service_url)
+        metrics_ip, metrics_port = parsed.hostname or metrics_ip, parsed.port or 80
+    server = None
+    if metrics_port is not None:
+        prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+        server, port = serve_metrics(metrics_ip, metrics_port, prefix)
+        log.info("hubplugins lifecycle metrics at http://%s:%d/metrics", metrics_ip, port)
+    api = HubAPI(args.url, token, concurrency=args.concurrency)
+    service = LifecycleService(
+        api, source, dry_run=args.dry_run, concurrency=args.concurrency, page_size=args.page_size
+    )
+    try:
+        if args.once:
+            result = await service.sweep()
+            return 1 if result.actions("failed") else 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await service.run(args.interval, stop)
+        return 0
+    finally:
+        api.close()
+        if server is not None:
+            server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="[%(levelname).1s %(asctime)s %(name)s] %(message)s",
+        stream=sys.stderr,
+    )
+    return asyncio.run(_run(args))

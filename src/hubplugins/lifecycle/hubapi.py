@@ -1,0 +1,122 @@
+"""The few calls the lifecycle service makes to the hub's REST API, on tornado.
+
+- :meth:`HubAPI.list_users`: the paginated user list (JupyterHub 2+ with the
+  ``application/jupyterhub-pagination+json`` Accept header). The first page
+  gives the total; the other pages are then fetched at once (bounded by the
+  client's connection limit), all before any action, so that stopping servers
+  cannot shift the offsets of pages not yet read.
+- :meth:`HubAPI.stop_server` / :meth:`HubAPI.delete_server`:
+  ``DELETE /users/{u}/server(s/{s})``, the latter with ``{"remove": true}`` so
+  the hub runs the spawner's own delete path (and its volume rules).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+
+__all__ = ["HubAPI", "HubAPIError"]
+
+PAGINATION = "application/jupyterhub-pagination+json"
+
+
+class HubAPIError(RuntimeError):
+    """The hub answered a request with an unexpected status."""
+
+    def __init__(self, method: str, url: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {url} -> {status}: {body[:200]}")
+        self.status = status
+
+
+class HubAPI:
+    """A client of one hub's REST API (``url`` ends in ``/hub/api``)."""
+
+    def __init__(
+        self, url: str, token: str, *, concurrency: int = 10, request_timeout: float = 120
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._headers = {"Authorization": f"token {token}", "Accept": "application/json"}
+        self._timeout = request_timeout
+        self._client = AsyncHTTPClient(force_instance=True, max_clients=max(1, concurrency))
+        self.requests = 0
+
+    def close(self) -> None:
+        self._client.close()
+
+    async def _fetch(
+        self, method: str, path: str, *, body: Any = None, accept: str | None = None
+    ) -> HTTPResponse:
+        headers = dict(self._headers)
+        if accept:
+            headers["Accept"] = accept
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        request = HTTPRequest(
+            f"{self.url}{path}",
+            method=method,
+            headers=headers,
+            body=data,
+            allow_nonstandard_methods=True,
+            request_timeout=self._timeout,
+        )
+        self.requests += 1
+        try:
+            return await self._client.fetch(request)
+        except HTTPClientError as exc:
+            text = exc.response.body.decode("utf-8", "replace") if exc.response else str(exc)
+            raise HubAPIError(method, path, exc.code, text) from None
+
+    async def list_users(
+        self, *, state: str | None, include_stopped: bool, page_size: int = 200
+    ) -> list[dict[str, Any]]:
+        """Every user of the list (``state``: ``active``, ``inactive`` or None = all)."""
+        params: dict[str, str] = {"limit": str(page_size)}
+        if state:
+            params["state"] = state
+        if include_stopped:
+            params["include_stopped_servers"] = "1"
+
+        async def page(offset: int) -> Any:
+            query = urlencode({**params, "offset": str(offset)})
+            resp = await self._fetch("GET", f"/users?{query}", accept=PAGINATION)
+            return json.loads(resp.body)
+
+        first = await page(0)
+        if isinstance(first, list):  # a hub without pagination
+            return first
+        items: list[dict[str, Any]] = list(first["items"])
+        info = first["_pagination"]
+        limit, total = int(info["limit"]) or page_size, int(info["total"])
+        if len(first["items"]) < limit and total <= limit:
+            return items
+        rest = await asyncio.gather(*(page(o) for o in range(limit, total, limit)))
+        seen = {user["name"] for user in items}
+        for data in rest:
+            for user in data["items"]:
+                if user["name"] not in seen:
+                    seen.add(user["name"])
+                    items.append(user)
+        return items
+
+    @staticmethod
+    def _server_path(user: str, server: str) -> str:
+        if not server:
+            return f"/users/{quote(user, safe='')}/server"
+        return f"/users/{quote(user, safe='')}/servers/{quote(server, safe='')}"
+
+    async def stop_server(self, user: str, server: str) -> int:
+        """Stop a server; 204 = stopped, 202 = stopping."""
+        return (await self._fetch("DELETE", self._server_path(user, server))).code
+
+    async def delete_server(self, user: str, server: str) -> int:
+        """Stop (if running) and delete a named server with its spawner's delete path."""
+        if not server:
+            raise ValueError("the default server is never deleted")
+        path = self._server_path(user, server)
+        return (await self._fetch("DELETE", path, body={"remove": True})).code

@@ -1,0 +1,218 @@
+"""The lifecycle service: sweeps of the hub's users, acting on idle servers.
+
+One sweep lists the users once (running servers only, or every server when a
+policy may delete), plans every user with :func:`~.sweep.plan_user` and runs
+the actions through a fixed number of workers. Each action gives one log line
+``hubplugins {"event": "lifecycle", ...}`` and counts in the metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+
+from ..policy_table import PolicyTable, load_yaml
+from . import metrics
+from .hubapi import HubAPI, HubAPIError
+from .sweep import Action, Skip, needs_stopped_servers, plan_user
+
+__all__ = ["POLICY_ENV", "LifecycleService", "PolicySource", "SweepResult", "serve_metrics"]
+
+POLICY_ENV = "HUBPLUGINS_POLICY"
+
+log = logging.getLogger("hubplugins.lifecycle")
+
+
+class PolicySource:
+    """The policy table from a YAML file (re-read when it changes) or a JSON text."""
+
+    def __init__(self, *, path: str | None = None, text: str | None = None) -> None:
+        if path is None and text is None:
+            raise ValueError("give a policy file or a policy text")
+        self.path = path
+        self._text = text
+        self._mtime: float | None = None
+        self._table: PolicyTable | None = None
+
+    @classmethod
+    def from_env(cls, path: str | None = None) -> PolicySource:
+        """``path`` if given, else the JSON in ``$HUBPLUGINS_POLICY`` (empty: built-in defaults)."""
+        if path:
+            return cls(path=path)
+        return cls(text=os.environ.get(POLICY_ENV) or "{}")
+
+    def table(self) -> PolicyTable:
+        if self.path is None:
+            if self._table is None:
+                raw = json.loads(self._text or "{}")
+                self._table = PolicyTable.from_dict(raw, source=POLICY_ENV)
+            return self._table
+        mtime = Path(self.path).stat().st_mtime
+        if self._table is None or mtime != self._mtime:
+            text = Path(self.path).read_text(encoding="utf-8")
+            self._table = PolicyTable.from_dict(load_yaml(text, self.path), source=self.path)
+            self._mtime = mtime
+        return self._table
+
+
+@dataclass
+class SweepResult:
+    """What one sweep did: actions with their outcome, skips, and its cost."""
+
+    done: list[tuple[Action, str]] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    users: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+
+    def actions(self, outcome: str | None = None) -> list[Action]:
+        return [a for a, o in self.done if outcome is None or o == outcome]
+
+    def summary(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for action, outcome in self.done:
+            key = f"{action.action}_{outcome}"
+            counts[key] = counts.get(key, 0) + 1
+        return {
+            "users": self.users,
+            "skipped": len(self.skipped),
+            "requests": self.requests,
+            "seconds": round(self.seconds, 3),
+            **counts,
+        }
+
+
+def _emit(payload: dict[str, Any], level: int = logging.INFO) -> None:
+    log.log(level, "hubplugins %s", json.dumps(payload, default=str, sort_keys=True))
+
+
+class LifecycleService:
+    """Sweeps one hub; ``await service.sweep()`` once or ``await service.run(interval)``."""
+
+    def __init__(
+        self,
+        api: HubAPI,
+        policy: PolicySource,
+        *,
+        dry_run: bool = False,
+        concurrency: int = 10,
+        page_size: int = 200,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.api = api
+        self.policy = policy
+        self.dry_run = dry_run
+        self.concurrency = max(1, concurrency)
+        self.page_size = page_size
+        self.clock = clock
+
+    async def sweep(self) -> SweepResult:
+        """One pass over the hub's users."""
+        started = time.monotonic()
+        requests_before = self.api.requests
+        table = self.policy.table()
+        retention = needs_stopped_servers(table)
+        users = await self.api.list_users(
+            state=None if retention else "active",
+            include_stopped=retention,
+            page_size=self.page_size,
+        )
+        now = self.clock()
+        result = SweepResult(users=len(users))
+        queue: asyncio.Queue[Action] = asyncio.Queue()
+        for user in users:
+            plan = plan_user(table, user, now)
+            for skip in plan.skipped:
+                metrics.SKIPPED.labels(reason=skip.reason).inc()
+            result.skipped.extend(plan.skipped)
+            for action in plan.actions:
+                queue.put_nowait(action)
+        workers = [
+            asyncio.create_task(self._worker(queue, result))
+            for _ in range(min(self.concurrency, queue.qsize()))
+        ]
+        await asyncio.gather(*workers)
+        result.seconds = time.monotonic() - started
+        result.requests = self.api.requests - requests_before
+        metrics.SWEEP_SECONDS.observe(result.seconds)
+        _emit({"event": "lifecycle-sweep", "dry_run": self.dry_run, **result.summary()})
+        return result
+
+    async def _worker(self, queue: asyncio.Queue[Action], result: SweepResult) -> None:
+        while not queue.empty():
+            action = queue.get_nowait()
+            outcome = await self._act(action)
+            result.done.append((action, outcome))
+
+    async def _act(self, action: Action) -> str:
+        dry = "true" if self.dry_run else "false"
+        fields = {"event": "lifecycle", "dry_run": self.dry_run, **action.log_fields()}
+        if self.dry_run:
+            outcome = "planned"
+        else:
+            try:
+                if action.action == "delete":
+                    status = await self.api.delete_server(action.user, action.server)
+                else:
+                    status = await self.api.stop_server(action.user, action.server)
+                outcome = "pending" if status == 202 else "done"
+            except HubAPIError as exc:
+                if exc.status == 404:
+                    metrics.SKIPPED.labels(reason="gone").inc()
+                    _emit({**fields, "outcome": "gone"})
+                    return "gone"
+                metrics.FAILED.labels(action=action.action).inc()
+                _emit({**fields, "outcome": "failed", "error": str(exc)}, logging.ERROR)
+                return "failed"
+            except Exception as exc:  # a connection error must not end the sweep
+                metrics.FAILED.labels(action=action.action).inc()
+                _emit({**fields, "outcome": "failed", "error": repr(exc)}, logging.ERROR)
+                return "failed"
+        counter = metrics.DELETED if action.action == "delete" else metrics.STOPPED
+        counter.labels(dry_run=dry).inc()
+        _emit({**fields, "outcome": outcome})
+        return outcome
+
+    async def run(self, interval: float, stop: asyncio.Event | None = None) -> None:
+        """Sweep every ``interval`` seconds until ``stop`` is set; a failed sweep is logged."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("hubplugins lifecycle sweep failed")
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                pass
+
+
+class _MetricsHandler(web.RequestHandler):
+    def get(self, *args: str) -> None:
+        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.write(metrics.exposition())
+
+
+def serve_metrics(ip: str, port: int, prefix: str = "/") -> tuple[HTTPServer, int]:
+    """Serve ``/metrics`` (and ``{prefix}metrics``) on ``ip:port`` (0 = a free port)."""
+    prefix = "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"
+    routes: list[Any] = [(r"/metrics", _MetricsHandler)]
+    if prefix != "/":
+        routes.append((rf"{prefix}metrics", _MetricsHandler))
+    app = web.Application(routes)
+    sockets = bind_sockets(port, ip)
+    server = HTTPServer(app)
+    server.add_sockets(sockets)
+    return server, int(sockets[0].getsockname()[1])

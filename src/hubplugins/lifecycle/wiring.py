@@ -1,0 +1,125 @@
+"""Hub-side wiring of the lifecycle service: a managed service and its role.
+
+``hubplugins.setup(c)`` runs :func:`setup_lifecycle`, which reads the
+``HubLifecycle`` config section and calls :func:`configure`. Call
+:func:`configure` yourself to wire the service without ``setup(c)``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from traitlets import Bool, Float, Integer, Unicode
+from traitlets.config import Config, Configurable
+
+from .service import POLICY_ENV
+
+__all__ = ["LIFECYCLE_SCOPES", "HubLifecycle", "configure", "setup_lifecycle"]
+
+# What the service needs, and no more: list users with their groups and servers
+# (activity included), stop and delete servers.
+LIFECYCLE_SCOPES = [
+    "list:users",
+    "read:users:activity",
+    "read:users:groups",
+    "read:servers",
+    "delete:servers",
+]
+
+
+class HubLifecycle(Configurable):
+    """The lifecycle service as ``hubplugins.setup(c)`` wires it."""
+
+    enabled = Bool(
+        True,
+        help="Run the lifecycle service (idle stop and retention by policy) as a hub-managed "
+        "service. False: do not wire it.",
+    ).tag(config=True)
+    service_name = Unicode(
+        "hubplugins-lifecycle", help="Name of the JupyterHub service and of its role."
+    ).tag(config=True)
+    interval = Float(
+        300, help="Seconds between two sweeps; idle times are acted on this late at most."
+    ).tag(config=True)
+    dry_run = Bool(False, help="Only log and count what the service would stop or delete.").tag(
+        config=True
+    )
+    concurrency = Integer(10, help="Hub API requests the service keeps in flight.").tag(config=True)
+    metrics_port = Integer(
+        0,
+        help="Port (on 127.0.0.1) where the service serves Prometheus metrics at /metrics; "
+        "it becomes the service's url. 0: no metrics server.",
+    ).tag(config=True)
+
+
+def _policy_source(c: Config) -> tuple[list[str], dict[str, str]]:
+    section = c.get("HubPolicy") or {}
+    policy_file = section.get("policy_file")
+    if policy_file:
+        return ["--policy-file", str(policy_file)], {}
+    policy = section.get("policy") or {}
+    return [], {POLICY_ENV: json.dumps(policy, default=str)}
+
+
+def configure(
+    c: Config,
+    *,
+    name: str = "hubplugins-lifecycle",
+    interval: float = 300,
+    dry_run: bool = False,
+    concurrency: int = 10,
+    metrics_port: int = 0,
+    extra_args: Sequence[str] = (),
+    environment: Mapping[str, str] | None = None,
+) -> None:
+    """Add the lifecycle service to ``c.JupyterHub.services`` and its role to ``load_roles``.
+
+    The policy is ``c.HubPolicy.policy_file`` (passed as ``--policy-file``) or
+    ``c.HubPolicy.policy`` (passed as JSON in ``$HUBPLUGINS_POLICY``) as set
+    when this runs: set ``c.HubPolicy`` first. Calling it again replaces the
+    entries of the same ``name``.
+    """
+    args, env = _policy_source(c)
+    command = [
+        sys.executable,
+        "-m",
+        "hubplugins.lifecycle",
+        "--interval",
+        str(interval),
+        "--concurrency",
+        str(concurrency),
+        *args,
+        *(["--dry-run"] if dry_run else []),
+        *extra_args,
+    ]
+    service: dict[str, Any] = {
+        "name": name,
+        "command": command,
+        "environment": {**env, **(environment or {})},
+    }
+    if metrics_port:
+        service["url"] = f"http://127.0.0.1:{metrics_port}"
+    role = {"name": name, "scopes": list(LIFECYCLE_SCOPES), "services": [name]}
+    hub = c.JupyterHub
+    services = [s for s in (hub.services if "services" in hub else []) if s.get("name") != name]
+    roles = [r for r in (hub.load_roles if "load_roles" in hub else []) if r.get("name") != name]
+    hub.services = [*services, service]
+    hub.load_roles = [*roles, role]
+
+
+def setup_lifecycle(c: Config) -> None:
+    """The ``setup(c)`` step: wire the service as the ``HubLifecycle`` section says."""
+    options = HubLifecycle(config=c)
+    if not options.enabled:
+        return
+    configure(
+        c,
+        name=options.service_name,
+        interval=options.interval,
+        dry_run=options.dry_run,
+        concurrency=options.concurrency,
+        metrics_port=options.metrics_port,
+    )
