@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -37,7 +37,14 @@ class Scheduler:
         pod = self.cluster.store.get("pods", *key)
         if pod is None:
             return None
-        new = copy.deepcopy(pod)
+        # Stored objects are never mutated: copy what the kubelet changes (metadata,
+        # status, top-level spec fields) and share the rest (containers, volumes).
+        new = {
+            **pod,
+            "metadata": json.loads(json.dumps(pod["metadata"])),
+            "spec": dict(pod["spec"]),
+            "status": json.loads(json.dumps(pod.get("status") or {})),
+        }
         change(new)
         return self.cluster.store.update("pods", new)
 
