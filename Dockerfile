@@ -1,0 +1,35 @@
+# The JupyterHub hub image with hubplugins, for the Zero-to-JupyterHub chart 4.x.
+#
+#   docker build -t registry.example.org/jupyterhub/hubplugins-hub:0.1.0 .
+#
+# then in the helm values:
+#
+#   hub:
+#     image: {name: registry.example.org/jupyterhub/hubplugins-hub, tag: "0.1.0"}
+#
+# Keep HUB_IMAGE_TAG equal to the chart version you deploy: the chart and its
+# hub image are released together.
+ARG HUB_IMAGE=quay.io/jupyterhub/k8s-hub
+ARG HUB_IMAGE_TAG=4.4.0
+
+# -- build the wheel, so the final image holds no sources or build tools ------
+FROM ${HUB_IMAGE}:${HUB_IMAGE_TAG} AS wheel
+USER root
+WORKDIR /build
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
+# -- the hub image --------------------------------------------------------------
+FROM ${HUB_IMAGE}:${HUB_IMAGE_TAG}
+USER root
+COPY --from=wheel /wheels /tmp/wheels
+# The JupyterHub of the base image stays: the chart's database schema and
+# templates belong to it. pip may only add or upgrade what hubplugins needs.
+RUN pip freeze | grep -i '^jupyterhub==' > /tmp/constraints.txt \
+    && pip install --no-cache-dir --constraint /tmp/constraints.txt /tmp/wheels/*.whl \
+    && rm -rf /tmp/wheels /tmp/constraints.txt \
+    && hubplugins --help > /dev/null
+# Back to the base image's user (jovyan, uid 1000), numeric so that the chart's
+# runAsNonRoot check can verify it.
+USER 1000
