@@ -258,11 +258,11 @@ async def test_hundred_stub_pods(dev: DevCluster, api: Api) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     codes = await asyncio.gather(
-        *(api.call("POST", f"{NS}/pods", pod(f"many-{i}")) for i in range(100))
+        *(api.call("POST", f"{NS}/pods", pod(f"many-{i}"), timeout=120) for i in range(100))
     )
     assert {c for c, _ in codes} == {201}
     for i in range(100):
-        await wait_for(dev, "pods", f"many-{i}", is_ready)
+        await wait_for(dev, "pods", f"many-{i}", is_ready, timeout=120)
     print(f"100 stub pods ready in {loop.time() - started:.2f}s")
     ips = {
         dev.cluster.store.get("pods", "default", f"many-{i}")["status"]["podIP"] for i in range(100)
