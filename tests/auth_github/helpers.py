@@ -29,6 +29,18 @@ c.GitHubAuthenticator.group_map = {{
 }}
 """
 
+# GitHub (names prefixed gh-) and a password stand-in for the directory on one page
+MULTI_CONFIG = """\
+c.JupyterHub.authenticator_class = "hubplugins.auth.multi.MultiAuthenticator"
+c.MultiAuthenticator.authenticators = [
+    {"class": "hubplugins.GitHubAuthenticator", "url_prefix": "github",
+     "username_prefix": "gh-"},
+    {"class": "jupyterhub.auth.DummyAuthenticator", "url_prefix": "directory",
+     "title": "Sign in with your institute account",
+     "config": {"password": "directory-secret", "allowed_users": {"carol"}}},
+]
+"""
+
 
 def github_config(github: FakeGitHub, extra: str = "") -> str:
     text = GITHUB_CONFIG.format(

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from auth_github.helpers import ORG, crypt_env, github_config, oauth_sign_in
+from auth_github.helpers import MULTI_CONFIG, ORG, crypt_env, github_config, oauth_sign_in
 from harness.hub import Hub
 from services.fake_github import FakeGitHub
 
@@ -19,16 +19,6 @@ from hubplugins.auth.multi import MultiAuthenticator
 
 GITHUB = "hubplugins.GitHubAuthenticator"
 DUMMY = "jupyterhub.auth.DummyAuthenticator"
-
-MULTI_CONFIG = """\
-c.JupyterHub.authenticator_class = "hubplugins.auth.multi.MultiAuthenticator"
-c.MultiAuthenticator.authenticators = [
-    {"class": "hubplugins.GitHubAuthenticator", "url_prefix": "github",
-     "username_prefix": "gh-"},
-    {"class": "jupyterhub.auth.DummyAuthenticator", "url_prefix": "directory",
-     "config": {"password": "directory-secret", "allowed_users": {"carol"}}},
-]
-"""
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from html import escape
 from inspect import isawaitable
 from typing import Any
 
@@ -44,7 +45,28 @@ class GitHubUnavailable(web.HTTPError):
             "GitHub cannot be reached right now (%s), so this hub cannot check who you "
             "are. Nothing is wrong with your account: try again in a few minutes.",
             detail,
+            reason="GitHub unreachable",
         )
+        # JupyterHub 5.5 shows the reason instead of the message unless this is set
+        self.jupyterhub_message = self.log_message % self.args
+
+
+def _linkify(text: str) -> str:
+    return re.sub(r"(https://\S+?)(?=[\s,.)]*(\s|$))", r'<a href="\1">\1</a>', escape(text))
+
+
+class Refusal(web.HTTPError):
+    """A sign-in or spawn refused by membership (403), with a short title and the why."""
+
+    def __init__(self, title: str, message: str) -> None:
+        super().__init__(403, "%s", message, reason=title)
+        # JupyterHub's error page shows these instead of the reason (5.5) or escaped text
+        self.jupyterhub_message = message
+        self.jupyterhub_html_message = _linkify(message)
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
 
 
 def _check_org_team(value: str, where: str) -> str:
@@ -189,10 +211,10 @@ class GitHubAuthenticator(GroupMapMixin, GitHubOAuthenticator):
         refusal = self.refusal(auth_model)
         if refusal is None:
             return True
-        self.log.warning("Refusing %s: %s", username, refusal)
-        raise web.HTTPError(403, "%s", refusal)
+        self.log.warning("Refusing %s: %s", username, refusal.message)
+        raise refusal
 
-    def refusal(self, auth_model: dict[str, Any] | None) -> str | None:
+    def refusal(self, auth_model: dict[str, Any] | None) -> Refusal | None:
         """Why memberships do not allow this model in, or None if they do."""
         if auth_model is None:
             return None
@@ -205,20 +227,22 @@ class GitHubAuthenticator(GroupMapMixin, GitHubOAuthenticator):
         hidden = sorted(set(auth_state.get("hidden_memberships", [])) & self.allowed_organizations)
         if hidden:
             orgs = sorted({h.split(":")[0] for h in hidden})
-            where = " or ".join(f"https://github.com/orgs/{o}/people" for o in orgs)
-            return (
+            where = " or ".join(f"{self.github_url}/orgs/{o}/people" for o in orgs)
+            return Refusal(
+                "GitHub membership not visible",
                 f"GitHub did not let this hub see whether @{login} is a member of "
                 f"{', '.join(hidden)}. Membership is private unless the hub is granted the "
                 "read:org scope (ask the hub administrators to request it, or an "
                 "organization owner to approve this OAuth app under third-party access). "
-                f"You can also make your membership public at {where}, then sign in again."
+                f"You can also make your membership public at {where}, then sign in again.",
             )
         if not self.allowed_organizations:
-            return self.custom_403_message
-        return (
+            return Refusal("Not allowed", self.custom_403_message)
+        return Refusal(
+            "Not a member of an allowed organization",
             f"@{login} is not a member of any GitHub organization or team allowed on "
             f"this hub ({wanted}). Ask an owner of one of them to add you, then sign "
-            "in again."
+            "in again.",
         )
 
     async def refresh_allowed(self, username: str, model: dict[str, Any]) -> bool:
@@ -262,8 +286,8 @@ class GitHubAuthenticator(GroupMapMixin, GitHubOAuthenticator):
             return
         refusal = self.refusal(model)
         if refusal is not None:
-            self.log.warning("Refusing to spawn for %s: %s", user.name, refusal)
-            raise web.HTTPError(403, "%s", refusal)
+            self.log.warning("Refusing to spawn for %s: %s", user.name, refusal.message)
+            raise refusal
 
     # -- GitHub API ------------------------------------------------------------------
 

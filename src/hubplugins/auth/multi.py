@@ -49,6 +49,7 @@ class _ChildMixin:
 
     url_prefix = ""
     username_prefix = ""
+    login_title = ""
 
     def login_url(self, base_url: str) -> str:
         return super().login_url(url_path_join(base_url, self.url_prefix))  # type: ignore[misc]
@@ -97,7 +98,10 @@ class MultiAuthenticator(Authenticator):
         - ``username_prefix``: added to the names it signs in (default ``""``,
           none); prefixes must be distinct and at most one may be empty;
         - ``config``: optional trait values for this child only (the child also
-          reads its own config section, e.g. ``c.GitHubAuthenticator``).
+          reads its own config section, e.g. ``c.GitHubAuthenticator``);
+        - ``title``: heading of a password child's form (default "Sign in with a
+          username and password"); redirecting children show "Sign in with
+          <login_service>" instead.
 
         Empty (the default) is an error at start. Example::
 
@@ -119,6 +123,7 @@ class MultiAuthenticator(Authenticator):
                 {
                     "url_prefix": entry["url_prefix"].strip("/"),
                     "username_prefix": entry.get("username_prefix", ""),
+                    "login_title": entry.get("title", "Sign in with a username and password"),
                     "__module__": base.__module__,
                 },
             )
@@ -131,7 +136,7 @@ class MultiAuthenticator(Authenticator):
         urls: set[str] = set()
         prefixes: set[str] = set()
         for i, entry in enumerate(self.authenticators):
-            unknown = set(entry) - {"class", "url_prefix", "username_prefix", "config"}
+            unknown = set(entry) - {"class", "url_prefix", "username_prefix", "config", "title"}
             if unknown or "class" not in entry:
                 raise ValueError(
                     f"{where}[{i}]: needs 'class' and 'url_prefix'; unknown keys {sorted(unknown)}"
@@ -193,7 +198,9 @@ class MultiAuthenticator(Authenticator):
     def get_custom_html(self, base_url: str) -> str:
         """One button per redirecting child, one form per password child (a Jinja template)."""
         parts = ['<div class="hubplugins-login" id="hubplugins-login">']
-        for child in self.children:
+        for i, child in enumerate(self.children):
+            if i:
+                parts.append('<p class="text-center text-muted my-3">or</p>')
             url = escape(child.login_url(base_url))
             if child.login_service:
                 label = escape(f"Sign in with {child.login_service}")
@@ -207,6 +214,7 @@ class MultiAuthenticator(Authenticator):
                 parts.append(
                     f'<form action="{url}{{% if next %}}?next={{{{ next }}}}{{% endif %}}" '
                     f'method="post" class="auth-form-body m-auto mb-3" id="{name}-form">'
+                    f'<p class="text-center"><strong>{escape(child.login_title)}</strong></p>'
                     '<input type="hidden" name="_xsrf" value="{{ xsrf }}" />'
                     f'<label for="{name}-username">Username:</label>'
                     f'<input id="{name}-username" class="form-control" name="username" '
