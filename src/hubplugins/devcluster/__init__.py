@@ -1,15 +1,30 @@
 """devcluster: a local Kubernetes API server and kubelet for demos and tests.
 
-It serves the subset of core/v1 that KubeSpawner uses and runs each pod's
-first container as a local process (or, for the ``devcluster/stub`` image, an
-in-process HTTP responder), each volume a real directory. Run it with
-``python -m hubplugins.devcluster``; drive it from tests with
-:func:`hubplugins.devcluster.testing.run_devcluster` and
-:class:`hubplugins.devcluster.client.DevClusterControl`.
+It serves the part of core/v1 that KubeSpawner uses (namespaces, pods, PVCs,
+services, secrets, configmaps, events: list, watch, get, create, replace,
+merge-patch, delete, pod logs) and runs each pod's first container as a local
+process on its own loopback address (``127.A.B.C``), each volume a real
+directory. The ``devcluster/stub`` image runs no process: an in-process HTTP
+responder answers 200 on the pod's port instead.
 
-It is a development tool: no authentication, no TLS, one node.
+Run it::
+
+    python -m hubplugins.devcluster --root DIR --capacity cpu=8,memory=32Gi,nvidia.com/gpu=4
+
+It prints the kubeconfig path and ``url=http://127.0.0.1:PORT``, and runs until
+SIGTERM/SIGINT. From tests, :func:`hubplugins.devcluster.testing.run_devcluster`
+starts one and :class:`hubplugins.devcluster.client.DevClusterControl` reads
+request counts, injects faults, delays readiness and finds volume directories
+(``/devcluster/v1/`` on the same server).
+
+What a real cluster does and this does not: authentication and RBAC (any token
+is accepted), TLS, more than one node, node selectors, affinity and tolerations
+(ignored: the one node matches every pod), container restarts (a container that
+exits ends its pod), images (recorded, never pulled: the command runs from the
+kubelet's PATH), JSON patches (merge patches only), and changing a pod's or a
+PVC's spec after creation (a replace keeps the stored spec and status).
 """
 
-STUB_IMAGE = "devcluster/stub"
+from .stub import STUB_IMAGE
 
 __all__ = ["STUB_IMAGE"]

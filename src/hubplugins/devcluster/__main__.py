@@ -33,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " (unnamed resources keep their defaults)",
     )
     parser.add_argument("--log-level", default="WARNING", help="Python logging level")
+    parser.add_argument(
+        "--access-log", action="store_true", help="log every API request (to stderr)"
+    )
     return parser.parse_args(argv)
 
 
@@ -56,6 +59,8 @@ async def serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    if not args.access_log:
+        logging.getLogger("tornado.access").disabled = True
     try:
         parse_resource_list(args.capacity)
     except ValueError as e:
