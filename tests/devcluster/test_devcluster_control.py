@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import sys
@@ -18,7 +19,7 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import watch as k8s_watch
 
 from hubplugins.devcluster.server import DevCluster
-from hubplugins.devcluster.testing import DevClusterProcess, run_devcluster
+from hubplugins.devcluster.testing import DevClusterProcess, arun_devcluster, run_devcluster
 
 
 def call(
@@ -215,3 +216,27 @@ async def test_kubernetes_asyncio_client(dev: DevCluster) -> None:
         with pytest.raises(k8s.ApiException) as info:
             await v1.read_namespaced_pod("typed", "default")
         assert info.value.status == 404
+
+
+async def test_async_helper(tmp_path: Path) -> None:
+    async with arun_devcluster(tmp_path / "dc", capacity={"nvidia.com/gpu": 0}) as dev:
+        info = await asyncio.to_thread(dev.control.info)
+        assert info["capacity"]["nvidia.com/gpu"] == "0"
+        assert dev.kubeconfig.exists() and dev.url.startswith("http://127.0.0.1:")
+    assert dev.process is None
+
+
+async def test_kubernetes_asyncio_watch_sees_410(dev: DevCluster) -> None:
+    dev.cluster.store.history_size = 1
+    async with k8s.ApiClient(configuration=k8s.Configuration(host=dev.url)) as api_client:
+        v1 = k8s.CoreV1Api(api_client)
+        for i in range(4):
+            await v1.create_namespaced_config_map("default", {"metadata": {"name": f"c{i}"}})
+        w = k8s_watch.Watch()
+        with pytest.raises(k8s.ApiException) as info:
+            async with w.stream(
+                v1.list_namespaced_config_map, "default", resource_version="1", timeout_seconds=1
+            ) as stream:
+                async for _ in stream:
+                    pass
+        assert info.value.status == 410
