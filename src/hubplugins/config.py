@@ -219,6 +219,7 @@ def configure_named_servers(c: Config) -> None:
 SETUP_STEPS: list[str | Callable[[Config], None]] = [
     validate_policy,
     configure_named_servers,
+    "hubplugins.lifecycle.wiring:setup_lifecycle",  # the lifecycle service and its role
     # further steps add themselves here, as "module:function" (imported when
     # setup runs) or a function taking the config, e.g. the lifecycle service
 ]

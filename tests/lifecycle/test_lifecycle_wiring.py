@@ -1,0 +1,92 @@
+"""How ``configure(c)`` and ``hubplugins.setup(c)`` wire the service into a hub config."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from traitlets.config import Config
+
+import hubplugins
+from hubplugins.lifecycle import LIFECYCLE_SCOPES, configure
+
+NAME = "hubplugins-lifecycle"
+
+
+def entry(c: Config) -> dict:
+    (service,) = [s for s in c.JupyterHub.services if s["name"] == NAME]
+    return service
+
+
+def policy_dict(c: Config) -> None:
+    c.HubPolicy.policy = {"defaults": {"idle": {"stop_after": "30m"}}}
+
+
+def policy_file(c: Config) -> None:
+    c.HubPolicy.policy_file = "/etc/hub/policy.yaml"
+
+
+CASES = {
+    # case: (config before, options, what to check on the service entry)
+    "policy-dict-as-json-env": (
+        policy_dict,
+        {},
+        lambda s: (
+            json.loads(s["environment"]["HUBPLUGINS_POLICY"])
+            == {"defaults": {"idle": {"stop_after": "30m"}}}
+        ),
+    ),
+    "policy-file-as-flag": (
+        policy_file,
+        {},
+        lambda s: s["command"][-2:] == ["--policy-file", "/etc/hub/policy.yaml"],
+    ),
+    "dry-run-flag": (policy_dict, {"dry_run": True}, lambda s: "--dry-run" in s["command"]),
+    "metrics-port-is-service-url": (
+        policy_dict,
+        {"metrics_port": 9999},
+        lambda s: s["url"] == "http://127.0.0.1:9999",
+    ),
+    "no-url-without-metrics": (policy_dict, {}, lambda s: "url" not in s),
+    "runs-the-module": (
+        policy_dict,
+        {"interval": 60},
+        lambda s: s["command"][1:5] == ["-m", "hubplugins.lifecycle", "--interval", "60"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_configure(case: str) -> None:
+    before, options, check = CASES[case]
+    c = Config()
+    before(c)
+    c.JupyterHub.services = [{"name": "other", "api_token": "x"}]
+    configure(c, **options)
+    configure(c, **options)  # idempotent: replaced, not doubled
+    assert [s["name"] for s in c.JupyterHub.services] == ["other", NAME]
+    assert check(entry(c))
+    (role,) = c.JupyterHub.load_roles
+    assert role == {"name": NAME, "scopes": LIFECYCLE_SCOPES, "services": [NAME]}
+
+
+SETUP = {
+    "enabled-by-default": ({}, True),
+    "disabled": ({"enabled": False}, False),
+    "options-from-section": ({"dry_run": True, "interval": 5.0}, True),
+}
+
+
+@pytest.mark.parametrize("case", list(SETUP))
+def test_setup_wires_lifecycle(case: str) -> None:
+    section, wired = SETUP[case]
+    c = Config()
+    policy_dict(c)
+    for key, value in section.items():
+        setattr(c.HubLifecycle, key, value)
+    hubplugins.setup(c)
+    names = [s["name"] for s in c.JupyterHub.services] if "services" in c.JupyterHub else []
+    assert (NAME in names) is wired
+    if wired and section.get("dry_run"):
+        command = entry(c)["command"]
+        assert "--dry-run" in command and command[command.index("--interval") + 1] == "5.0"
