@@ -194,3 +194,24 @@ async def test_real_singleuser_on_its_pod_ip_keeps_files(
     await spawner.stop()
     assert (volume / "note.txt").read_text() == "kept"
     await spawner.delete_forever()
+
+
+async def test_user_namespaces(cluster: DevClusterProcess, make_spawner: object) -> None:
+    spawner = make_spawner(
+        "kube-ns",
+        "devcluster/stub",
+        enable_user_namespaces=True,
+        user_namespace_template="user-{username}",
+    )
+    url = await spawner.start()
+    assert await get_when_up(url + "/") == 200
+    assert spawner.namespace == "user-kube-ns"
+    control = cluster.control
+    namespaces = await asyncio.to_thread(control.objects, "namespaces")
+    assert "user-kube-ns" in [n["metadata"]["name"] for n in namespaces]
+    assert await asyncio.to_thread(control.volume_path, "user-kube-ns", spawner.pvc_name)
+    counts = await asyncio.to_thread(control.counts)
+    assert counts["create/namespaces"] == 1 and counts["watch/pods"] >= 1
+    await spawner.stop()
+    await spawner.delete_forever()
+    assert await asyncio.to_thread(control.volume_path, "user-kube-ns", spawner.pvc_name) is None
