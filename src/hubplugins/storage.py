@@ -259,15 +259,14 @@ async def _delete_with_retry(spawner: Any, resource: str, name: str) -> bool:
     key = f"{spawner.namespace}/{name}"
     error = ""
     for attempt, pause in enumerate((*RETRY_DELAYS, None), start=1):
+        error = ""
         try:
             await asyncio.wait_for(
                 call(name=name, namespace=spawner.namespace), spawner.k8s_api_request_timeout
             )
         except ApiException as e:
-            if e.status != 404:
+            if e.status != 404:  # 404: already gone
                 error = f"{e.status} {e.reason}"
-            else:
-                error = ""
         except (TimeoutError, OSError) as e:
             error = f"{type(e).__name__}: {e}"
         if not error:

@@ -26,12 +26,24 @@ GROUPS = {
     "shared": ["shared1", "shared2", "shared3"],
 }
 
+# "stub" answers every request with 200 and runs nothing: for tests that need
+# the volume but not a Jupyter server
+PROFILES = [
+    {"display_name": "Notebook", "slug": "notebook", "default": True},
+    {
+        "display_name": "Stub",
+        "slug": "stub",
+        "kubespawner_override": {"image": "devcluster/stub"},
+    },
+]
+
 CONFIG = f"""
 import hubplugins
 from hubplugins import storage
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.spawner_class = "hubplugins.PolicySpawner"
 c.KubeSpawner.image = "quay.io/jupyter/base-notebook:latest"
+c.KubeSpawner.profile_list = {PROFILES!r}
 # a configured home volume, which the policy's own replaces
 c.KubeSpawner.volumes = [
     {{"name": "home", "persistentVolumeClaim": {{"claimName": "{{pvc_name}}"}}}}

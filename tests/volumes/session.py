@@ -1,0 +1,85 @@
+"""A user's view of the hub in the volume tests: servers, files, the hub API."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+NS = "default"
+
+
+class Session:
+    """One user's token and client, to reach their servers through the proxy."""
+
+    def __init__(self, hub: Any, user: str, token: str) -> None:
+        self.hub, self.user = hub, user
+        self.headers = {"Authorization": f"token {token}"}
+
+    def _client(self) -> httpx.AsyncClient:
+        # a client per call: a hub restart closes the hub's own clients
+        return httpx.AsyncClient(base_url=self.hub.url, timeout=60)
+
+    @classmethod
+    async def open(cls, hub: Any, user: str) -> Session:
+        resp = await hub.api("POST", f"/users/{user}")
+        assert resp.status_code in (201, 409), resp.text
+        resp = await hub.api("POST", f"/users/{user}/tokens", json={"expires_in": 3600})
+        return cls(hub, user, resp.json()["token"])
+
+    def _prefix(self, server: str) -> str:
+        return f"/user/{self.user}/{server}" if server else f"/user/{self.user}"
+
+    async def start(self, server: str, **options: Any) -> None:
+        resp = await self.hub.api(
+            "POST", f"/users/{self.user}/servers/{server}", json=options or None
+        )
+        assert resp.status_code in (201, 202), resp.text
+        await self.hub.wait_for_server(self.user, server)
+
+    async def stop(self, server: str, *, remove: bool = False) -> None:
+        body = {"remove": True} if remove else None
+        resp = await self.hub.api("DELETE", f"/users/{self.user}/servers/{server}", json=body)
+        assert resp.status_code in (202, 204), resp.text
+        if not remove:
+            await self.hub.wait_for_server(self.user, server, ready=False)
+            return
+        for _ in range(600):
+            path = f"/users/{self.user}?include_stopped_servers"
+            model = (await self.hub.api("GET", path)).json()
+            if server not in model["servers"]:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{self.user}/{server} was never removed")
+
+    async def write(self, server: str, path: str, text: str) -> None:
+        async with self._client() as client:
+            resp = await client.put(
+                f"{self._prefix(server)}/api/contents/{path}",
+                json={"type": "file", "format": "text", "content": text},
+                headers=self.headers,
+            )
+        assert resp.status_code in (200, 201), resp.text
+
+    async def read(self, server: str, path: str) -> str:
+        async with self._client() as client:
+            resp = await client.get(
+                f"{self._prefix(server)}/api/contents/{path}", headers=self.headers
+            )
+        assert resp.status_code == 200, resp.text
+        return str(resp.json()["content"])
+
+    async def hub_get(self, path: str) -> httpx.Response:
+        async with self._client() as client:
+            return await client.get(f"/hub/api{path}", headers=self.headers)
+
+
+def pod_file(devcluster: Any, pod: str, path: str) -> str:
+    rootfs = devcluster.control.pod_rootfs(NS, pod)
+    assert rootfs is not None, f"no pod {pod}"
+    return (rootfs / path.lstrip("/")).read_text()
+
+
+def secrets_named(devcluster: Any, name: str) -> list[dict[str, Any]]:
+    return [s for s in devcluster.control.objects("secrets") if s["metadata"]["name"] == name]
