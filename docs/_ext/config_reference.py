@@ -1,0 +1,106 @@
+"""Sphinx extension: the configuration reference of hubplugins' own settings.
+
+``.. hubplugins-config:: module.Class`` (an RST directive, used inside an
+``eval-rst`` block) expands to autodoc_traits' ``autoconfigurable`` for that
+class, listing only the settings hubplugins defines or overrides: the ones a
+class inherits from KubeSpawner, JupyterHub or oauthenticator unchanged are
+documented by those projects and left out here.
+
+A setting's help text is reStructuredText. One whose layout docutils cannot
+read (a literal block indented less than its paragraph, say) is shown as
+preformatted text rather than breaking the build; the build log says which.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docutils import nodes
+from docutils.core import publish_doctree
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
+from traitlets import TraitType
+from traitlets.utils.importstring import import_item
+
+logger = logging.getLogger(__name__)
+
+OWN_PREFIX = "hubplugins."
+# docutils complaints about references only Sphinx resolves; not layout problems
+_SPHINX_ONLY = ("Unknown interpreted text role", "Unknown target name", "undefined label")
+
+
+def defining_class(cls: type, name: str) -> type:
+    """The class in ``cls``'s MRO whose body defines trait ``name``."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return klass
+    return cls
+
+
+def own_traits(cls: Any) -> list[str]:
+    """Config traits of ``cls`` defined or overridden in hubplugins."""
+    return sorted(
+        name
+        for name in cls.class_traits(config=True)
+        if defining_class(cls, name).__module__.startswith(OWN_PREFIX)
+    )
+
+
+def inherited_traits(cls: Any) -> list[str]:
+    own = set(own_traits(cls))
+    return sorted(name for name in cls.class_traits(config=True) if name not in own)
+
+
+def layout_problems(text: str) -> list[str]:
+    """Layout errors docutils finds in ``text`` (reference roles are not checked)."""
+    doctree = publish_doctree(
+        text,
+        settings_overrides={"report_level": 5, "halt_level": 5, "warning_stream": False},
+    )
+    problems = []
+    for message in doctree.findall(nodes.system_message):
+        body = message.astext()
+        if message["level"] >= 2 and not any(s in body for s in _SPHINX_ONLY):
+            problems.append(body.splitlines()[0] if body else "?")
+    return problems
+
+
+class HubpluginsConfigDirective(SphinxDirective):
+    """``autoconfigurable`` limited to the settings hubplugins defines."""
+
+    required_arguments = 1
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        path = self.arguments[0]
+        cls = import_item(path)
+        self.env.note_dependency(__file__)
+        lines = [f".. autoconfigurable:: {path}"]
+        excluded = inherited_traits(cls)
+        if excluded:
+            lines.append(f"   :exclude-members: {', '.join(excluded)}")
+        container = nodes.section()
+        container.document = self.state.document
+        nested_parse_with_titles(self.state, StringList(lines, source=path), container)
+        return container.children
+
+
+def _readable_help(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    if not isinstance(obj, TraitType) or not name.startswith(OWN_PREFIX):
+        return
+    problems = layout_problems("\n".join(lines))
+    if problems:
+        logger.info("help of %s shown preformatted: %s", name, "; ".join(problems))
+        lines[:] = ["::", "", *("    " + line for line in lines), ""]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.setup_extension("autodoc_traits")
+    app.add_directive("hubplugins-config", HubpluginsConfigDirective)
+    app.connect("autodoc-process-docstring", _readable_help)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,65 @@
+"""The documentation builds without a single warning."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+
+pytest.importorskip("sphinx", reason="the docs extra (sphinx, myst-parser, autodoc-traits)")
+pytest.importorskip("myst_parser", reason="the docs extra (sphinx, myst-parser, autodoc-traits)")
+pytest.importorskip("autodoc_traits", reason="the docs extra (sphinx, myst-parser, autodoc-traits)")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("docs")
+    command = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-W",
+        "--keep-going",
+        "-q",
+        "-b",
+        "html",
+        "-d",
+        str(out / "doctrees"),
+        str(DOCS),
+        str(out / "html"),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr + result.stdout
+    return out / "html"
+
+
+def test_docs_build_without_warnings(built):
+    assert (built / "index.html").is_file()
+
+
+# (case id, page, text the page must show)
+PAGES = [
+    ("policy-table-from-schema", "policy.html", "servers.max_named"),
+    ("policy-cluster-from-schema", "policy.html", "cluster.gpu_pool"),
+    ("reference-spawner", "reference.html", "c.PolicySpawner.policy_progress"),
+    ("reference-policy", "reference.html", "c.HubPolicy.policy_file"),
+    ("reference-directory", "reference.html", "c.DirectoryAuthenticator.server_urls"),
+    ("reference-github", "reference.html", "c.GitHubAuthenticator.admin_teams"),
+    ("install-values", "install.html", "hubplugins.setup(c)"),
+    ("benchmarks-rows", "benchmarks.html", "LDAP sign-in storm"),
+]
+
+
+@pytest.mark.parametrize(("page", "text"), [pytest.param(p, t, id=i) for i, p, t in PAGES])
+def test_page_shows(built, page, text):
+    assert text in (built / page).read_text(encoding="utf-8")
+
+
+def test_reference_leaves_out_inherited_settings(built):
+    html = (built / "reference.html").read_text(encoding="utf-8")
+    assert "c.PolicySpawner.profile_list" not in html  # KubeSpawner's, documented there
