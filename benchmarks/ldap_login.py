@@ -98,6 +98,8 @@ c.LDAPAuthenticator.tls_strategy = "before_bind"
 c.LDAPAuthenticator.tls_kwargs = {{"ca_certs_file": {str(ca)!r}, "validate": 2}}
 c.LDAPAuthenticator.bind_dn_template = ["uid={{username}},{PEOPLE}"]
 c.LDAPAuthenticator.allowed_groups = ["cn=staff,{GROUPS}"]
+c.LDAPAuthenticator.group_search_filter = "(member={{userdn}})"
+c.LDAPAuthenticator.group_attributes = ["member"]
 """
     )
 

@@ -5,6 +5,8 @@ Samba's provisioned domain is cached between runs (see ``services.ldap_servers``
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -68,6 +70,11 @@ def openldap(
 def samba(
     tmp_path_factory: pytest.TempPathFactory, directory_tls: TlsFiles
 ) -> Iterator[DirectoryUnderTest]:
+    if shutil.which("samba") is None or shutil.which("samba-tool") is None:
+        pytest.skip("Samba AD DC not installed (./dev setup installs it)")
+    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("Samba runs in its own network namespace: needs `unshare --net` (root)")
     server = SambaDC(tmp_path_factory.mktemp("samba"), directory_tls, SAMBA_RECIPE).start()
     try:
         yield DirectoryUnderTest(
@@ -112,3 +119,30 @@ async def make_authenticator() -> AsyncIterator[Callable[..., DirectoryAuthentic
     yield _make
     for authenticator in made:
         await authenticator.close()
+
+
+@pytest.fixture(scope="session")
+async def shared_authenticators() -> AsyncIterator[dict[str, DirectoryAuthenticator]]:
+    """Authenticators with the default test config, one per directory, for read-only tests."""
+    made: dict[str, DirectoryAuthenticator] = {}
+    yield made
+    for authenticator in made.values():
+        await authenticator.close()
+
+
+@pytest.fixture
+def shared_authenticator(
+    directory: DirectoryUnderTest, shared_authenticators: dict[str, DirectoryAuthenticator]
+) -> DirectoryAuthenticator:
+    """``allow_all`` + ``manage_groups`` on ``directory``, shared by the session."""
+    import logging
+
+    if directory.kind not in shared_authenticators:
+        shared_authenticators[directory.kind] = DirectoryAuthenticator(
+            **directory.config,
+            allow_all=True,
+            manage_groups=True,
+            worker_processes=1,
+            log=logging.getLogger("test.directory"),
+        )
+    return shared_authenticators[directory.kind]

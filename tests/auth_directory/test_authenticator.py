@@ -50,11 +50,11 @@ SIGN_IN_CASES = {
 
 
 @pytest.mark.parametrize("case", SIGN_IN_CASES)
-async def test_sign_in(case, directory, make_authenticator):
+async def test_sign_in(case, directory, shared_authenticator):
     typed, password, expected = SIGN_IN_CASES[case]
     dns, nb = directory.domains
     typed = typed.format(dns=dns, DNS=dns.upper(), nb=nb)
-    auth = _auth(make_authenticator, directory, allow_all=True)
+    auth = shared_authenticator
     model = await auth.get_authenticated_user(None, {"username": typed, "password": password})
     assert (model or {}).get("name") == expected
 
@@ -76,8 +76,8 @@ INJECTIONS = {
 
 
 @pytest.mark.parametrize("case", INJECTIONS)
-async def test_injection_never_signs_in(case, directory, make_authenticator):
-    auth = _auth(make_authenticator, directory, allow_all=True)
+async def test_injection_never_signs_in(case, shared_authenticator):
+    auth = shared_authenticator
     for password in (PASSWORDS["alice"], "*", "x"):
         data = {"username": INJECTIONS[case], "password": password}
         assert await auth.get_authenticated_user(None, data) is None
@@ -103,9 +103,9 @@ GROUP_CASES = {
 
 
 @pytest.mark.parametrize("case", GROUP_CASES)
-async def test_groups(case, directory, make_authenticator):
+async def test_groups(case, shared_authenticator):
     user, present, absent = GROUP_CASES[case]
-    auth = _auth(make_authenticator, directory, allow_all=True)
+    auth = shared_authenticator
     model = await auth.get_authenticated_user(None, {"username": user, "password": PASSWORDS[user]})
     groups = set(model["groups"])
     assert present <= groups

@@ -121,14 +121,12 @@ async def test_groups_and_admin_synced(case, directory, jupyterhub_version, dire
         assert user in members
 
 
+# the full table runs against the authenticator directly (test_authenticator.py)
 INJECTIONS = {
     "star": "*",
-    "close-paren-or": ")(uid=*",
     "or-objectclass": "*)(|(objectClass=*",
     "backslash": "\\",
-    "comma": "alice,ou=people",
     "nul": "alice\x00",
-    "cyrillic-a": "\u0430lice",
     "fullwidth": "\uff41lice",
 }
 
