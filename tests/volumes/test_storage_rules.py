@@ -1,0 +1,238 @@
+"""What ``storage`` decides, table-driven, on a stand-in spawner (no cluster).
+
+The stand-in holds what :mod:`hubplugins.storage` reads from KubeSpawner: the
+user, the server name, the saved volume name, the pod reflector's cache and a
+``CoreV1Api`` whose deletes are recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from kubernetes_asyncio.client.rest import ApiException
+
+from hubplugins import storage, volume_names
+from hubplugins.policy_table import PolicyTable
+
+
+def _policy(**storage_section: Any) -> Any:
+    raw = {"defaults": {"storage": storage_section, "ssh_keys": True}}
+    return PolicyTable.from_dict(raw).resolve([])
+
+
+class RecordingApi:
+    def __init__(self, fail: int = 0) -> None:
+        self.deleted: list[tuple[str, str]] = []
+        self.fail = fail
+
+    async def _delete(self, kind: str, name: str) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise ApiException(status=500, reason="Internal Server Error")
+        self.deleted.append((kind, name))
+
+    async def delete_namespaced_persistent_volume_claim(self, name: str, namespace: str) -> None:
+        await self._delete("pvc", name)
+
+    async def delete_namespaced_secret(self, name: str, namespace: str) -> None:
+        await self._delete("secret", name)
+
+
+def _pod(name: str, claim: str) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": "default", "name": name},
+        "spec": {"volumes": [{"name": "home", "persistentVolumeClaim": {"claimName": claim}}]},
+    }
+
+
+def _spawner(user: str, server: str, pvc: str, pods=(), api=None, others=None) -> Any:
+    async def no_reflector_start() -> None:
+        return None
+
+    spawners = dict(others or {})
+    owner = SimpleNamespace(
+        name=user,
+        spawners=spawners,
+        orm_user=SimpleNamespace(orm_spawners={k: None for k in spawners}),
+    )
+    sp = SimpleNamespace(
+        user=owner,
+        name=server,
+        _log_name=f"{user}/{server}",
+        pvc_name=pvc,
+        _pvc_exists=True,
+        delete_pvc=True,
+        namespace="default",
+        pod_name=f"jupyter-{volume_names.user_server(user, server)}",
+        pod_reflector=SimpleNamespace(pods={p["metadata"]["name"]: p for p in pods}),
+        _start_watching_pods=no_reflector_start,
+        api=api or RecordingApi(),
+        k8s_api_request_timeout=5,
+        log=logging.getLogger("test"),
+    )
+    return sp
+
+
+SERVER = volume_names.server_claim("ann", "lab")
+USER = volume_names.user_claim("ann")
+OTHER = volume_names.server_claim("ann", "other")
+SECRET = volume_names.ssh_secret("ann")
+
+# (case, storage policy, server, saved claim, pods of other servers, deleted)
+DELETE_CASES = [
+    ("server-scope-named-deleted", {}, "lab", SERVER, [], [("pvc", SERVER)]),
+    ("server-scope-keep", {"delete_with_server": False}, "lab", SERVER, [], []),
+    ("server-scope-never-user-volume", {}, "lab", USER, [], []),
+    ("server-scope-still-mounted", {}, "lab", SERVER, [_pod("jupyter-x", SERVER)], []),
+    (
+        "server-scope-own-pod-ignored",
+        {},
+        "lab",
+        SERVER,
+        [_pod("jupyter-ann--lab", SERVER)],
+        [("pvc", SERVER)],
+    ),
+    ("user-scope-named-never", {"scope": "user"}, "lab", USER, [], []),
+    ("user-deleted-keep", {"delete_with_user": False}, "", USER, [], [("secret", SECRET)]),
+    (
+        "user-deleted-all-volumes",
+        {"delete_with_user": True},
+        "",
+        USER,
+        [],
+        [("pvc", USER), ("pvc", OTHER), ("secret", SECRET)],
+    ),
+    (
+        "user-deleted-user-scope",
+        {"scope": "user", "delete_with_user": True},
+        "",
+        USER,
+        [],
+        [("pvc", USER), ("pvc", OTHER), ("secret", SECRET)],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "section", "server", "claim", "pods", "deleted"),
+    DELETE_CASES,
+    ids=[c[0] for c in DELETE_CASES],
+)
+async def test_delete_forever(case, section, server, claim, pods, deleted) -> None:
+    other = SimpleNamespace(pvc_name=OTHER, _pvc_exists=True)
+    sp = _spawner("ann", server, claim, pods, others={"other": other})
+    await storage.delete_forever(sp, _policy(**section))
+    assert sorted(sp.api.deleted) == sorted(deleted)
+
+
+async def test_delete_failure_is_raised_recorded_and_counted(monkeypatch) -> None:
+    monkeypatch.setattr(storage, "RETRY_DELAYS", (0.0, 0.0))
+    before = storage.metrics.VOLUME_DELETE_FAILURES._value.get()
+    sp = _spawner("bob", "lab", "claim-bob--lab", api=RecordingApi(fail=3))
+    with pytest.raises(storage.VolumeDeleteError, match="claim-bob--lab"):
+        await storage.delete_forever(sp, _policy())
+    assert storage.FAILED_DELETES["default/claim-bob--lab"]["attempts"] == 3
+    assert storage.metrics.VOLUME_DELETE_FAILURES._value.get() == before + 1
+    # a later delete that works clears the record
+    sp = _spawner("bob", "lab", "claim-bob--lab")
+    await storage.delete_forever(sp, _policy())
+    assert "default/claim-bob--lab" not in storage.FAILED_DELETES
+
+
+# (case, configured volumes, configured mounts, kept volume names, kept mount paths)
+MERGE_CASES = [
+    (
+        "configured-home-replaced",
+        [{"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}],
+        [{"name": "home", "mountPath": "/home/jovyan"}],
+        [storage.VOLUME_NAME],
+        ["/home/jovyan"],
+    ),
+    (
+        "other-volume-kept",
+        [{"name": "data", "persistentVolumeClaim": {"claimName": "shared-data"}}],
+        [{"name": "data", "mountPath": "/data"}],
+        ["data", storage.VOLUME_NAME],
+        ["/data", "/home/jovyan"],
+    ),
+    (
+        "same-path-dropped",
+        [{"name": "scratch", "emptyDir": {}}],
+        [{"name": "scratch", "mountPath": "/home/jovyan/"}],
+        ["scratch", storage.VOLUME_NAME],
+        ["/home/jovyan"],
+    ),
+    (
+        "repeated-start-idempotent",
+        [{"name": storage.VOLUME_NAME, "persistentVolumeClaim": {"claimName": "{pvc_name}"}}],
+        [{"name": storage.VOLUME_NAME, "mountPath": "/home/jovyan"}],
+        [storage.VOLUME_NAME],
+        ["/home/jovyan"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "volumes", "mounts", "names", "paths"), MERGE_CASES, ids=[c[0] for c in MERGE_CASES]
+)
+def test_merge_volumes(case, volumes, mounts, names, paths) -> None:
+    new_volumes = [{"name": storage.VOLUME_NAME, "persistentVolumeClaim": {"claimName": "x"}}]
+    new_mounts = [{"name": storage.VOLUME_NAME, "mountPath": "/home/jovyan"}]
+    got_volumes, got_mounts = storage.merge_volumes(volumes, mounts, new_volumes, new_mounts)
+    assert [v["name"] for v in got_volumes] == names
+    assert [m["mountPath"] for m in got_mounts] == paths
+
+
+def _start_spawner(user: str, server: str, saved: str | None, default: Any = None) -> Any:
+    spawners = {"": default} if default is not None else {}
+    return SimpleNamespace(
+        user=SimpleNamespace(name=user, spawners=spawners),
+        name=server,
+        pvc_name=saved or "claim-from-template",
+        _pvc_exists=saved is not None,
+        pvc_name_template="claim-{username}",
+        storage_capacity=None,
+        storage_pvc_ensure=False,
+        volumes=[{"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}],
+        volume_mounts=[{"name": "home", "mountPath": "/home/jovyan"}],
+        modify_pod_hook=None,
+    )
+
+
+# (case, storage policy, server, saved claim, default server's saved claim, claim used)
+APPLY_CASES = [
+    ("server-new", {}, "lab", None, None, volume_names.server_claim("ann", "lab")),
+    ("server-saved-name-wins", {}, "lab", "claim-ann-2dlab", None, "claim-ann-2dlab"),
+    ("server-default", {}, "", None, None, volume_names.server_claim("ann", "")),
+    ("user-new", {"scope": "user"}, "lab", None, None, USER),
+    ("user-overrides-server-name", {"scope": "user"}, "lab", SERVER, None, USER),
+    ("user-default-saved-wins", {"scope": "user"}, "lab", None, "claim-renamed", "claim-renamed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "section", "server", "saved", "default_saved", "claim"),
+    APPLY_CASES,
+    ids=[c[0] for c in APPLY_CASES],
+)
+def test_apply_storage(case, section, server, saved, default_saved, claim) -> None:
+    default = None
+    if default_saved is not None:
+        default = SimpleNamespace(pvc_name=default_saved, _pvc_exists=True)
+    sp = _start_spawner("ann", server, saved, default)
+    policy = _policy(capacity="3Gi", mount_path="/home/{username}", **section)
+    storage.apply_storage(sp, policy)
+    assert sp.pvc_name == claim
+    assert sp.storage_capacity == str(3 * 2**30)
+    assert sp.storage_pvc_ensure is True
+    assert [m["mountPath"] for m in sp.volume_mounts] == ["/home/ann", "/home/ann/.ssh"]
+    assert [v["name"] for v in sp.volumes] == [storage.VOLUME_NAME, "hubplugins-ssh"]
+    assert sp.volumes[1]["secret"]["secretName"] == SECRET
+    # applying again (the next start) changes nothing and chains the hook once
+    hook = sp.modify_pod_hook
+    storage.apply_storage(sp, policy)
+    assert len(sp.volumes) == 2 and sp._hubplugins_pod_hook is None
+    assert sp.modify_pod_hook is not hook
