@@ -22,6 +22,7 @@ The walk of a start:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, ClassVar
 
@@ -29,7 +30,7 @@ from kubespawner import KubeSpawner
 from traitlets import Bool, Unicode, default
 
 from . import metrics, storage
-from .config import HubPolicy
+from .config import HubPolicy, named_server_check
 from .decisions import Decision, ServerUsage, Usage, echo
 from .edge import http_error, log_decision
 from .errors import PolicyRefusal
@@ -86,6 +87,7 @@ class PolicySpawner(KubeSpawner):
         self._grant: dict[str, Any] | None = None
         self._nothing_created = False
         self._progress_notes: list[str] = []
+        self._forget_when_stopped = False
 
     # -- policy --------------------------------------------------------------
 
@@ -142,7 +144,12 @@ class PolicySpawner(KubeSpawner):
         started = time.perf_counter()
         policy = self.resolve_policy()
         options = dict(self.user_options or {})
+        # a named server never started before: its record may have been made by
+        # this very request (JupyterHub 5.5's form POST skips the hub-level check)
+        new_named = bool(self.name) and not (self.orm_spawner and self.orm_spawner.state)
         try:
+            if new_named:
+                self._check_new_name()
             base = self.profile_list
             if callable(base):
                 from jupyterhub.utils import maybe_future
@@ -174,16 +181,47 @@ class PolicySpawner(KubeSpawner):
                     self._server_key, policy.resources.gpu.resource, gpus
                 )
                 pool_decision.enforce()
+                self._report_pool()
                 grant["pool_in_use"] = pool_decision.details.get("in_use")
                 grant["pool_size"] = pool_decision.details.get("size")
         except PolicyRefusal as refusal:
             metrics.record_refusal(refusal.decision.rule)
             log_decision(self.log, "spawn", refusal, user=self.user.name, server=self.name)
+            self._forget_when_stopped = new_named
             raise http_error(refusal) from None
         self._apply_grant(policy, grant)
         storage.apply_storage(self, policy)
         metrics.observe_decision(time.perf_counter() - started)
         log_decision(self.log, "spawn", grant, user=self.user.name, server=self.name)
+
+    def _check_new_name(self) -> None:
+        """The hub-level name and count check, for paths that skip it."""
+        others = [n for n in self.user.orm_user.orm_spawners if n != self.name]
+        groups = [g.name for g in self.user.groups]
+        _, decision = named_server_check(self.hub_policy.table, groups, others, self.name)
+        decision.enforce()
+
+    def _forget_refused_record(self, tries: int = 100) -> None:
+        """Remove the record JupyterHub made for a new server that was refused.
+
+        Called once the failed start has unwound, as the REST API's delete does
+        (nothing exists in Kubernetes for it), so a refused name or start leaves
+        no stopped server behind that would count toward ``max_named``.
+        """
+        if self.active:
+            if tries:
+                loop = asyncio.get_running_loop()
+                loop.call_later(0.05, self._forget_refused_record, tries - 1)
+            return
+        orm_user = self.user.orm_user
+        orm_spawner = orm_user.orm_spawners.get(self.name)
+        if orm_spawner is None or orm_spawner.server is not None:
+            return
+        db = self.user.db
+        db.delete(orm_spawner)
+        db.commit()
+        self.user.spawners.pop(self.name, None)
+        self.log.info("Removed the record of refused new server %s", self._log_name)
 
     def _resource_traits(self, policy: Policy) -> dict[str, Any]:
         gpu = self.extra_resource_limits.get(policy.resources.gpu.resource)
@@ -281,8 +319,14 @@ class PolicySpawner(KubeSpawner):
     # -- stop ----------------------------------------------------------------
 
     def _release(self) -> None:
-        self.gpu_pool.release(self._server_key)
+        if self.gpu_pool.release(self._server_key):
+            self._report_pool()
         self._grant = None
+
+    def _report_pool(self) -> None:
+        pool = self.gpu_pool
+        for resource, size in pool.capacity.items():
+            metrics.set_gpu_pool(resource, pool.in_use(resource), size)
 
     async def stop(self, now: bool = False) -> None:
         try:
@@ -298,8 +342,13 @@ class PolicySpawner(KubeSpawner):
         await storage.delete_forever(self, self.resolve_policy())
 
     def clear_state(self) -> None:
+        # JupyterHub calls this after every stop, also when stop() itself was
+        # skipped because poll() found no pod
         super().clear_state()
         self._release()
+        if self._forget_when_stopped:
+            self._forget_when_stopped = False
+            asyncio.get_running_loop().call_soon(self._forget_refused_record)
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
@@ -315,6 +364,7 @@ class PolicySpawner(KubeSpawner):
             self._grant = grant
             if grant.get("gpu"):
                 self.gpu_pool.restore(self._server_key, grant.get("gpu_resource"), grant["gpu"])
+                self._report_pool()
 
     # -- the spawn form ------------------------------------------------------
 

@@ -36,6 +36,7 @@ ADMIN_SCOPES = [
     "tokens",
     "access:servers",
     "read:hub",
+    "read:metrics",
     "proxy",
     "shutdown",
 ]
