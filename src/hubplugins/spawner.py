@@ -30,6 +30,7 @@ from kubespawner import KubeSpawner
 from traitlets import Bool, Unicode, default
 
 from . import metrics, storage
+from .checks import check_rename
 from .config import HubPolicy, named_server_check
 from .decisions import Decision, ServerUsage, Usage, echo
 from .edge import http_error, log_decision
@@ -315,6 +316,19 @@ class PolicySpawner(KubeSpawner):
                 yield {"progress": 1, "message": note}
         async for event in super().progress():
             yield event
+
+    async def rename(self, old_name: str, new_name: str) -> None:
+        """Refuse a rename (JupyterHub 6.x ``PATCH``) that breaks the name rules.
+
+        The volume keeps its saved name, so the data stays with the server.
+        """
+        usage = Usage.of(ServerUsage(n) for n in self.user.orm_user.orm_spawners)
+        try:
+            check_rename(self.resolve_policy(), usage, old_name, new_name).enforce()
+        except PolicyRefusal as refusal:
+            metrics.record_refusal(refusal.decision.rule)
+            log_decision(self.log, "rename", refusal, user=self.user.name, server=old_name)
+            raise http_error(refusal) from None
 
     # -- stop ----------------------------------------------------------------
 

@@ -54,3 +54,29 @@ async def test_form_refusals_show_the_message_and_leave_nothing(
     after = devcluster.control.counts()
     for kind in ("pods", "persistentvolumeclaims"):
         assert after.get(f"create/{kind}", 0) == before.get(f"create/{kind}", 0)
+
+
+async def test_rename_is_checked_and_keeps_the_volume(policy_hub, devcluster):
+    if policy_hub.version == "5.5":
+        pytest.skip("renaming servers arrived in JupyterHub 6")
+    user = f"ren{next(_ids)}"
+    await policy_hub.api("POST", f"/users/{user}")
+    resp = await policy_hub.api("POST", f"/users/{user}/servers/first")
+    assert resp.status_code in (201, 202), resp.text
+    await policy_hub.wait_for_server(user, "first")
+    await policy_hub.api("DELETE", f"/users/{user}/servers/first")
+    await policy_hub.wait_for_server(user, "first", ready=False)
+    claims = set(devcluster.control.volumes())
+
+    resp = await policy_hub.api("PATCH", f"/users/{user}/servers/first", json={"name": "a" * 21})
+    assert resp.status_code == 400, resp.text
+    assert "20" in resp.json()["message"]
+
+    resp = await policy_hub.api("PATCH", f"/users/{user}/servers/first", json={"name": "second"})
+    assert resp.status_code in (200, 201), resp.text
+    resp = await policy_hub.api("POST", f"/users/{user}/servers/second")
+    assert resp.status_code in (201, 202), resp.text
+    await policy_hub.wait_for_server(user, "second")
+    # no new volume: the renamed server kept its own
+    assert set(devcluster.control.volumes()) == claims
+    await policy_hub.api("DELETE", f"/users/{user}/servers/second")
