@@ -50,7 +50,9 @@ def _stub_images(node: Any, tag: str) -> None:
 def deploy_values(site: str) -> dict[str, Any]:
     """The site's merged values with the test substitutions (see the module doc)."""
     values = merged_values(site)
-    # sign-in is not under test here: the dummy authenticator replaces the site's
+    # sign-in is not under test here: the dummy authenticator replaces the site's,
+    # and the site's Authenticator settings go with it (auth state needs the
+    # encryption key the chart generates, which this hub does not have)
     values["hub"]["config"]["JupyterHub"]["authenticator_class"] = "dummy"
     values["hub"]["config"].pop("Authenticator", None)
     values["singleuser"]["image"] = {"name": "devcluster/stub", "tag": site}
@@ -162,8 +164,9 @@ async def test_cerit(make_hub, devcluster, stopped_at_end):
 
     # a .resources request raises the guarantees; every server mounts the user's one volume
     stopped_at_end.extend([(hub, user, ""), (hub, user, "second")])
-    await _started(hub, user, "", resources="cpur=2\nmemr=4")
-    await _started(hub, user, "second")
+    await asyncio.gather(
+        _started(hub, user, "", resources="cpur=2\nmemr=4"), _started(hub, user, "second")
+    )
     first, second = _pod(devcluster, user), _pod(devcluster, user, "second")
     requests = first["spec"]["containers"][0]["resources"]["requests"]
     assert parse_memory(str(requests["memory"])) == 4 * 10**9

@@ -115,3 +115,40 @@ def test_site_promises(site, groups, attribute, expected):
 def test_bioimage_gpu_pool():
     table = PolicyTable.from_dict(policy_of(site_values("bioimage")))
     assert dict(table.cluster.gpu_pool) == {"nvidia.com/gpu": 4}
+
+
+CONFIG_CLASSES = {
+    "JupyterHub": "jupyterhub.app.JupyterHub",
+    "Authenticator": "jupyterhub.auth.Authenticator",
+    "HubPolicy": "hubplugins.config.HubPolicy",
+    "DirectoryAuthenticator": "hubplugins.auth.directory.DirectoryAuthenticator",
+    "GitHubAuthenticator": "hubplugins.auth.github.GitHubAuthenticator",
+    "OIDCAuthenticator": "hubplugins.auth.oidc.OIDCAuthenticator",
+}
+
+
+def _config_traits(dotted: str) -> set[str]:
+    from traitlets.utils.importstring import import_item
+
+    return set(import_item(dotted).class_traits(config=True))
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_hub_config_names_real_settings(site):
+    """A misspelt setting would only be a warning in the hub log: catch it here."""
+    for section, settings in site_values(site)["hub"]["config"].items():
+        assert section in CONFIG_CLASSES, f"hub.config.{section}: add its class to the test"
+        unknown = set(settings) - _config_traits(CONFIG_CLASSES[section])
+        assert not unknown, f"hub.config.{section}: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_profile_overrides_name_real_settings(site):
+    traits = _config_traits("hubplugins.spawner.PolicySpawner")
+    for profile in site_values(site)["singleuser"]["profileList"]:
+        overrides = [profile.get("kubespawner_override") or {}]
+        for option in (profile.get("profile_options") or {}).values():
+            for choice in (option.get("choices") or {}).values():
+                overrides.append(choice.get("kubespawner_override") or {})
+        for override in overrides:
+            assert set(override) <= traits, (profile["slug"], sorted(set(override) - traits))
