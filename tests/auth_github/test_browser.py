@@ -6,6 +6,7 @@ stand-in for the DirectoryAuthenticator (which needs a directory server).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -76,15 +77,25 @@ async def spawn_page_profiles(page: Page, hub: Hub) -> list[str]:
     return [n.strip() for n in names if n.strip()]
 
 
-async def test_sign_in_with_github_shows_the_tier_profiles(
+async def test_sign_in_pages(
     make_hub: Callable[..., Awaitable[Hub]], github: FakeGitHub, devcluster, browser: Browser
 ) -> None:
-    hub = await make_hub(
-        github_config(github, SPAWNER_CONFIG),
-        jupyterhub="6",
-        env=crypt_env(),
-        kubeconfig=devcluster.kubeconfig,
+    """GitHub alone (with the PolicySpawner's spawn page), then GitHub + password."""
+    alone, both = await asyncio.gather(
+        make_hub(
+            github_config(github, SPAWNER_CONFIG),
+            jupyterhub="6",
+            env=crypt_env(),
+            kubeconfig=devcluster.kubeconfig,
+        ),
+        make_hub(github_config(github, MULTI_CONFIG), jupyterhub="6", env=crypt_env()),
     )
+    await github_alone(alone, browser)
+    await github_and_password(both, browser)
+
+
+async def github_alone(hub: Hub, browser: Browser) -> None:
+    # each tier sees exactly its profiles on the spawn page
     expected = {
         "alice": ["CPU notebook", "Test notebook", "GPU notebook"],
         "bob": ["CPU notebook", "Test notebook"],
@@ -110,10 +121,7 @@ async def test_sign_in_with_github_shows_the_tier_profiles(
     await context.close()
 
 
-async def test_github_and_password_on_one_page(
-    make_hub: Callable[..., Awaitable[Hub]], github: FakeGitHub, browser: Browser
-) -> None:
-    hub = await make_hub(github_config(github, MULTI_CONFIG), jupyterhub="6", env=crypt_env())
+async def github_and_password(hub: Hub, browser: Browser) -> None:
     context = await browser.new_context()
     page = await context.new_page()
     await page.goto(f"{hub.url}/hub/login")

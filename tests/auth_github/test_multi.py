@@ -91,7 +91,7 @@ async def test_both_sign_ins_on_one_page(
     resp = await oauth_sign_in(hub.client(), "alice", start="/hub/github/oauth_login")
     assert resp.status_code == 200, resp.text[:300]
     model = (await hub.api("GET", "/users/gh-alice")).json()
-    assert model["groups"] == ["authenticated", "gpu-beta"]
+    assert sorted(model["groups"]) == ["authenticated", "gpu-beta"]
     refused = await oauth_sign_in(hub.client(), "carol", start="/hub/github/oauth_login")
     assert refused.status_code == 403 and "is not a member" in refused.text
 
