@@ -29,9 +29,12 @@ def http_error(refusal: PolicyRefusal) -> web.HTTPError:
     status = decision.status if 400 <= decision.status < 500 else 400
     message = decision.message  # no args: tornado does not %-format it
     if _SpawnException is not None:
-        return _SpawnException(message, reason=decision.rule, status_code=status)
-    error = web.HTTPError(status, message)
-    error.reason = decision.rule
+        error: web.HTTPError = _SpawnException(message, reason=decision.rule, status_code=status)
+    else:
+        error = web.HTTPError(status, message)
+        error.reason = decision.rule
+    # what JupyterHub's pages show (the spawn form, the pending page)
+    error.jupyterhub_message = message  # type: ignore[attr-defined]
     return error
 
 
