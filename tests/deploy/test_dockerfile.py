@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "quay.io/jupyterhub/k8s-hub"
@@ -135,3 +136,12 @@ def test_every_copied_path_is_sent_to_the_build(dockerfile):
         for source in args.split()[:-1]:
             assert (ROOT / source).exists(), source
             assert not _ignored(patterns, source.rstrip("/")), source
+
+
+def test_the_user_is_the_one_the_chart_runs_the_hub_as(dockerfile):
+    from .sites import chart_file
+
+    values = yaml.safe_load(chart_file("values.yaml").read_text(encoding="utf-8"))
+    run_as = values["hub"]["containerSecurityContext"]["runAsUser"]
+    final = stages(dockerfile)[-1]
+    assert [a for k, a in final if k == "USER"][-1] == str(run_as)
