@@ -127,3 +127,10 @@ async def test_membership_is_rechecked(github_hub: Factory, github: FakeGitHub) 
     # 6.1 reaches pre_spawn_start; 5.5 already stops at the failed refresh
     assert "is not a member" in resp.text or "login again" in resp.text
     assert (await hub.api("GET", "/users/dave")).json()["servers"] == {}
+
+    # GitHub down: sessions are kept, but no server starts on an unchecked membership
+    await github.set_reachable(False)
+    assert (await alice.get("/hub/home")).status_code == 200
+    resp = await hub.api("POST", "/users/alice/server")
+    assert resp.status_code == 503, resp.text
+    assert "GitHub cannot be reached" in resp.text

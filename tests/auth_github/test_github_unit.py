@@ -177,3 +177,45 @@ async def test_unreachable_github_is_503(github: FakeGitHub) -> None:
     with pytest.raises(web.HTTPError) as info:
         await auth._token_to_auth_model(token)
     assert info.value.status_code == 503
+
+
+class FakeUser:
+    """What refresh_user and pre_spawn_start need of JupyterHub's User."""
+
+    def __init__(self, name: str, auth_state: dict[str, Any]) -> None:
+        self.name = name
+        self._auth_state = auth_state
+
+    async def get_auth_state(self) -> dict[str, Any]:
+        return self._auth_state
+
+
+@pytest.mark.parametrize(
+    ("change", "refreshed", "spawn_status"),
+    [
+        pytest.param(lambda gh: None, "model", None, id="unchanged"),
+        pytest.param(lambda gh: gh.remove_from_org("alice", ORG), False, 403, id="left-org"),
+        pytest.param(lambda gh: gh.revoke_tokens("alice"), False, 403, id="token-revoked"),
+        pytest.param(
+            lambda gh: gh.state.__setattr__("fail_with", 502), True, 503, id="github-down"
+        ),
+    ],
+)
+async def test_refresh_user_and_pre_spawn_start(
+    github: FakeGitHub, change: Any, refreshed: Any, spawn_status: int | None
+) -> None:
+    auth = _authenticator(github)
+    first = await auth._token_to_auth_model(github.issue_token("alice"))
+    user = FakeUser("alice", first["auth_state"])
+    change(github)
+    result = await auth.refresh_user(user)
+    if refreshed == "model":
+        assert result["groups"] == ["authenticated", "gpu-beta"]
+    else:
+        assert result is refreshed
+    if spawn_status is None:
+        await auth.pre_spawn_start(user, None)
+    else:
+        with pytest.raises(web.HTTPError) as info:
+            await auth.pre_spawn_start(user, None)
+        assert info.value.status_code == spawn_status
