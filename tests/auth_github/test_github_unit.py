@@ -219,3 +219,20 @@ async def test_refresh_user_and_pre_spawn_start(
         with pytest.raises(web.HTTPError) as info:
             await auth.pre_spawn_start(user, None)
         assert info.value.status_code == spawn_status
+
+
+@pytest.mark.parametrize(
+    ("claimed", "keep", "expected"),
+    [
+        pytest.param(["staff"], False, {"authenticated"}, id="mapped"),
+        pytest.param(["staff", "gpu-users"], False, {"authenticated", "gpu-beta"}, id="two"),
+        pytest.param(["staff", "other"], True, {"authenticated", "other"}, id="keep-unmapped"),
+        pytest.param(["other"], False, set(), id="unmapped-dropped"),
+    ],
+)
+async def test_oidc_groups_claim_is_mapped(claimed: list[str], keep: bool, expected: set) -> None:
+    auth = OIDCAuthenticator(
+        group_map={"staff": ["authenticated"], "gpu-users": ["gpu-beta"]},
+        keep_unmapped_groups=keep,
+    )
+    assert await auth.get_user_groups({"oauth_user": {"groups": claimed}}) == expected

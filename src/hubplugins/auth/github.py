@@ -147,6 +147,12 @@ class GitHubAuthenticator(GroupMapMixin, GitHubOAuthenticator):
 
     def check_allow_config(self) -> None:
         super().check_allow_config()
+        if self.username_claim != "login":
+            self.log.warning(
+                "%s.username_claim = %r is ignored: usernames are always the GitHub login.",
+                type(self).__name__,
+                self.username_claim,
+            )
         if not self.enable_auth_state:
             self.log.warning(
                 "%s.enable_auth_state is False: GitHub membership cannot be re-checked "
