@@ -83,3 +83,16 @@ def pod_file(devcluster: Any, pod: str, path: str) -> str:
 
 def secrets_named(devcluster: Any, name: str) -> list[dict[str, Any]]:
     return [s for s in devcluster.control.objects("secrets") if s["metadata"]["name"] == name]
+
+
+def claims_of(devcluster: Any, pod: str) -> list[str]:
+    """The volume claims a pod mounts, from the devcluster's copy of it."""
+    for obj in devcluster.control.objects("pods"):
+        if obj["metadata"]["name"] == pod and not obj["metadata"].get("deletionTimestamp"):
+            volumes = obj["spec"].get("volumes") or []
+            return [
+                v["persistentVolumeClaim"]["claimName"]
+                for v in volumes
+                if "persistentVolumeClaim" in v
+            ]
+    raise AssertionError(f"no pod {pod}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from harness.hub import start_hub
 
 from hubplugins import storage, volume_names
 
@@ -33,6 +34,28 @@ def _events(hub, event: str) -> list[dict]:
     return found
 
 
+@pytest.fixture(scope="module")
+def fault_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A devcluster of this module's own: faults injected here touch no other test."""
+    from hubplugins.devcluster.testing import run_devcluster
+
+    with run_devcluster(tmp_path_factory.mktemp("faultcluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+async def fault_hub(fault_cluster, tmp_path_factory: pytest.TempPathFactory):
+    """A hub on JupyterHub 5.5, the chart's version (the other volume tests run 6.x)."""
+    hub = await start_hub(
+        tmp_path_factory.mktemp("faulthub"),
+        CONFIG,
+        jupyterhub="5.5",
+        kubeconfig=fault_cluster.kubeconfig,
+    )
+    yield hub
+    await hub.stop()
+
+
 # (case, failures the devcluster answers, volume gone afterwards)
 CASES = [
     ("retry-succeeds", TRIES - 1, True),
@@ -40,9 +63,8 @@ CASES = [
 ]
 
 
-async def test_failed_volume_deletes(make_hub, fresh_devcluster):
-    cluster = fresh_devcluster
-    hub = await make_hub(CONFIG, kubeconfig=cluster.kubeconfig)
+async def test_failed_volume_deletes(fault_hub, fault_cluster):
+    hub, cluster = fault_hub, fault_cluster
     user = "fault1"
     s = await Session.open(hub, user)
     for case, failures, gone in CASES:
@@ -73,3 +95,25 @@ def _line_of(hub, claim: str) -> str:
         if "volume_delete_failed" in line and claim in line:
             return line
     return ""
+
+
+async def test_ssh_key_secret_fault_fails_the_start_not_the_key(fault_hub, fault_cluster):
+    """A Secret that cannot be created fails the start; the next start creates it once."""
+    hub, cluster = fault_hub, fault_cluster
+    user = "shared2"
+    s = await Session.open(hub, user)
+    assert (await s.hub_get("/hubplugins/sshkey")).status_code == 404
+    cluster.control.fail("create", "secrets", status=500, count=1)
+    resp = await hub.api("POST", f"/users/{user}/servers/x", json={"profile": "stub"})
+    if resp.status_code == 202:
+        model = await hub.wait_for_server(user, "x", ready=False)
+        assert not model.get("ready")
+    else:
+        assert resp.status_code >= 400, resp.text
+    assert [o for o in cluster.control.objects("pods") if user in o["metadata"]["name"]] == []
+    await s.start("x", profile="stub")
+    await s.start("y", profile="stub")
+    key = (await s.hub_get("/hubplugins/sshkey")).json()["public_key"]
+    assert key.startswith("ssh-ed25519 ")
+    secrets = [o for o in cluster.control.objects("secrets") if user in o["metadata"]["name"]]
+    assert len(secrets) == 1

@@ -11,7 +11,7 @@ import pytest
 from hubplugins import volume_names
 
 from .hubconfig import CONFIG
-from .session import NS, Session, pod_file, secrets_named
+from .session import NS, Session, claims_of, pod_file, secrets_named
 
 pytestmark = pytest.mark.slow
 
@@ -93,8 +93,11 @@ async def test_user_volume_is_shared_and_outlives_servers_with_one_ssh_key(volum
 
     # stable across a hub restart: same volume, same key
     await volume_hub.restart()
-    await s.start("c")
-    assert await s.read("c", "shared.txt") == "from a"
+    await s.start("c", profile="stub")
+    pod = f"jupyter-{volume_names.user_server(user, 'c')}"
+    assert claims_of(devcluster, pod) == [claim]
+    assert pod_file(devcluster, pod, "/home/jovyan/shared.txt") == "from a"
+    assert pod_file(devcluster, pod, "/home/jovyan/.ssh/id_ed25519.pub").strip() == key
     assert (await s.hub_get("/hubplugins/sshkey")).json()["public_key"] == key
     assert len(secrets_named(devcluster, secret)) == 1
     await s.stop("c")
