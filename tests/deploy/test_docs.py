@@ -63,3 +63,11 @@ def test_page_shows(built, page, text):
 def test_reference_leaves_out_inherited_settings(built):
     html = (built / "reference.html").read_text(encoding="utf-8")
     assert "c.PolicySpawner.profile_list" not in html  # KubeSpawner's, documented there
+
+
+def test_policy_reference_has_every_key(built):
+    from hubplugins.policy_table import FIELDS
+
+    html = (built / "policy.html").read_text(encoding="utf-8")
+    missing = [key for key in FIELDS if key not in html]
+    assert missing == []
