@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+from tornado.netutil import DefaultLoopResolver, Resolver
 
 __all__ = ["HubAPI", "HubAPIError"]
 
@@ -32,6 +33,23 @@ class HubAPIError(RuntimeError):
         self.status = status
 
 
+class _CachingResolver(Resolver):
+    """Resolve the hub's name once per sweep, not once per request (a thread each)."""
+
+    def initialize(self) -> None:
+        self._resolver = DefaultLoopResolver()
+        self._cache: dict[tuple[str, int, int], list[tuple[int, Any]]] = {}
+
+    async def resolve(self, host: str, port: int, family: int = 0) -> list[tuple[int, Any]]:
+        key = (host, port, int(family))
+        if key not in self._cache:
+            self._cache[key] = await self._resolver.resolve(host, port, family)
+        return self._cache[key]
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+
 class HubAPI:
     """A client of one hub's REST API (``url`` ends in ``/hub/api``)."""
 
@@ -41,11 +59,19 @@ class HubAPI:
         self.url = url.rstrip("/")
         self._headers = {"Authorization": f"token {token}", "Accept": "application/json"}
         self._timeout = request_timeout
-        self._client = AsyncHTTPClient(force_instance=True, max_clients=max(1, concurrency))
+        self._resolver = _CachingResolver()
+        self._client = AsyncHTTPClient(
+            force_instance=True, max_clients=max(1, concurrency), resolver=self._resolver
+        )
         self.requests = 0
+
+    def forget_addresses(self) -> None:
+        """Resolve the hub's name again on the next request (called at each sweep)."""
+        self._resolver.forget()
 
     def close(self) -> None:
         self._client.close()
+        self._resolver.close()
 
     async def _fetch(
         self, method: str, path: str, *, body: Any = None, accept: str | None = None

@@ -123,6 +123,7 @@ class LifecycleService:
         started = time.monotonic()
         requests_before = self.api.requests
         table = self.policy.table()
+        self.api.forget_addresses()
         retention = needs_stopped_servers(table)
         users = await self.api.list_users(
             state=None if retention else "active",

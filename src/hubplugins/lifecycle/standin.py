@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,7 @@ class StandinHub:
     stopped: list[tuple[str, str]] = field(default_factory=list)
     removed: list[tuple[str, str]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    first_request: float | None = None  # time.monotonic() of the first request
     url: str = ""
     _server: HTTPServer | None = None
 
@@ -109,6 +111,8 @@ class _Base(web.RequestHandler):
         self.hub = hub
 
     def prepare(self) -> None:
+        if self.hub.first_request is None:
+            self.hub.first_request = time.monotonic()
         kind = f"{self.request.method} {self.__class__.__name__.strip('_')}"
         self.hub.requests[kind] += 1
         if not self.request.headers.get("Authorization", "").startswith("token "):
