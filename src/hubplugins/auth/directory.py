@@ -225,6 +225,12 @@ class DirectoryAuthenticator(Authenticator):
         help="Sign-ins one worker process serves at once (each mostly waits on the network).",
     ).tag(config=True)
 
+    worker_nice = Int(
+        5,
+        help="""Niceness added to the worker processes (0-19), so that under load the hub's
+        own event loop gets the CPU first. 0 = same priority as the hub.""",
+    ).tag(config=True)
+
     spare_connections = Int(
         2,
         help="Per worker: TLS connections opened ahead of time for user binds "
@@ -316,6 +322,7 @@ class DirectoryAuthenticator(Authenticator):
             group_cache_seconds=self.group_cache_seconds,
             threads=self.worker_threads,
             spare_connections=self.spare_connections,
+            nice=self.worker_nice,
         )
 
     async def close(self) -> None:

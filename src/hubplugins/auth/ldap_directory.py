@@ -63,6 +63,7 @@ class Settings:
     threads: int = 48
     spare_connections: int = 2
     spare_max_age: float = 30.0
+    nice: int = 5
 
 
 @dataclass

@@ -11,6 +11,7 @@ The process ends when its stdin closes (the hub went away).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,8 @@ def main() -> None:
     if first.get("op") != "configure":
         return
     settings = Settings(**first["settings"])
+    if settings.nice > 0 and hasattr(os, "nice"):
+        os.nice(settings.nice)  # the hub's event loop gets the CPU first
     directory = Directory(settings)
     directory.refill_spares()
     pool = ThreadPoolExecutor(settings.threads, thread_name_prefix="ldap")
