@@ -171,9 +171,8 @@ class PolicySpawner(KubeSpawner):
             finally:
                 self.profile_list = base
             base_request = self._profile_resources(policy, before)
-            decision = check_start(
-                policy, self._usage(), request, base_request, server_name=self.name
-            )
+            usage = self._usage()
+            decision = check_start(policy, usage, request, base_request, server_name=self.name)
             decision.enforce()
             grant = dict(decision.details)
             gpus = int(grant.get("gpu", 0))
@@ -190,7 +189,7 @@ class PolicySpawner(KubeSpawner):
             log_decision(self.log, "spawn", refusal, user=self.user.name, server=self.name)
             self._forget_when_stopped = new_named
             raise http_error(refusal) from None
-        self._apply_grant(policy, grant)
+        self._apply_grant(policy, grant, usage)
         storage.apply_storage(self, policy)
         metrics.observe_decision(time.perf_counter() - started)
         log_decision(self.log, "spawn", grant, user=self.user.name, server=self.name)
@@ -263,7 +262,7 @@ class PolicySpawner(KubeSpawner):
             ) from None
         return base
 
-    def _apply_grant(self, policy: Policy, grant: dict[str, Any]) -> None:
+    def _apply_grant(self, policy: Policy, grant: dict[str, Any], usage: Usage) -> None:
         self._grant = grant
         self.cpu_guarantee = grant["cpu_guarantee"]
         self.cpu_limit = grant["cpu_limit"]
@@ -285,8 +284,9 @@ class PolicySpawner(KubeSpawner):
             f"{format_memory(grant['mem_limit'])} memory"
             + (f", {grant['gpu']} GPU" if grant.get("gpu") else "")
         ]
-        for note in grant.get("notes", ()):
-            notes.append(note)
+        if policy.quota.cpu is not None:
+            used = usage.totals(excluding=self.name)[0] / 1000 + grant["cpu_limit"]
+            notes.append(f"quota: {format_cpu(used)} of {format_cpu(policy.quota.cpu)} CPUs in use")
         if grant.get("gpu"):
             notes.append(f"{grant['pool_in_use']} of {grant['pool_size']} GPUs reserved")
         self._progress_notes = notes

@@ -177,4 +177,5 @@ async def test_progress_shows_the_policy_decision(policy_hub, devcluster):
         devcluster.control.set_readiness_delay(0)
     text = "\n".join(seen)
     assert "Policy (defaults): 1 CPU, 2G memory" in text, text[:2000]
+    assert "quota: 1 of 2 CPUs in use" in text, text[:2000]
     await policy_hub.api("DELETE", f"/users/{user}/servers/")
