@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
-from auth_github.helpers import ORG, TEAM, crypt_env, github_config, oauth_sign_in
-from harness.hub import Hub, HubError
+from auth_github.helpers import ORG, TEAM, crypt_env, github_config, oauth_sign_in, populate
+from harness.hub import Hub, HubError, start_hub
 from services.fake_github import FakeGitHub
 
 # login, world change before sign-in -> status, groups, admin, words on the page
@@ -23,10 +23,41 @@ SIGN_IN = [
 
 Factory = Callable[..., Awaitable[Hub]]
 
+REFRESH_CONFIG = """\
+c.Authenticator.auth_refresh_age = 1
+"""
 
-async def test_sign_in(github_hub: Factory, github: FakeGitHub) -> None:
-    """One hub: every case of the table in turn, a forged state, then GitHub down."""
-    hub = await github_hub()
+
+@pytest.fixture(scope="module", params=["6", "5.5"], ids=["jh6", "jh55"])
+async def shared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Hub, FakeGitHub]]:
+    """One local GitHub and one hub per series for the tests of this module."""
+    github = await FakeGitHub().start()
+    workdir = tmp_path_factory.mktemp(f"githubhub{request.param}")
+    config = github_config(github, REFRESH_CONFIG)
+    try:
+        hub = await start_hub(workdir, config, jupyterhub=request.param, env=crypt_env())
+    except BaseException:
+        await github.stop()
+        raise
+    yield hub, github
+    await hub.stop()
+    await github.stop()
+
+
+@pytest.fixture
+async def world(shared: tuple[Hub, FakeGitHub]) -> tuple[Hub, FakeGitHub]:
+    """The shared hub and GitHub, with GitHub's users and memberships as new."""
+    hub, github = shared
+    await github.reset()
+    populate(github)
+    return hub, github
+
+
+async def test_sign_in(world: tuple[Hub, FakeGitHub]) -> None:
+    """Every case of the table in turn, a forged state, then GitHub down."""
+    hub, github = world
     for case in SIGN_IN:
         login, change, status, groups, admin, words = case.values
         github.state.withheld_scopes = {"read:org"} if change == "withhold-read-org" else set()
@@ -87,14 +118,9 @@ async def _wait_signed_out(client, timeout: float = 30) -> None:  # type: ignore
         await asyncio.sleep(0.2)
 
 
-REFRESH_CONFIG = """\
-c.Authenticator.auth_refresh_age = 1
-"""
-
-
-async def test_membership_is_rechecked(github_hub: Factory, github: FakeGitHub) -> None:
+async def test_membership_is_rechecked(world: tuple[Hub, FakeGitHub]) -> None:
     """Removed upstream after sign-in: tier lost at refresh, access lost, no spawn."""
-    hub = await github_hub(REFRESH_CONFIG)
+    hub, github = world
     alice, bob = hub.client(), hub.client()
     assert (await oauth_sign_in(alice, "alice")).status_code == 200
     assert (await oauth_sign_in(bob, "bob")).status_code == 200

@@ -290,6 +290,11 @@ class FakeGitHub:
 
     # -- the world -------------------------------------------------------------
 
+    async def reset(self) -> None:
+        """Forget every user, membership and token; listen again if stopped."""
+        self.state.__dict__.update(GitHubState().__dict__)
+        await self.set_reachable(True)
+
     def add_user(
         self,
         login: str,
