@@ -40,15 +40,15 @@ __all__ = [
 ]
 
 _EXAMPLE = """
-    c.HubPolicy.policy = {
-        "defaults": {
-            "servers": {"max_named": 5, "max_running": 6},
-            "resources": {"memory": {"guarantee": "1G", "limit": "2G", "max": "2G"}},
-            "quota": {"memory": "4G"},
-        },
-        "groups": {"gpu-beta": {"resources": {"gpu": {"max": 2}}, "quota": {"gpu": 2}}},
-        "cluster": {"gpu_pool": {"nvidia.com/gpu": 4}},
-    }
+            c.HubPolicy.policy = {
+                "defaults": {
+                    "servers": {"max_named": 5, "max_running": 6},
+                    "resources": {"memory": {"guarantee": "1G", "limit": "2G", "max": "2G"}},
+                    "quota": {"memory": "4G"},
+                },
+                "groups": {"gpu-beta": {"resources": {"gpu": {"max": 2}}, "quota": {"gpu": 2}}},
+                "cluster": {"gpu_pool": {"nvidia.com/gpu": 4}},
+            }
 """
 
 
