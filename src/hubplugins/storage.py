@@ -172,17 +172,18 @@ async def delete_forever(spawner: Any, policy: Policy) -> None:
     storage = policy.storage
     username = spawner.user.name
     user_claim = volume_names.user_claim(username)
+    own = _own_claim(spawner)
     claims: list[str] = []
     if spawner.name:
         # a named server is deleted; the user's own volume never goes with it
         if storage.scope == "server" and storage.delete_with_server:
-            if spawner.pvc_name in (user_claim, _user_claim_of(spawner)):
-                _log(spawner, "volume_kept", claim=spawner.pvc_name, reason="user volume")
+            if own in (user_claim, _user_claim_of(spawner)):
+                _log(spawner, "volume_kept", claim=own, reason="user volume")
             else:
-                claims.append(spawner.pvc_name)
+                claims.append(own)
     elif storage.delete_with_user:
         # the default server is deleted only with its user
-        claims = [spawner.pvc_name, user_claim, *_other_claims(spawner)]
+        claims = [own, user_claim, *_other_claims(spawner)]
     if not spawner.delete_pvc:  # KubeSpawner's own switch still holds
         claims = []
     claims = list(dict.fromkeys(claims))
@@ -200,11 +201,23 @@ async def delete_forever(spawner: Any, policy: Policy) -> None:
         if not await _delete_with_retry(spawner, "secrets", name):
             failures.append(name)
     if not claims:
-        _log(spawner, "volume_kept", claim=spawner.pvc_name, reason="policy")
+        _log(spawner, "volume_kept", claim=own, reason="policy")
     if failures:
         raise VolumeDeleteError(
             f"Could not delete {', '.join(failures)} of {spawner._log_name}: still there"
         )
+
+
+def _own_claim(spawner: Any) -> str:
+    """The server's volume: its saved name, else the policy's (never the configured template's).
+
+    A server that never saved a name never made a volume under the configured
+    ``pvc_name_template``; expanding that template could name another
+    server's volume.
+    """
+    if getattr(spawner, "_pvc_exists", False):
+        return str(spawner.pvc_name)
+    return volume_names.server_claim(spawner.user.name, spawner.name or "")
 
 
 def _other_claims(spawner: Any) -> list[str]:

@@ -52,5 +52,7 @@ c.KubeSpawner.volume_mounts = [{{"name": "home", "mountPath": "/home/jovyan"}}]
 c.HubPolicy.policy = {POLICY!r}
 c.JupyterHub.load_groups = {{name: {{"users": users}} for name, users in {GROUPS!r}.items()}}
 c.JupyterHub.extra_handlers = storage.handlers()
+# the lifecycle service is not under test here
+c.HubLifecycle.enabled = False
 hubplugins.setup(c)
 """

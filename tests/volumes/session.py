@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from typing import Any
 
 import httpx
@@ -96,3 +98,37 @@ def claims_of(devcluster: Any, pod: str) -> list[str]:
                 if "persistentVolumeClaim" in v
             ]
     raise AssertionError(f"no pod {pod}")
+
+
+async def create_claim(devcluster: Any, name: str) -> None:
+    """Create a PVC directly, as an older hub would have."""
+    from kubernetes_asyncio import client, config
+
+    conf = client.Configuration()
+    await config.load_kube_config(config_file=str(devcluster.kubeconfig), client_configuration=conf)
+    async with client.ApiClient(conf) as api_client:
+        await client.CoreV1Api(api_client).create_namespaced_persistent_volume_claim(
+            NS,
+            {
+                "metadata": {"name": name},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "1Gi"}},
+                },
+            },
+        )
+
+
+def set_spawner_state(hub: Any, user: str, server: str, state: dict[str, Any]) -> None:
+    """Write a server's saved state into the (stopped) hub's database."""
+    db = sqlite3.connect(hub.workdir / "jupyterhub.sqlite")
+    try:
+        cur = db.execute(
+            "UPDATE spawners SET state = ? WHERE name = ? AND user_id = "
+            "(SELECT id FROM users WHERE name = ?)",
+            (json.dumps(state), server, user),
+        )
+        assert cur.rowcount == 1, (user, server)
+        db.commit()
+    finally:
+        db.close()

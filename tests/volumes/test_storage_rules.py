@@ -128,6 +128,14 @@ async def test_delete_forever(case, section, server, claim, pods, deleted) -> No
     assert sorted(sp.api.deleted) == sorted(deleted)
 
 
+async def test_never_started_server_deletes_only_the_policys_name() -> None:
+    # the configured template would name the user's shared volume; it is never trusted
+    sp = _spawner("ann", "lab", USER)
+    sp._pvc_exists = False
+    await storage.delete_forever(sp, _policy())
+    assert sp.api.deleted == [("pvc", SERVER)]
+
+
 async def test_delete_failure_is_raised_recorded_and_counted(monkeypatch) -> None:
     monkeypatch.setattr(storage, "RETRY_DELAYS", (0.0, 0.0))
     before = storage.metrics.VOLUME_DELETE_FAILURES._value.get()

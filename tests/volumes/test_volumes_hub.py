@@ -11,7 +11,15 @@ import pytest
 from hubplugins import volume_names
 
 from .hubconfig import CONFIG
-from .session import NS, Session, claims_of, pod_file, secrets_named
+from .session import (
+    NS,
+    Session,
+    claims_of,
+    create_claim,
+    pod_file,
+    secrets_named,
+    set_spawner_state,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -37,9 +45,29 @@ async def test_server_volume_survives_restarts_and_goes_with_the_server(volume_h
 
     await s.stop(server)
     assert devcluster.control.volume_path(NS, claim) is not None
-    await volume_hub.restart()
+
+    # meanwhile: a server whose state predates KubeSpawner 7, with a volume by the old name
+    old_user, legacy = "old.user", volume_names.legacy_server_claim("old.user", "lab")
+    assert legacy != volume_names.server_claim(old_user, "lab")
+    await Session.open(volume_hub, old_user)
+    resp = await volume_hub.api("PUT", f"/users/{old_user}/servers/lab", json={})
+    assert resp.status_code in (200, 201), resp.text
+    await create_claim(devcluster, legacy)
+    (devcluster.control.volume_path(NS, legacy) / "old.txt").write_text("from before")
+
+    await volume_hub.stop()
+    set_spawner_state(volume_hub, old_user, "lab", {"pod_name": "jupyter-old-2euser--lab"})
+    await volume_hub.start()
     await s.start(server)
     assert await s.read(server, "kept.txt") == "still here"
+
+    # the old volume is found and kept, not orphaned
+    await volume_hub.api("POST", f"/users/{old_user}/servers/lab", json={"profile": "stub"})
+    await volume_hub.wait_for_server(old_user, "lab")
+    pod = f"jupyter-{volume_names.user_server(old_user, 'lab')}"
+    assert claims_of(devcluster, pod) == [legacy]
+    assert pod_file(devcluster, pod, "/home/jovyan/old.txt") == "from before"
+    assert devcluster.control.volume_path(NS, volume_names.server_claim(old_user, "lab")) is None
 
     await s.stop(server, remove=True)
     assert devcluster.control.volume_path(NS, claim) is None
