@@ -12,6 +12,7 @@ POLICY = {
             "delete_with_user": True,
         },
         "ssh_keys": False,
+        "quota": {"cpu": None, "memory": None},
     },
     "groups": {
         # deleting keeps the data
