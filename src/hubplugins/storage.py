@@ -127,10 +127,24 @@ def merge_volumes(
 
 
 def _user_claim_of(spawner: Any) -> str:
-    """The user's volume: the default server's saved name, else the name from the user."""
-    default = _existing_spawner(spawner.user, "") if spawner.name else spawner
-    if default is not None and getattr(default, "_pvc_exists", False):
-        return str(default.pvc_name)
+    """The user's volume: the default server's saved name, else the name from the user.
+
+    The default server's name is read from its saved state in the hub's
+    database, so every server of the user agrees on it whether or not the
+    default server is loaded, and it survives a rename of the user.
+    """
+    if not spawner.name:
+        if getattr(spawner, "_pvc_exists", False):
+            return str(spawner.pvc_name)
+    else:
+        default = _existing_spawner(spawner.user, "")
+        if default is not None and getattr(default, "_pvc_exists", False):
+            return str(default.pvc_name)
+        orm_spawners = getattr(getattr(spawner.user, "orm_user", None), "orm_spawners", None)
+        orm_default = orm_spawners.get("") if hasattr(orm_spawners, "get") else None
+        saved = (getattr(orm_default, "state", None) or {}).get("pvc_name")
+        if saved:
+            return str(saved)
     return volume_names.user_claim(spawner.user.name)
 
 

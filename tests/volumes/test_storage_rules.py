@@ -244,3 +244,12 @@ def test_apply_storage(case, section, server, saved, default_saved, claim) -> No
     storage.apply_storage(sp, policy)
     assert len(sp.volumes) == 2 and sp._hubplugins_pod_hook is None
     assert sp.modify_pod_hook is not hook
+
+
+def test_user_scope_reads_the_default_servers_saved_name_from_the_database() -> None:
+    # the default server is not loaded (hub restarted), the user was renamed since
+    sp = _start_spawner("ann-renamed", "lab", None)
+    saved = SimpleNamespace(state={"pvc_name": USER})
+    sp.user.orm_user = SimpleNamespace(orm_spawners={"": saved})
+    storage.apply_storage(sp, _policy(scope="user"))
+    assert sp.pvc_name == USER
