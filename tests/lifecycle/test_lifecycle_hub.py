@@ -80,8 +80,10 @@ async def test_idle_stop_then_delete_by_group(make_hub, devcluster, jupyterhub_v
         return done
 
     async def sweep_until(service: LifecycleService, wanted: set) -> set:
+        """Sweep until ``wanted`` was done; everything the sweeps did."""
+        done: set[tuple[str, str, str]] = set()
         for _ in range(200):
-            done = await sweep(service)
+            done |= await sweep(service)
             if wanted <= done:
                 return done
             await asyncio.sleep(0.25)  # idle time has to pass on the hub's clock
@@ -92,23 +94,27 @@ async def test_idle_stop_then_delete_by_group(make_hub, devcluster, jupyterhub_v
         return resp.json()["servers"]
 
     try:
-        # dry run: the fast user's two servers would be stopped; nothing changes
-        stops = {(fast, "", "stop"), (fast, "nb", "stop")}
-        assert await sweep_until(dry, stops) == stops
+        # idle times start now for every server, however long the starts took
         for user, server in servers:
-            assert (await model(user))[server]["ready"], (user, server)
+            now = iso(datetime.now(UTC))
+            body = {"last_activity": now, "servers": {server: {"last_activity": now}}}
+            resp = await hub.api("POST", f"/users/{user}/activity", json=body)
+            assert resp.status_code == 200, resp.text
 
         # stop: pods go, volumes stay; the slow group and the active user are left alone
-        assert await sweep(live) == stops
+        stops = {(fast, "", "stop"), (fast, "nb", "stop")}
+        assert await sweep_until(live, stops) == stops
         await hub.wait_for_server(fast, "", ready=False)
         await hub.wait_for_server(fast, "nb", ready=False)
         for server in ("", "nb"):
             assert devcluster.control.volume_path("default", claim(fast, server)) is not None
 
-        # retention: the stopped named server goes 4 s after it stopped, with its volume
+        # retention: the stopped named server goes 4 s after it stopped, with its volume;
+        # a dry run first only reports it
         delete = {(fast, "nb", "delete")}
         assert await sweep_until(dry, delete) == delete
         assert "nb" in await model(fast)
+        assert devcluster.control.volume_path("default", claim(fast, "nb")) is not None
         assert await sweep(live) == delete
         for _ in range(300):
             if devcluster.control.volume_path("default", claim(fast, "nb")) is None:
