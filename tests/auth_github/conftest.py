@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+
+# the OpenLDAP of the directory tests, for GitHub + directory on one hub
+from auth_directory.conftest import directory_tls, openldap  # noqa: F401
 from auth_github.helpers import populate
 from services.fake_github import FakeGitHub
 

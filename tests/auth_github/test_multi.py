@@ -1,7 +1,7 @@
 """MultiAuthenticator: GitHub and a password sign-in on one page, one set of groups.
 
-The password side uses JupyterHub's DummyAuthenticator as a stand-in for the
-DirectoryAuthenticator, which needs a directory server of its own.
+Most cases use JupyterHub's DummyAuthenticator as the password side; the last
+one uses the real DirectoryAuthenticator against OpenLDAP.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from auth_directory.directory_data import PASSWORDS, DirectoryUnderTest
 from auth_github.helpers import MULTI_CONFIG, ORG, crypt_env, github_config, oauth_sign_in
 from harness.hub import Hub
 from services.fake_github import FakeGitHub
@@ -112,3 +113,47 @@ async def test_both_sign_ins_on_one_page(
     github.remove_from_org("alice", ORG)
     resp = await hub.api("POST", "/users/gh-alice/server")
     assert resp.status_code == 403, resp.text
+
+
+# the real DirectoryAuthenticator against OpenLDAP (fixture of tests/auth_directory)
+
+WITH_DIRECTORY = """\
+c.JupyterHub.authenticator_class = "hubplugins.auth.multi.MultiAuthenticator"
+c.MultiAuthenticator.authenticators = [
+    {"class": "hubplugins.GitHubAuthenticator", "url_prefix": "github",
+     "username_prefix": "gh-"},
+    {"class": "directory", "url_prefix": "directory"},
+]
+c.DirectoryAuthenticator.manage_groups = True
+c.DirectoryAuthenticator.allowed_groups = {"staff"}
+c.DirectoryAuthenticator.worker_processes = 1
+"""
+
+
+async def test_github_and_directory_feed_the_same_groups(
+    make_hub: Callable[..., Awaitable[Hub]], github: FakeGitHub, openldap: DirectoryUnderTest
+) -> None:
+    config = WITH_DIRECTORY + "".join(
+        f"c.DirectoryAuthenticator.{k} = {v!r}\n" for k, v in openldap.config.items()
+    )
+    hub = await make_hub(github_config(github, config), jupyterhub="6", env=crypt_env())
+    assert (
+        await oauth_sign_in(hub.client(), "alice", "/hub/github/oauth_login")
+    ).status_code == 200
+
+    client = hub.client()
+    page = await client.get("/hub/login")
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+    assert xsrf is not None
+    resp = await client.post(
+        "/hub/directory/login",
+        data={"username": "bob", "password": PASSWORDS["bob"], "_xsrf": xsrf.group(1)},
+        follow_redirects=False,
+    )
+    assert resp.status_code == 302, resp.text[:300]
+
+    github_groups = (await hub.api("GET", "/users/gh-alice")).json()["groups"]
+    directory_groups = (await hub.api("GET", "/users/bob")).json()["groups"]
+    assert "gpu-beta" in github_groups and "gpu-beta" in directory_groups
+    group = (await hub.api("GET", "/groups/gpu-beta")).json()
+    assert sorted(group["users"]) == ["bob", "gh-alice"]
