@@ -106,28 +106,29 @@ def directory(request: pytest.FixtureRequest) -> DirectoryUnderTest:
     return request.getfixturevalue(request.param)
 
 
-@pytest.fixture
-async def make_authenticator() -> AsyncIterator[Callable[..., DirectoryAuthenticator]]:
-    """``make_authenticator(**traits)`` -> a DirectoryAuthenticator, closed after the test."""
-    made: list[DirectoryAuthenticator] = []
-
-    def _make(**traits: Any) -> DirectoryAuthenticator:
-        authenticator = DirectoryAuthenticator(**traits)
-        made.append(authenticator)
-        return authenticator
-
-    yield _make
-    for authenticator in made:
-        await authenticator.close()
-
-
 @pytest.fixture(scope="session")
 async def shared_authenticators() -> AsyncIterator[dict[str, DirectoryAuthenticator]]:
-    """Authenticators with the default test config, one per directory, for read-only tests."""
+    """Authenticators by configuration, shared by the session (each holds worker processes)."""
     made: dict[str, DirectoryAuthenticator] = {}
     yield made
     for authenticator in made.values():
         await authenticator.close()
+
+
+@pytest.fixture
+def make_authenticator(
+    shared_authenticators: dict[str, DirectoryAuthenticator],
+) -> Callable[..., DirectoryAuthenticator]:
+    """``make_authenticator(**traits)`` -> a DirectoryAuthenticator; the same traits give the
+    same instance for the whole session, so its workers start once."""
+
+    def _make(**traits: Any) -> DirectoryAuthenticator:
+        key = repr(sorted((k, repr(v)) for k, v in traits.items()))
+        if key not in shared_authenticators:
+            shared_authenticators[key] = DirectoryAuthenticator(**traits)
+        return shared_authenticators[key]
+
+    return _make
 
 
 @pytest.fixture

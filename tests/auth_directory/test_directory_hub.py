@@ -60,8 +60,7 @@ async def directory_hubs(
             return hubs[key]
 
     yield get
-    for hub in hubs.values():
-        await hub.stop()
+    await asyncio.gather(*(hub.stop() for hub in hubs.values()))
 
 
 async def sign_in(hub: Hub, username: str, password: str):
@@ -134,9 +133,8 @@ INJECTIONS = {
 @pytest.mark.parametrize("case", INJECTIONS)
 async def test_injection_through_hub(case, directory, jupyterhub_version, directory_hubs):
     hub = await directory_hubs(directory, jupyterhub_version)
-    passwords = [PASSWORDS["bob"], "*"]
-    if case != "nul":  # tornado drops control characters: "alice\0" arrives as "alice"
-        passwords.append(PASSWORDS["alice"])
+    # tornado drops control characters: "alice\0" arrives as "alice", so not with her password
+    passwords = ["*", PASSWORDS["bob"] if case == "nul" else PASSWORDS["alice"]]
     for password in passwords:
         _, resp = await sign_in(hub, INJECTIONS[case], password)
         assert resp.status_code == 403
