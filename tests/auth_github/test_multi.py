@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from auth_directory.directory_data import PASSWORDS, DirectoryUnderTest
-from auth_github.helpers import MULTI_CONFIG, ORG, crypt_env, github_config, oauth_sign_in
+from auth_github.helpers import ORG, crypt_env, github_config, oauth_sign_in
 from harness.hub import Hub
 from services.fake_github import FakeGitHub
 
@@ -77,44 +77,6 @@ def test_users_are_routed_by_prefix(username: str, owner: str) -> None:
     assert multi.manage_groups and multi.enable_auth_state and multi.refresh_pre_spawn
 
 
-async def test_both_sign_ins_on_one_page(
-    make_hub: Callable[..., Awaitable[Hub]], github: FakeGitHub, jupyterhub_version: str
-) -> None:
-    hub = await make_hub(
-        github_config(github, MULTI_CONFIG), jupyterhub=jupyterhub_version, env=crypt_env()
-    )
-    page = await hub.client().get("/hub/login")
-    assert "Sign in with GitHub" in page.text
-    assert 'href="/hub/github/oauth_login' in page.text
-    assert 'action="/hub/directory/login' in page.text
-
-    # GitHub side: prefixed name, mapped groups
-    resp = await oauth_sign_in(hub.client(), "alice", start="/hub/github/oauth_login")
-    assert resp.status_code == 200, resp.text[:300]
-    model = (await hub.api("GET", "/users/gh-alice")).json()
-    assert sorted(model["groups"]) == ["authenticated", "gpu-beta"]
-    refused = await oauth_sign_in(hub.client(), "carol", start="/hub/github/oauth_login")
-    assert refused.status_code == 403 and "is not a member" in refused.text
-
-    # password side: the form on the shared page posts to the child's own URL
-    client = hub.client()
-    page = await client.get("/hub/login")
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
-    assert xsrf is not None
-    resp = await client.post(
-        "/hub/directory/login",
-        data={"username": "carol", "password": "directory-secret", "_xsrf": xsrf.group(1)},
-        follow_redirects=False,
-    )
-    assert resp.status_code == 302, resp.text[:300]
-    assert (await hub.api("GET", "/users/carol")).status_code == 200
-
-    # steps after sign-in reach the owning child: GitHub's spawn check refuses
-    github.remove_from_org("alice", ORG)
-    resp = await hub.api("POST", "/users/gh-alice/server")
-    assert resp.status_code == 403, resp.text
-
-
 # the real DirectoryAuthenticator against OpenLDAP (fixture of tests/auth_directory)
 
 WITH_DIRECTORY = """\
@@ -130,17 +92,30 @@ c.DirectoryAuthenticator.worker_processes = 1
 """
 
 
-async def test_github_and_directory_feed_the_same_groups(
-    make_hub: Callable[..., Awaitable[Hub]], github: FakeGitHub, openldap: DirectoryUnderTest
+async def test_github_and_directory_on_one_hub(
+    make_hub: Callable[..., Awaitable[Hub]],
+    github: FakeGitHub,
+    openldap: DirectoryUnderTest,
+    jupyterhub_version: str,
 ) -> None:
     config = WITH_DIRECTORY + "".join(
         f"c.DirectoryAuthenticator.{k} = {v!r}\n" for k, v in openldap.config.items()
     )
-    hub = await make_hub(github_config(github, config), jupyterhub="6", env=crypt_env())
-    assert (
-        await oauth_sign_in(hub.client(), "alice", "/hub/github/oauth_login")
-    ).status_code == 200
+    hub = await make_hub(
+        github_config(github, config), jupyterhub=jupyterhub_version, env=crypt_env()
+    )
+    page = await hub.client().get("/hub/login")
+    assert "Sign in with GitHub" in page.text
+    assert 'href="/hub/github/oauth_login' in page.text
+    assert 'action="/hub/directory/login' in page.text
 
+    # GitHub side: prefixed name, mapped groups; an outsider is refused
+    resp = await oauth_sign_in(hub.client(), "alice", start="/hub/github/oauth_login")
+    assert resp.status_code == 200, resp.text[:300]
+    refused = await oauth_sign_in(hub.client(), "carol", start="/hub/github/oauth_login")
+    assert refused.status_code == 403 and "is not a member" in refused.text
+
+    # directory side: the form on the shared page posts to the child's own URL
     client = hub.client()
     page = await client.get("/hub/login")
     xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
@@ -152,8 +127,14 @@ async def test_github_and_directory_feed_the_same_groups(
     )
     assert resp.status_code == 302, resp.text[:300]
 
+    # both feed the same JupyterHub groups, hence the same policy tiers
     github_groups = (await hub.api("GET", "/users/gh-alice")).json()["groups"]
-    directory_groups = (await hub.api("GET", "/users/bob")).json()["groups"]
-    assert "gpu-beta" in github_groups and "gpu-beta" in directory_groups
+    assert sorted(github_groups) == ["authenticated", "gpu-beta"]
+    assert "gpu-beta" in (await hub.api("GET", "/users/bob")).json()["groups"]
     group = (await hub.api("GET", "/groups/gpu-beta")).json()
     assert sorted(group["users"]) == ["bob", "gh-alice"]
+
+    # steps after sign-in reach the owning child: GitHub's spawn check refuses
+    github.remove_from_org("alice", ORG)
+    resp = await hub.api("POST", "/users/gh-alice/server")
+    assert resp.status_code == 403, resp.text
