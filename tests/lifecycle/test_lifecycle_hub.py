@@ -3,7 +3,8 @@
 A policy of seconds: users in no listed group stop after 2 s idle and their
 named servers go 4 s later with their volume; the ``slow`` group stops after
 an hour and never deletes. The service sweeps with a token holding exactly
-its role's scopes; one user's activity is kept fresh through the hub API.
+its role's scopes; one user's activity is kept fresh through the hub API. The
+hub restarts between the stop and the deletion.
 """
 
 from __future__ import annotations
@@ -108,6 +109,11 @@ async def test_idle_stop_then_delete_by_group(make_hub, devcluster, jupyterhub_v
         await hub.wait_for_server(fast, "nb", ready=False)
         for server in ("", "nb"):
             assert devcluster.control.volume_path("default", claim(fast, server)) is not None
+
+        # idle times live in the hub database: retention keeps counting across a restart
+        await hub.restart()
+        for user in (slow, active):
+            await hub.wait_for_server(user, "nb")
 
         # retention: the stopped named server goes 4 s after it stopped, with its volume;
         # a dry run first only reports it
