@@ -9,11 +9,14 @@ login form or the REST API.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import re
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -51,11 +54,13 @@ c.ConfigurableHTTPProxy.command = [{chp!r}]
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
 c.ConfigurableHTTPProxy.pid_file = {workdir!r} + "/proxy.pid"
 c.JupyterHub.pid_file = {workdir!r} + "/hub.pid"
-c.JupyterHub.db_url = "sqlite:///" + {workdir!r} + "/jupyterhub.sqlite"
+c.JupyterHub.db_url = "sqlite:///" + {db_path!r}
 c.JupyterHub.cookie_secret_file = {workdir!r} + "/cookie_secret"
 c.JupyterHub.cleanup_servers = False
 c.JupyterHub.log_level = "DEBUG"
 c.JupyterHub.services = [{{"name": "{service}", "api_token": {token!r}}}]
+# the test token is random: hash it with one round, as JupyterHub does its own
+c.JupyterHub.trust_user_provided_tokens = True
 c.JupyterHub.load_roles = [
     {{"name": "{service}", "scopes": {scopes!r}, "services": ["{service}"]}},
 ]
@@ -73,6 +78,26 @@ c.KubeSpawner.hub_connect_url = "http://127.0.0.1:{hub_port}"
 c.KubeSpawner.start_timeout = 60
 c.KubeSpawner.http_timeout = 60
 """
+
+
+_DB_DIR: Path | None = None
+
+
+def _db_dir() -> Path:
+    """Where the hubs' databases live: memory-backed when the machine has it.
+
+    JupyterHub commits to its database several times per spawn; on a busy
+    disk each commit's fsync stalls the hub's event loop. The tests' hubs keep
+    their database in /dev/shm (removed when the test process exits), so the
+    hub's own bookkeeping does not drown what the tests measure.
+    """
+    global _DB_DIR
+    if _DB_DIR is None:
+        shm = Path("/dev/shm")
+        base = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+        _DB_DIR = Path(tempfile.mkdtemp(prefix="hubplugins-db-", dir=base))
+        atexit.register(shutil.rmtree, _DB_DIR, True)
+    return _DB_DIR
 
 
 class HubError(RuntimeError):
@@ -113,6 +138,7 @@ class Hub:
             "proxy_api_port": self.proxy_api_port,
             "chp": str(CHP),
             "workdir": str(workdir),
+            "db_path": str(_db_dir() / f"{workdir.name}-{self.port}.sqlite"),
             "service": ADMIN_SERVICE,
             "token": self.token,
             "scopes": ADMIN_SCOPES,
