@@ -49,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
         "--interval",
         type=float,
         default=float(env("HUBPLUGINS_LIFECYCLE_INTERVAL", "300")),
-        help="seconds between the starts of two sweeps (default 300)",
+        help="seconds from the end of one sweep to the start of the next (default 300)",
     )
     p.add_argument(
         "--concurrency",

@@ -119,7 +119,7 @@ class HubAPI:
         items: list[dict[str, Any]] = list(first["items"])
         info = first["_pagination"]
         limit, total = int(info["limit"]) or page_size, int(info["total"])
-        if len(first["items"]) < limit and total <= limit:
+        if total <= limit:
             return items
         rest = await asyncio.gather(*(page(o) for o in range(limit, total, limit)))
         seen = {user["name"] for user in items}
