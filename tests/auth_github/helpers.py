@@ -29,17 +29,25 @@ c.GitHubAuthenticator.group_map = {{
 }}
 """
 
-# GitHub (names prefixed gh-) and a password stand-in for the directory on one page
-MULTI_CONFIG = """\
+# GitHub (names prefixed gh-) and the DirectoryAuthenticator on one page
+WITH_DIRECTORY = """\
 c.JupyterHub.authenticator_class = "hubplugins.auth.multi.MultiAuthenticator"
 c.MultiAuthenticator.authenticators = [
     {"class": "hubplugins.GitHubAuthenticator", "url_prefix": "github",
      "username_prefix": "gh-"},
-    {"class": "jupyterhub.auth.DummyAuthenticator", "url_prefix": "directory",
-     "title": "Sign in with your institute account",
-     "config": {"password": "directory-secret", "allowed_users": {"carol"}}},
+    {"class": "directory", "url_prefix": "directory",
+     "title": "Sign in with your institute account"},
 ]
+c.DirectoryAuthenticator.manage_groups = True
+c.DirectoryAuthenticator.allowed_groups = {"staff"}
+c.DirectoryAuthenticator.worker_processes = 1
 """
+
+
+def with_directory(directory_config: dict[str, object]) -> str:
+    """WITH_DIRECTORY plus the settings of one test directory server."""
+    lines = [f"c.DirectoryAuthenticator.{k} = {v!r}" for k, v in directory_config.items()]
+    return WITH_DIRECTORY + "\n".join(lines) + "\n"
 
 
 def github_config(github: FakeGitHub, extra: str = "") -> str:

@@ -1,7 +1,7 @@
 """Headless Chromium through the real sign-in pages: GitHub alone, then GitHub + password.
 
-The password side of the shared page is JupyterHub's DummyAuthenticator, a
-stand-in for the DirectoryAuthenticator (which needs a directory server).
+The shared page offers GitHub and the DirectoryAuthenticator (against the
+OpenLDAP of the directory tests).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from auth_github.helpers import MULTI_CONFIG, crypt_env, github_config
+from auth_directory.directory_data import PASSWORDS, DirectoryUnderTest
+from auth_github.helpers import crypt_env, github_config, with_directory
 from harness.hub import Hub
 from playwright.async_api import Browser, Page, async_playwright
 from services.fake_github import FakeGitHub
@@ -78,7 +79,11 @@ async def spawn_page_profiles(page: Page, hub: Hub) -> list[str]:
 
 
 async def test_sign_in_pages(
-    make_hub: Callable[..., Awaitable[Hub]], github: FakeGitHub, devcluster, browser: Browser
+    make_hub: Callable[..., Awaitable[Hub]],
+    github: FakeGitHub,
+    devcluster,
+    openldap: DirectoryUnderTest,
+    browser: Browser,
 ) -> None:
     """GitHub alone (with the PolicySpawner's spawn page), then GitHub + password."""
     alone, both = await asyncio.gather(
@@ -88,7 +93,11 @@ async def test_sign_in_pages(
             env=crypt_env(),
             kubeconfig=devcluster.kubeconfig,
         ),
-        make_hub(github_config(github, MULTI_CONFIG), jupyterhub="6", env=crypt_env()),
+        make_hub(
+            github_config(github, with_directory(openldap.config)),
+            jupyterhub="6",
+            env=crypt_env(),
+        ),
     )
     await github_alone(alone, browser)
     await github_and_password(both, browser)
@@ -135,9 +144,9 @@ async def github_and_password(hub: Hub, browser: Browser) -> None:
     context = await browser.new_context()
     page = await context.new_page()
     await page.goto(f"{hub.url}/hub/login")
-    await page.fill("#directory-username", "carol")
-    await page.fill("#directory-password", "directory-secret")
+    await page.fill("#directory-username", "bob")
+    await page.fill("#directory-password", PASSWORDS["bob"])
     await page.click("#directory-submit")
     await page.wait_for_url(f"{hub.url}/hub/home")
-    assert "carol" in await page.content()
+    assert "bob" in await page.content()
     await context.close()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from auth_directory.directory_data import PASSWORDS, DirectoryUnderTest
-from auth_github.helpers import ORG, crypt_env, github_config, oauth_sign_in
+from auth_github.helpers import ORG, crypt_env, github_config, oauth_sign_in, with_directory
 from harness.hub import Hub
 from services.fake_github import FakeGitHub
 
@@ -79,18 +79,6 @@ def test_users_are_routed_by_prefix(username: str, owner: str) -> None:
 
 # the real DirectoryAuthenticator against OpenLDAP (fixture of tests/auth_directory)
 
-WITH_DIRECTORY = """\
-c.JupyterHub.authenticator_class = "hubplugins.auth.multi.MultiAuthenticator"
-c.MultiAuthenticator.authenticators = [
-    {"class": "hubplugins.GitHubAuthenticator", "url_prefix": "github",
-     "username_prefix": "gh-"},
-    {"class": "directory", "url_prefix": "directory"},
-]
-c.DirectoryAuthenticator.manage_groups = True
-c.DirectoryAuthenticator.allowed_groups = {"staff"}
-c.DirectoryAuthenticator.worker_processes = 1
-"""
-
 
 async def test_github_and_directory_on_one_hub(
     make_hub: Callable[..., Awaitable[Hub]],
@@ -98,9 +86,7 @@ async def test_github_and_directory_on_one_hub(
     openldap: DirectoryUnderTest,
     jupyterhub_version: str,
 ) -> None:
-    config = WITH_DIRECTORY + "".join(
-        f"c.DirectoryAuthenticator.{k} = {v!r}\n" for k, v in openldap.config.items()
-    )
+    config = with_directory(openldap.config)
     hub = await make_hub(
         github_config(github, config), jupyterhub=jupyterhub_version, env=crypt_env()
     )
