@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
+import re
 import sqlite3
 from typing import Any
 
@@ -121,7 +123,7 @@ async def create_claim(devcluster: Any, name: str) -> None:
 
 def set_spawner_state(hub: Any, user: str, server: str, state: dict[str, Any]) -> None:
     """Write a server's saved state into the (stopped) hub's database."""
-    db = sqlite3.connect(hub.workdir / "jupyterhub.sqlite")
+    db = sqlite3.connect(_db_path(hub))
     try:
         cur = db.execute(
             "UPDATE spawners SET state = ? WHERE name = ? AND user_id = "
@@ -132,3 +134,11 @@ def set_spawner_state(hub: Any, user: str, server: str, state: dict[str, Any]) -
         db.commit()
     finally:
         db.close()
+
+
+def _db_path(hub: Any) -> str:
+    """The hub's sqlite file, as its generated config names it."""
+    text = hub.config_file.read_text()
+    match = re.search(r'^c\.JupyterHub\.db_url = "sqlite:///" \+ (.+)$', text, re.M)
+    assert match, "the hub's config names no sqlite database"
+    return str(ast.literal_eval(match.group(1).strip()))
