@@ -137,6 +137,25 @@ async def test_user_volume_is_shared_and_outlives_servers_with_one_ssh_key(volum
     assert secrets_named(devcluster, secret) == []
 
 
+async def test_renamed_server_keeps_its_volume(volume_hub, devcluster):
+    """JupyterHub 6 renames a stopped server; its volume follows by the saved name."""
+    user = "ren1"
+    s = await Session.open(volume_hub, user)
+    await s.start("old", profile="stub")
+    claim = volume_names.server_claim(user, "old")
+    (devcluster.control.volume_path(NS, claim) / "kept.txt").write_text("renamed")
+    await s.stop("old")
+    resp = await volume_hub.api("PATCH", f"/users/{user}/servers/old", json={"name": "new"})
+    assert resp.status_code == 200, resp.text
+    await s.start("new", profile="stub")
+    pod = f"jupyter-{volume_names.user_server(user, 'new')}"
+    assert claims_of(devcluster, pod) == [claim]
+    assert pod_file(devcluster, pod, "/home/jovyan/kept.txt") == "renamed"
+    # deleting the renamed server deletes the volume it mounts
+    await s.stop("new", remove=True)
+    assert devcluster.control.volume_path(NS, claim) is None
+
+
 async def test_no_ssh_key_without_the_policy(volume_hub):
     s = await Session.open(volume_hub, "nokey1")
     resp = await s.hub_get("/hubplugins/sshkey")
