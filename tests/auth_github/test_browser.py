@@ -15,23 +15,13 @@ from pathlib import Path
 import pytest
 from auth_directory.directory_data import PASSWORDS, DirectoryUnderTest
 from auth_github.helpers import crypt_env, github_config, with_directory
+from harness.browser import chromium, have_chromium
 from harness.hub import Hub
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 from services.fake_github import FakeGitHub
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-HAVE_CHROMIUM = os.path.exists(CHROMIUM)
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 POLICY = {
     "defaults": {"profiles": ["cpu", "test"]},
@@ -55,12 +45,10 @@ SCREENSHOTS = Path(os.environ.get("HUBPLUGINS_SCREENSHOTS") or tempfile.mkdtemp(
 
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
+    if not have_chromium():
         pytest.skip("Debian's chromium is not installed")
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    async with chromium() as browser:
         yield browser
-        await browser.close()
 
 
 async def sign_in_with_github(page: Page, hub: Hub, login: str) -> None:
