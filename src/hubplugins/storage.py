@@ -354,6 +354,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def setup_handlers(c: Any) -> None:
+    """The ``setup(c)`` step: serve :func:`handlers` from the hub.
+
+    ``GET /hub/api/hubplugins/sshkey`` gives the signed-in user's public key;
+    ``GET /hub/api/hubplugins/volume-failures`` (scope ``admin:servers``) lists
+    volumes the hub failed to delete. JupyterHub logs a deprecation notice
+    for ``extra_handlers`` at start; the endpoints work on 5.5 and 6.x.
+    """
+    existing = list(c.JupyterHub.extra_handlers) if "extra_handlers" in c.JupyterHub else []
+    paths = {entry[0] for entry in existing}
+    c.JupyterHub.extra_handlers = [*existing, *(h for h in handlers() if h[0] not in paths)]
+
+
 def handlers() -> list[tuple[str, Any]]:
     """Entries for ``c.JupyterHub.extra_handlers``: volume failures and the SSH key."""
     return [(FAILURES_PATH, __getattr__("VolumeFailuresHandler")), *sshkeys.handlers()]

@@ -64,6 +64,9 @@ c.JupyterHub.trust_user_provided_tokens = True
 c.JupyterHub.load_roles = [
     {{"name": "{service}", "scopes": {scopes!r}, "services": ["{service}"]}},
 ]
+# hubplugins.setup(c) starts the lifecycle service; its own tests wire it
+# explicitly, the other hubs do without the extra process
+c.HubLifecycle.enabled = False
 c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allow_all = True
 c.Authenticator.admin_users = {{"admin"}}

@@ -40,7 +40,6 @@ PROFILES = [
 
 CONFIG = f"""
 import hubplugins
-from hubplugins import storage
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.spawner_class = "hubplugins.PolicySpawner"
 c.KubeSpawner.image = "quay.io/jupyter/base-notebook:latest"
@@ -52,8 +51,5 @@ c.KubeSpawner.volumes = [
 c.KubeSpawner.volume_mounts = [{{"name": "home", "mountPath": "/home/jovyan"}}]
 c.HubPolicy.policy = {POLICY!r}
 c.JupyterHub.load_groups = {{name: {{"users": users}} for name, users in {GROUPS!r}.items()}}
-c.JupyterHub.extra_handlers = storage.handlers()
-# the lifecycle service is not under test here
-c.HubLifecycle.enabled = False
 hubplugins.setup(c)
 """

@@ -98,9 +98,10 @@ async def _run(args: argparse.Namespace) -> int:
         return 2
     metrics_ip, metrics_port = args.metrics_ip, args.metrics_port
     service_url = os.environ.get("JUPYTERHUB_SERVICE_URL")
-    if metrics_port is None and service_url and not args.once:
-        parsed = urlparse(service_url)
-        metrics_ip, metrics_port = parsed.hostname or metrics_ip, parsed.port or 80
+    parsed = urlparse(service_url or "")
+    if metrics_port is None and parsed.port and not args.once:
+        # the hub gave the service a url (HubLifecycle.metrics_port): serve there
+        metrics_ip, metrics_port = parsed.hostname or metrics_ip, parsed.port
     server = None
     if metrics_port is not None:
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
