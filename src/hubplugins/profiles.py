@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from .checks import allowed_profiles
 from .decisions import Decision, echo
 from .policy_model import Policy
 
@@ -27,7 +28,7 @@ MAX_FREE_TEXT = 256
 
 def allowed_profile_list(policy: Policy, profiles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The profiles ``policy`` allows, in order, with exactly one default."""
-    allowed = [copy.deepcopy(p) for p in profiles if policy.allows_profile(p["slug"])]
+    allowed = [copy.deepcopy(dict(p)) for p in allowed_profiles(policy, profiles)]
     if allowed and not any(p.get("default") for p in allowed):
         allowed[0]["default"] = True
     return allowed
