@@ -51,7 +51,7 @@ PAGES = [
     ("reference-directory", "reference.html", "c.DirectoryAuthenticator.server_urls"),
     ("reference-github", "reference.html", "c.GitHubAuthenticator.admin_teams"),
     ("install-values", "install.html", "hubplugins.setup(c)"),
-    ("benchmarks-rows", "benchmarks.html", "LDAP sign-in storm"),
+    ("benchmarks-rows", "benchmarks.html", "concurrent LDAP sign-ins"),
 ]
 
 
