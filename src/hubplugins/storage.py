@@ -62,6 +62,29 @@ class VolumeDeleteError(RuntimeError):
 # -- start ---------------------------------------------------------------------
 
 
+def _claims_of_other_servers(spawner: Any) -> set[str]:
+    """Volume names the user's other servers saved in their state."""
+    return {
+        str(orm.state["pvc_name"])
+        for other, orm in spawner.user.orm_user.orm_spawners.items()
+        if other != spawner.name and (orm.state or {}).get("pvc_name")
+    }
+
+
+def _free_server_claim(spawner: Any) -> str:
+    """The volume name of a server that has none yet, unused by the user's others.
+
+    A renamed server keeps its volume, whose name came from its old server
+    name; a new server given that old name must not get the same volume.
+    """
+    name = volume_names.server_claim(spawner.user.name, spawner.name or "")
+    taken = _claims_of_other_servers(spawner)
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    return candidate
+
+
 def apply_storage(spawner: Any, policy: Policy) -> None:
     """Set the volume's size, name and mounts (and the SSH key mount) from the policy."""
     storage = policy.storage
@@ -77,7 +100,7 @@ def apply_storage(spawner: Any, policy: Policy) -> None:
     else:
         spawner.pvc_name_template = volume_names.SERVER_TEMPLATE
         if not spawner._pvc_exists:
-            spawner.pvc_name = volume_names.server_claim(username, spawner.name or "")
+            spawner.pvc_name = _free_server_claim(spawner)
     mount_path = volume_names.expand_mount_path(storage.mount_path, username)
     volumes = [{"name": VOLUME_NAME, "persistentVolumeClaim": {"claimName": "{pvc_name}"}}]
     mounts = [{"name": VOLUME_NAME, "mountPath": mount_path}]
@@ -193,6 +216,8 @@ async def delete_forever(spawner: Any, policy: Policy) -> None:
         if storage.scope == "server" and storage.delete_with_server:
             if own in (user_claim, _user_claim_of(spawner)):
                 _log(spawner, "volume_kept", claim=own, reason="user volume")
+            elif own in _claims_of_other_servers(spawner):
+                _log(spawner, "volume_kept", claim=own, reason="another server's volume")
             else:
                 claims.append(own)
     elif storage.delete_with_user:

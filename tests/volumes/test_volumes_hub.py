@@ -156,6 +156,35 @@ async def test_renamed_server_keeps_its_volume(volume_hub, devcluster):
     assert devcluster.control.volume_path(NS, claim) is None
 
 
+async def test_a_new_server_with_a_renamed_servers_old_name_gets_its_own_volume(
+    volume_hub, devcluster
+):
+    """The old name's volume stays with the renamed server, never with a newcomer."""
+    user = "ren2"
+    s = await Session.open(volume_hub, user)
+    await s.start("old", profile="stub")
+    claim = volume_names.server_claim(user, "old")
+    (devcluster.control.volume_path(NS, claim) / "mine.txt").write_text("renamed server's")
+    await s.stop("old")
+    resp = await volume_hub.api("PATCH", f"/users/{user}/servers/old", json={"name": "new"})
+    assert resp.status_code == 200, resp.text
+    # a new server under the old name, never started, deleted: nothing of "new" goes
+    resp = await volume_hub.api("POST", f"/users/{user}/servers/old", json={"profile": "stub"})
+    assert resp.status_code in (201, 202), resp.text
+    await volume_hub.wait_for_server(user, "old")
+    pod = f"jupyter-{volume_names.user_server(user, 'old')}"
+    assert claims_of(devcluster, pod) == [f"{claim}-2"]
+    await s.stop("old", remove=True)
+    assert (devcluster.control.volume_path(NS, claim) / "mine.txt").read_text() == (
+        "renamed server's"
+    )
+    await s.start("new", profile="stub")
+    pod = f"jupyter-{volume_names.user_server(user, 'new')}"
+    assert claims_of(devcluster, pod) == [claim]
+    await s.stop("new", remove=True)
+    assert devcluster.control.volume_path(NS, claim) is None
+
+
 async def test_no_ssh_key_without_the_policy(volume_hub):
     s = await Session.open(volume_hub, "nokey1")
     resp = await s.hub_get("/hubplugins/sshkey")
