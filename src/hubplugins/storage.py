@@ -64,11 +64,12 @@ class VolumeDeleteError(RuntimeError):
 
 def _claims_of_other_servers(spawner: Any) -> set[str]:
     """Volume names the user's other servers saved in their state."""
-    return {
-        str(orm.state["pvc_name"])
+    states = (
+        getattr(orm, "state", None) or {}
         for other, orm in spawner.user.orm_user.orm_spawners.items()
-        if other != spawner.name and (orm.state or {}).get("pvc_name")
-    }
+        if other != spawner.name
+    )
+    return {str(state["pvc_name"]) for state in states if state.get("pvc_name")}
 
 
 def _free_server_claim(spawner: Any) -> str:

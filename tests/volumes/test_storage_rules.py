@@ -194,10 +194,13 @@ def test_merge_volumes(case, volumes, mounts, names, paths) -> None:
     assert [m["mountPath"] for m in got_mounts] == paths
 
 
-def _start_spawner(user: str, server: str, saved: str | None, default: Any = None) -> Any:
+def _start_spawner(
+    user: str, server: str, saved: str | None, default: Any = None, records: Any = None
+) -> Any:
     spawners = {"": default} if default is not None else {}
+    orm_user = SimpleNamespace(orm_spawners=dict(records or {}))
     return SimpleNamespace(
-        user=SimpleNamespace(name=user, spawners=spawners),
+        user=SimpleNamespace(name=user, spawners=spawners, orm_user=orm_user),
         name=server,
         pvc_name=saved or "claim-from-template",
         _pvc_exists=saved is not None,
@@ -244,6 +247,15 @@ def test_apply_storage(case, section, server, saved, default_saved, claim) -> No
     storage.apply_storage(sp, policy)
     assert len(sp.volumes) == 2 and sp._hubplugins_pod_hook is None
     assert sp.modify_pod_hook is not hook
+
+
+def test_a_new_server_never_takes_a_volume_another_server_saved() -> None:
+    # "lab" was renamed "old-lab" and kept its volume; a new "lab" gets its own
+    taken = volume_names.server_claim("ann", "lab")
+    records = {"old-lab": SimpleNamespace(state={"pvc_name": taken})}
+    sp = _start_spawner("ann", "lab", None, records=records)
+    storage.apply_storage(sp, _policy())
+    assert sp.pvc_name == f"{taken}-2"
 
 
 def test_user_scope_reads_the_default_servers_saved_name_from_the_database() -> None:
