@@ -26,6 +26,7 @@ import asyncio
 import time
 from typing import Any, ClassVar
 
+from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from traitlets import Bool, Unicode, default
 
@@ -122,7 +123,7 @@ class PolicySpawner(KubeSpawner):
         spawners = self.user.spawners
         servers = []
         for name in self.user.orm_user.orm_spawners:
-            other = spawners.get(name) if hasattr(spawners, "get") else None
+            other = spawners.get(name)  # dict.get: never instantiates a spawner
             running = bool(other is not None and other is not self and other.active)
             grant = (getattr(other, "_grant", None) or {}) if running else {}
             servers.append(
@@ -151,12 +152,7 @@ class PolicySpawner(KubeSpawner):
         try:
             if new_named:
                 self._check_new_name()
-            base = self.profile_list
-            if callable(base):
-                from jupyterhub.utils import maybe_future
-
-                base = await maybe_future(base(self))
-            base = self._sorted_dict_values(base)
+            base = await self._profile_list_for(self)
             option_names: set[str] = set()
             if base:
                 initialized = self._get_initialized_profile_list(base)
@@ -395,13 +391,15 @@ class PolicySpawner(KubeSpawner):
         # always per user: the profiles and fields depend on the user's policy
         return self._render_options_form_dynamically
 
-    async def _render_options_form_dynamically(self, current_spawner: Any) -> str:
+    async def _profile_list_for(self, spawner: Any) -> list[dict[str, Any]]:
+        """The configured ``profile_list``, called for ``spawner`` when it is a callable."""
         profile_list = self.profile_list
         if callable(profile_list):
-            from jupyterhub.utils import maybe_future
+            profile_list = await maybe_future(profile_list(spawner))
+        return list(self._sorted_dict_values(profile_list))
 
-            profile_list = await maybe_future(profile_list(current_spawner))
-        return self._render_options_form(self._sorted_dict_values(profile_list))
+    async def _render_options_form_dynamically(self, current_spawner: Any) -> str:
+        return self._render_options_form(await self._profile_list_for(current_spawner))
 
     def _options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
         options = super()._options_from_form(formdata)

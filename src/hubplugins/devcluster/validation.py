@@ -32,40 +32,43 @@ KINDS = {
 Causes = list[tuple[str, str]]
 
 
-def dns1123_subdomain_errors(value: str) -> list[str]:
+def _name_errors(value: str, max_length: int, pattern: re.Pattern[str], rule: str) -> list[str]:
     errors = []
-    if len(value) > 253:
-        errors.append("must be no more than 253 characters")
-    if not _DNS1123_SUBDOMAIN.match(value):
-        errors.append(
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters,"
-            " '-' or '.', and must start and end with an alphanumeric character"
-        )
+    if len(value) > max_length:
+        errors.append(f"must be no more than {max_length} characters")
+    if not pattern.match(value):
+        errors.append(rule)
     return errors
+
+
+def dns1123_subdomain_errors(value: str) -> list[str]:
+    return _name_errors(
+        value,
+        253,
+        _DNS1123_SUBDOMAIN,
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters,"
+        " '-' or '.', and must start and end with an alphanumeric character",
+    )
 
 
 def dns1123_label_errors(value: str) -> list[str]:
-    errors = []
-    if len(value) > 63:
-        errors.append("must be no more than 63 characters")
-    if not _DNS1123_LABEL.match(value):
-        errors.append(
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters"
-            " or '-', and must start and end with an alphanumeric character"
-        )
-    return errors
+    return _name_errors(
+        value,
+        63,
+        _DNS1123_LABEL,
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters"
+        " or '-', and must start and end with an alphanumeric character",
+    )
 
 
 def dns1035_label_errors(value: str) -> list[str]:
-    errors = []
-    if len(value) > 63:
-        errors.append("must be no more than 63 characters")
-    if not _DNS1035_LABEL.match(value):
-        errors.append(
-            "a DNS-1035 label must consist of lower case alphanumeric characters or '-',"
-            " start with an alphabetic character, and end with an alphanumeric character"
-        )
-    return errors
+    return _name_errors(
+        value,
+        63,
+        _DNS1035_LABEL,
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-',"
+        " start with an alphabetic character, and end with an alphanumeric character",
+    )
 
 
 NAME_RULES = {
