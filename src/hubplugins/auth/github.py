@@ -117,15 +117,6 @@ class GitHubAuthenticator(GroupMapMixin, GitHubOAuthenticator):
         # without read:org, GitHub hides private org membership and all teams
         return ["read:org"]
 
-    @default("manage_groups")
-    def _manage_groups_default(self) -> bool:
-        return True
-
-    @default("enable_auth_state")
-    def _enable_auth_state_default(self) -> bool:
-        # the access token must be kept to re-check membership on refresh
-        return True
-
     @default("http_request_kwargs")
     def _http_request_kwargs_default(self) -> dict[str, Any]:
         return {"connect_timeout": 10, "request_timeout": 20}

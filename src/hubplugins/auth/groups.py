@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from inspect import isawaitable
 from typing import Any
 
-from traitlets import Dict, List, Unicode, validate
+from traitlets import Dict, List, Unicode, default, validate
 from traitlets.config import Configurable
 
 EVERYONE = "*"
@@ -68,6 +68,15 @@ class GroupMapMixin(Configurable):
     Mix in before the oauthenticator class:
     ``class X(GroupMapMixin, GitHubOAuthenticator)``.
     """
+
+    @default("manage_groups")
+    def _manage_groups_default(self) -> bool:
+        return True
+
+    @default("enable_auth_state")
+    def _enable_auth_state_default(self) -> bool:
+        # the provider's tokens must be kept to re-check memberships on refresh
+        return True
 
     group_map = Dict(
         key_trait=Unicode(),

@@ -31,15 +31,6 @@ class OIDCAuthenticator(GroupMapMixin, GenericOAuthenticator):
         """,
     )
 
-    @default("manage_groups")
-    def _manage_groups_default(self) -> bool:
-        return True
-
-    @default("enable_auth_state")
-    def _enable_auth_state_default(self) -> bool:
-        # the tokens must be kept to refresh groups
-        return True
-
     @default("scope")
     def _scope_default(self) -> list[str]:
         return ["openid", "profile", "email", "groups"]
