@@ -30,14 +30,14 @@ from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from traitlets import Bool, Unicode, default
 
-from . import metrics, storage
+from . import metrics, pool_sync, storage
 from .checks import check_rename
 from .config import HubPolicy, named_server_check
 from .decisions import Decision, ServerUsage, Usage, echo
 from .edge import http_error, log_decision
 from .errors import PolicyRefusal
-from .gpu_pool import GpuPool
-from .policy_model import Policy
+from .gpu_pool import GpuPool, not_synced
+from .policy_model import DEFAULT_GPU_RESOURCE, Policy
 from .profiles import UNLISTED_SUFFIX, allowed_profile_list, check_profile_choice
 from .quantities import format_cpu, format_memory
 from .resources_text import Request, parse_request
@@ -90,6 +90,7 @@ class PolicySpawner(KubeSpawner):
         self._nothing_created = False
         self._progress_notes: list[str] = []
         self._forget_when_stopped = False
+        self._pool_demand: dict[str, int] = {}
 
     # -- policy --------------------------------------------------------------
 
@@ -113,28 +114,34 @@ class PolicySpawner(KubeSpawner):
     def _server_key(self) -> str:
         return f"{self.user.name}/{self.name}"
 
-    def _usage(self) -> Usage:
-        """This user's servers as the hub knows them, with what running ones hold.
+    def _usage(self, policy: Policy | None = None, pods: Any = None) -> Usage:
+        """This user's servers, with what running ones hold.
 
-        Read from the hub's own records and the spawners in memory (whose
-        grants are restored from saved state after a hub restart): no
-        Kubernetes request.
+        Each server counts with the larger of its grant (from the spawners in
+        memory, restored from saved state after a hub restart) and what its
+        live pods hold (``pods``: the pod reflector's, see ``pool_sync``), so
+        a start interrupted by a crash of the hub still counts: no Kubernetes
+        request.
         """
         spawners = self.user.spawners
+        gpu_resources = [*self.gpu_pool.capacity]
+        if policy is not None:
+            gpu_resources.append(policy.resources.gpu.resource)
+        from_pods = pool_sync.usage_from_pods(pods, self.user.name, gpu_resources)
         servers = []
         for name in self.user.orm_user.orm_spawners:
             other = spawners.get(name)  # dict.get: never instantiates a spawner
             running = bool(other is not None and other is not self and other.active)
             grant = (getattr(other, "_grant", None) or {}) if running else {}
-            servers.append(
-                ServerUsage(
-                    name=name,
-                    running=running,
-                    cpu=float(grant.get("cpu_limit", 0.0)),
-                    memory=int(grant.get("mem_limit", 0)),
-                    gpu=int(grant.get("gpu", 0)),
-                )
+            server = ServerUsage(
+                name=name,
+                running=running,
+                cpu=float(grant.get("cpu_limit", 0.0)),
+                memory=int(grant.get("mem_limit", 0)),
+                gpu=int(grant.get("gpu", 0)),
             )
+            servers.append(pool_sync.larger(server, from_pods.pop(name, None)))
+        servers.extend(from_pods.values())  # pods of servers the hub no longer lists
         return Usage.of(servers)
 
     # -- start ---------------------------------------------------------------
@@ -167,19 +174,13 @@ class PolicySpawner(KubeSpawner):
             finally:
                 self.profile_list = base
             base_request = self._profile_resources(policy, before)
-            usage = self._usage()
+            # the last await before the checks: from here to the reservation, none
+            pods = await pool_sync.live_pods(self)
+            usage = self._usage(policy, pods)
             decision = check_start(policy, usage, request, base_request, server_name=self.name)
             decision.enforce()
             grant = dict(decision.details)
-            gpus = int(grant.get("gpu", 0))
-            if gpus:
-                pool_decision = self.gpu_pool.reserve(
-                    self._server_key, policy.resources.gpu.resource, gpus
-                )
-                pool_decision.enforce()
-                self._report_pool()
-                grant["pool_in_use"] = pool_decision.details.get("in_use")
-                grant["pool_size"] = pool_decision.details.get("size")
+            self._reserve_pool(grant, pods)
         except PolicyRefusal as refusal:
             metrics.record_refusal(refusal.decision.rule)
             log_decision(self.log, "spawn", refusal, user=self.user.name, server=self.name)
@@ -189,6 +190,28 @@ class PolicySpawner(KubeSpawner):
         storage.apply_storage(self, policy)
         metrics.observe_decision(time.perf_counter() - started)
         log_decision(self.log, "spawn", grant, user=self.user.name, server=self.name)
+
+    def _reserve_pool(self, grant: dict[str, Any], pods: Any) -> None:
+        """Reserve the pooled resources the pod will hold, counted with the live pods."""
+        pool = self.gpu_pool
+        demand = pool_sync.demand(self, grant, pool)
+        if not demand:
+            if pool.release(self._server_key):
+                self._report_pool()
+            return
+        if pods is None:
+            not_synced(next(iter(demand))).enforce()
+        decision = pool.reserve(
+            self._server_key,
+            demand,
+            pod=pool_sync.pod_key(self),
+            pods=pool_sync.pool_holdings(pods, pool, demand),
+        )
+        decision.enforce()
+        self._pool_demand = demand
+        self._report_pool()
+        grant["pool_in_use"] = decision.details.get("in_use")
+        grant["pool_size"] = decision.details.get("size")
 
     def _check_new_name(self) -> None:
         """The hub-level name and count check, for paths that skip it."""
@@ -332,11 +355,13 @@ class PolicySpawner(KubeSpawner):
         if self.gpu_pool.release(self._server_key):
             self._report_pool()
         self._grant = None
+        self._pool_demand = {}
 
     def _report_pool(self) -> None:
         pool = self.gpu_pool
+        pods = pool_sync.pool_holdings(pool_sync.pods_now(self), pool)
         for resource, size in pool.capacity.items():
-            metrics.set_gpu_pool(resource, pool.in_use(resource), size)
+            metrics.set_gpu_pool(resource, pool.in_use(resource, pods), size)
 
     async def stop(self, now: bool = False) -> None:
         try:
@@ -363,7 +388,7 @@ class PolicySpawner(KubeSpawner):
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
         if self._grant is not None:
-            state[STATE_KEY] = {"grant": self._grant}
+            state[STATE_KEY] = {"grant": self._grant, "pool": self._pool_demand}
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -372,8 +397,14 @@ class PolicySpawner(KubeSpawner):
         grant = saved.get("grant")
         if grant:
             self._grant = grant
-            if grant.get("gpu"):
-                self.gpu_pool.restore(self._server_key, grant.get("gpu_resource"), grant["gpu"])
+            demand = saved.get("pool")
+            if not isinstance(demand, dict):  # saved before every pooled resource was kept
+                demand = {grant.get("gpu_resource") or DEFAULT_GPU_RESOURCE: grant.get("gpu") or 0}
+            self._pool_demand = {str(k): int(v) for k, v in demand.items() if v}
+            if self._pool_demand:
+                self.gpu_pool.restore(
+                    self._server_key, self._pool_demand, pod=pool_sync.pod_key(self)
+                )
                 self._report_pool()
 
     # -- the spawn form ------------------------------------------------------

@@ -27,6 +27,7 @@ CORE = [
     "resources_text",
     "server_names",
     "gpu_pool",
+    "pod_resources",
     "profiles",
     "volume_names",
     "lifecycle/sweep",

@@ -225,6 +225,39 @@ class Hub:
             pass
         self._logf.close()
 
+    async def kill(self) -> None:
+        """SIGKILL the hub's process group and the proxy it started, as a crash would.
+
+        Nothing is cleaned up: pods keep running, the database keeps what the
+        hub last wrote and the pid files stay. ``start()`` brings the hub back
+        on the same database.
+        """
+        for client in self._clients:
+            await client.aclose()
+        self._clients.clear()
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        # configurable-http-proxy runs in a session of its own
+        groups = [proc.pid]
+        try:
+            groups.append(int((self.workdir / "proxy.pid").read_text().strip()))
+        except (OSError, ValueError):
+            pass
+        for group in groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        await proc.wait()
+        self._logf.close()
+        deadline = asyncio.get_running_loop().time() + 15
+        for pid in groups[1:]:  # gone, so the next hub finds no proxy to stop
+            while _alive(pid):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise HubError(f"proxy {pid} still running after SIGKILL")
+                await asyncio.sleep(0.05)
+
     async def restart(self) -> None:
         """Stop and start the hub again with the same database and ports."""
         await self.stop()
@@ -296,6 +329,16 @@ class Hub:
             if asyncio.get_running_loop().time() > deadline:
                 raise HubError(f"server {user}/{server} not in state ready={ready}: {model}")
             await asyncio.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _form_xsrf(html: str) -> str | None:
