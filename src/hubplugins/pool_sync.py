@@ -22,8 +22,9 @@ from typing import Any
 
 from .decisions import ServerUsage
 from .errors import QuantityError
-from .gpu_pool import GpuPool
+from .gpu_pool import GpuPool, not_synced
 from .pod_resources import holds, is_live, pod_owner, pooled_holdings
+from .policy_model import DEFAULT_GPU_RESOURCE
 from .quantities import parse_cpu
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "pod_key",
     "pods_now",
     "pool_holdings",
+    "reserve",
+    "restore",
     "usage_from_pods",
 ]
 
@@ -112,6 +115,42 @@ def demand(spawner: Any, grant: Mapping[str, Any], pool: GpuPool) -> dict[str, i
         )
         if n:
             wanted[resource] = n
+    return wanted
+
+
+def reserve(
+    spawner: Any, server_id: str, grant: dict[str, Any], pods: Pods | None
+) -> dict[str, int]:
+    """Reserve what the server's pod will hold of the pooled resources; returns it.
+
+    Counted with the live ``pods`` (None: not listed, so a start asking for a
+    pooled resource is refused rather than counted against an empty pool).
+    Raises :class:`~hubplugins.errors.PolicyRefusal` when the pool is
+    exhausted; adds ``pool_in_use`` and ``pool_size`` to ``grant``.
+    """
+    pool: GpuPool = spawner.gpu_pool
+    wanted = demand(spawner, grant, pool)
+    if not wanted:
+        pool.release(server_id)
+        return wanted
+    if pods is None:
+        not_synced(next(iter(wanted))).enforce()
+    decision = pool.reserve(
+        server_id, wanted, pod=pod_key(spawner), pods=pool_holdings(pods, pool, wanted)
+    )
+    decision.enforce()
+    grant["pool_in_use"] = decision.details.get("in_use")
+    grant["pool_size"] = decision.details.get("size")
+    return wanted
+
+
+def restore(spawner: Any, server_id: str, grant: Mapping[str, Any], saved: Any) -> dict[str, int]:
+    """Restore the reservation of a server found running in saved state; returns it."""
+    if not isinstance(saved, dict):  # saved before every pooled resource was kept
+        saved = {grant.get("gpu_resource") or DEFAULT_GPU_RESOURCE: grant.get("gpu") or 0}
+    wanted = {str(k): int(v) for k, v in saved.items() if v}
+    if wanted:
+        spawner.gpu_pool.restore(server_id, wanted, pod=pod_key(spawner))
     return wanted
 
 

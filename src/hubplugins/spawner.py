@@ -36,8 +36,8 @@ from .config import HubPolicy, named_server_check
 from .decisions import Decision, ServerUsage, Usage, echo
 from .edge import http_error, log_decision
 from .errors import PolicyRefusal
-from .gpu_pool import GpuPool, not_synced
-from .policy_model import DEFAULT_GPU_RESOURCE, Policy
+from .gpu_pool import GpuPool
+from .policy_model import Policy
 from .profiles import UNLISTED_SUFFIX, allowed_profile_list, check_profile_choice
 from .quantities import format_cpu, format_memory
 from .resources_text import Request, parse_request
@@ -180,7 +180,9 @@ class PolicySpawner(KubeSpawner):
             decision = check_start(policy, usage, request, base_request, server_name=self.name)
             decision.enforce()
             grant = dict(decision.details)
-            self._reserve_pool(grant, pods)
+            self._pool_demand = pool_sync.reserve(self, self._server_key, grant, pods)
+            if self._pool_demand:
+                self._report_pool()
         except PolicyRefusal as refusal:
             metrics.record_refusal(refusal.decision.rule)
             log_decision(self.log, "spawn", refusal, user=self.user.name, server=self.name)
@@ -190,28 +192,6 @@ class PolicySpawner(KubeSpawner):
         storage.apply_storage(self, policy)
         metrics.observe_decision(time.perf_counter() - started)
         log_decision(self.log, "spawn", grant, user=self.user.name, server=self.name)
-
-    def _reserve_pool(self, grant: dict[str, Any], pods: Any) -> None:
-        """Reserve the pooled resources the pod will hold, counted with the live pods."""
-        pool = self.gpu_pool
-        demand = pool_sync.demand(self, grant, pool)
-        if not demand:
-            if pool.release(self._server_key):
-                self._report_pool()
-            return
-        if pods is None:
-            not_synced(next(iter(demand))).enforce()
-        decision = pool.reserve(
-            self._server_key,
-            demand,
-            pod=pool_sync.pod_key(self),
-            pods=pool_sync.pool_holdings(pods, pool, demand),
-        )
-        decision.enforce()
-        self._pool_demand = demand
-        self._report_pool()
-        grant["pool_in_use"] = decision.details.get("in_use")
-        grant["pool_size"] = decision.details.get("size")
 
     def _check_new_name(self) -> None:
         """The hub-level name and count check, for paths that skip it."""
@@ -397,14 +377,8 @@ class PolicySpawner(KubeSpawner):
         grant = saved.get("grant")
         if grant:
             self._grant = grant
-            demand = saved.get("pool")
-            if not isinstance(demand, dict):  # saved before every pooled resource was kept
-                demand = {grant.get("gpu_resource") or DEFAULT_GPU_RESOURCE: grant.get("gpu") or 0}
-            self._pool_demand = {str(k): int(v) for k, v in demand.items() if v}
+            self._pool_demand = pool_sync.restore(self, self._server_key, grant, saved.get("pool"))
             if self._pool_demand:
-                self.gpu_pool.restore(
-                    self._server_key, self._pool_demand, pod=pool_sync.pod_key(self)
-                )
                 self._report_pool()
 
     # -- the spawn form ------------------------------------------------------

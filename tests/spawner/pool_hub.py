@@ -87,8 +87,11 @@ def pod_of(devcluster: Any, user: str, server: str = "") -> dict[str, Any] | Non
     return None
 
 
-async def hang_start(hub: Hub, devcluster: Any, user: str, server: str = "") -> None:
-    """Start a GPU server whose pod runs but never turns ready (until it is deleted)."""
+async def hang_start(hub: Hub, devcluster: Any, user: str, server: str = "") -> str:
+    """Start a GPU server whose pod runs but never turns ready (until it is deleted).
+
+    Returns ``"pending"``, or the status code of a refusal.
+    """
     devcluster.control.set_readiness_delay(3600)
     # the hub answers 202 only after its slow-spawn timeout: wait for the pod instead
     request = asyncio.ensure_future(start_gpu(hub, user, server))
@@ -98,8 +101,9 @@ async def hang_start(hub: Hub, devcluster: Any, user: str, server: str = "") -> 
             pod = pod_of(devcluster, user, server)
             if pod is not None and pod.get("status", {}).get("containerStatuses"):
                 if "running" in pod["status"]["containerStatuses"][0].get("state", {}):
-                    break
-            assert not request.done() or request.result().status_code == 202, request.result()
+                    return "pending"
+            if request.done() and request.result().status_code != 202:
+                return str(request.result().status_code)
             assert asyncio.get_running_loop().time() < deadline, pod
             await asyncio.sleep(0.05)
     finally:

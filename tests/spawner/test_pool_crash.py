@@ -43,7 +43,7 @@ async def test_pool_counts_every_gpu_pod_after_a_crash(
             assert resp.status_code in (201, 202), resp.text
             await hub.wait_for_server(user)
         for user in hung:
-            await hang_start(hub, fresh_devcluster, user)
+            assert await hang_start(hub, fresh_devcluster, user) == "pending"
         assert len(gpu_pods(fresh_devcluster)) == pool
 
         await hub.kill()

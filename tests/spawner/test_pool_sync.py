@@ -1,0 +1,87 @@
+"""What the spawner reads from the pods: pooled demand, a user's servers, and the unlisted case."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from hubplugins import pool_sync
+from hubplugins.errors import PolicyRefusal
+from hubplugins.gpu_pool import GpuPool
+
+GPU = "nvidia.com/gpu"
+AMD = "amd.com/gpu"
+
+
+def _spawner(pool: GpuPool, limits=None, guarantees=None) -> SimpleNamespace:
+    return SimpleNamespace(
+        gpu_pool=pool,
+        namespace="ns",
+        pod_name="jupyter-alice",
+        extra_resource_limits=limits or {},
+        extra_resource_guarantees=guarantees or {},
+    )
+
+
+DEMAND = [
+    ("grant-only", {"gpu": 1, "gpu_resource": GPU}, {}, {GPU: 1}),
+    ("no-gpu", {"gpu": 0, "gpu_resource": GPU}, {}, {}),
+    ("profile-sets-another-pooled-resource", {"gpu": 0, "gpu_resource": GPU}, {AMD: "2"}, {AMD: 2}),
+    ("unpooled-resource-ignored", {"gpu": 0, "gpu_resource": GPU}, {"x.io/fpga": "1"}, {}),
+    ("grant-overrides-profile-count", {"gpu": 2, "gpu_resource": GPU}, {GPU: "1"}, {GPU: 2}),
+]
+
+
+@pytest.mark.parametrize(
+    ("grant", "limits", "expected"), [c[1:] for c in DEMAND], ids=[c[0] for c in DEMAND]
+)
+def test_demand(grant, limits, expected) -> None:
+    pool = GpuPool({GPU: 4, AMD: 4})
+    assert pool_sync.demand(_spawner(pool, limits), grant, pool) == expected
+
+
+def _pod(user: str, server: str, phase: str = "Running", **limits: str) -> dict:
+    notes = {"hub.jupyter.org/username": user}
+    if server:
+        notes["hub.jupyter.org/servername"] = server
+    return {
+        "metadata": {"annotations": notes},
+        "spec": {"containers": [{"resources": {"limits": limits}}]},
+        "status": {"phase": phase},
+    }
+
+
+def test_usage_from_pods_counts_the_users_live_pods() -> None:
+    pods = {
+        "ns/a": _pod("alice", "", cpu="2", memory="1G", **{GPU: "1"}),
+        "ns/b": _pod("alice", "nb", phase="Pending", cpu="1", memory="1G"),
+        "ns/c": _pod("alice", "old", phase="Failed", cpu="4"),
+        "ns/d": _pod("bob", "", cpu="8"),
+    }
+    found = pool_sync.usage_from_pods(pods, "alice", [GPU])
+    assert sorted(found) == ["", "nb"]
+    assert (found[""].cpu, found[""].memory, found[""].gpu) == (2.0, 10**9, 1)
+    assert found["nb"].running and found["nb"].cpu == 1.0
+
+
+def test_a_pooled_start_is_refused_while_the_pods_are_not_listed() -> None:
+    pool = GpuPool({GPU: 4})
+    grant = {"gpu": 1, "gpu_resource": GPU}
+    with pytest.raises(PolicyRefusal) as info:
+        pool_sync.reserve(_spawner(pool), "alice/", grant, None)
+    assert info.value.status == 409 and "not counted yet" in info.value.message
+    assert not pool.reservations
+    # without pooled resources the start does not depend on the pods
+    assert pool_sync.reserve(_spawner(pool), "alice/", {"gpu": 0}, None) == {}
+
+
+def test_reserve_names_the_pod_and_counts_the_others() -> None:
+    pool = GpuPool({GPU: 1})
+    pods = {"ns/other-hub": {"spec": {"containers": [{"resources": {"limits": {GPU: "1"}}}]}}}
+    with pytest.raises(PolicyRefusal):
+        pool_sync.reserve(_spawner(pool), "alice/", {"gpu": 1, "gpu_resource": GPU}, pods)
+    grant = {"gpu": 1, "gpu_resource": GPU}
+    assert pool_sync.reserve(_spawner(pool), "alice/", grant, {}) == {GPU: 1}
+    assert pool.reservations["alice/"].pod == "ns/jupyter-alice"
+    assert grant["pool_in_use"] == 1 and grant["pool_size"] == 1
