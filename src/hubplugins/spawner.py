@@ -77,7 +77,8 @@ class PolicySpawner(KubeSpawner):
 
         Empty (the default) means one pool per hub process, sized by
         ``HubPolicy.policy.cluster.gpu_pool``. Only change this when several
-        spawner classes in one hub must keep separate pools.
+        spawner classes in one hub must keep separate reservations; every pool
+        still counts every pod in its namespace that holds its resources.
         """,
     )
 
