@@ -30,7 +30,7 @@ from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from traitlets import Bool, Unicode, default
 
-from . import metrics, storage
+from . import failure_count, metrics, storage
 from .checks import check_rename
 from .config import HubPolicy, named_server_check
 from .decisions import Decision, ServerUsage, Usage, echo
@@ -90,6 +90,19 @@ class PolicySpawner(KubeSpawner):
         self._nothing_created = False
         self._progress_notes: list[str] = []
         self._forget_when_stopped = False
+
+    # JupyterHub stores each start's future here, then adds the callback that
+    # counts failed starts toward consecutive_failure_limit: refusals are
+    # kept out of that count (see hubplugins.failure_count)
+    @property
+    def _spawn_future(self) -> Any:
+        return self.__dict__.get("_hubplugins_spawn_future")
+
+    @_spawn_future.setter
+    def _spawn_future(self, future: Any) -> None:
+        self.__dict__["_hubplugins_spawn_future"] = future
+        if isinstance(future, asyncio.Future):
+            failure_count.watch_start(self, future)
 
     # -- policy --------------------------------------------------------------
 
