@@ -30,6 +30,7 @@ CORE = [
     "profiles",
     "volume_names",
     "lifecycle/sweep",
+    "lifecycle/conditions",
 ]
 OUTSIDE = ("jupyterhub", "tornado", "kubernetes_asyncio", "kubespawner", "ldap3", "oauthenticator")
 # pure helpers of those projects the core reuses rather than rewrites
