@@ -151,11 +151,11 @@ class _ChildMixin:
     async def post_spawn_stop(self, user: Any, spawner: Any) -> None:
         await self.multi.post_spawn_stop(user, spawner)
 
-    async def add_user(self, user: Any) -> None:
-        await self.multi.add_user(user)
+    def add_user(self, user: Any) -> None:
+        self.multi.add_user(user)
 
-    async def delete_user(self, user: Any) -> None:
-        await self.multi.delete_user(user)
+    def delete_user(self, user: Any) -> None:
+        self.multi.delete_user(user)
 
 
 async def _maybe(value: Any) -> Any:
@@ -393,18 +393,14 @@ class MultiAuthenticator(Authenticator):
         if child is not None:
             await _maybe(child.as_provider("post_spawn_stop", user, spawner))  # type: ignore[attr-defined]
 
-    async def add_user(self, user: Any) -> None:
-        """The hub's own list, then the owning child's (e.g. ``allow_existing_users``)."""
-        await _maybe(super().add_user(user))
-        child = self.child_for(user.name)
-        if child is not None:
-            await _maybe(child.as_provider("add_user", user))  # type: ignore[attr-defined]
+    def add_user(self, user: Any) -> None:
+        """The hub's own list only: a child's allow list is what its configuration says.
 
-    async def delete_user(self, user: Any) -> None:
-        await _maybe(super().delete_user(user))
-        child = self.child_for(user.name)
-        if child is not None:
-            await _maybe(child.as_provider("delete_user", user))  # type: ignore[attr-defined]
+        JupyterHub calls this for every user in the database at start and for
+        every new user; passing those on (``allow_existing_users``) would let
+        someone removed from an allowed organization or group back in.
+        """
+        super().add_user(user)
 
     async def get_authenticated_user(self, handler: Any, data: Any) -> Any:
         """A form posted to ``/hub/login`` goes to the first password child, with its checks."""
