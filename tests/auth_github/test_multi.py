@@ -1,21 +1,17 @@
-"""MultiAuthenticator: GitHub and a password sign-in on one page, one set of groups.
+"""MultiAuthenticator without a hub: configuration errors and the name rules as tables.
 
-Most cases use JupyterHub's DummyAuthenticator as the password side; the last
-one uses the real DirectoryAuthenticator against OpenLDAP.
+The password side is JupyterHub's DummyAuthenticator or a recording child; the
+same rules through a real hub, with the real DirectoryAuthenticator on OpenLDAP
+and the local GitHub, are in test_multi_hub.py.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from auth_directory.directory_data import PASSWORDS, DirectoryUnderTest
-from auth_github.helpers import ORG, crypt_env, github_config, oauth_sign_in, with_directory
-from harness.hub import Hub
 from jupyterhub.auth import Authenticator
-from services.fake_github import FakeGitHub
 from traitlets.config import Config
 
 from hubplugins.auth import multi_names
@@ -89,55 +85,6 @@ def test_users_are_routed_by_prefix(username: str, owner: str) -> None:
     child = multi.child_for(username)
     assert child is not None and type(child).__name__ == owner
     assert multi.manage_groups and multi.enable_auth_state and multi.refresh_pre_spawn
-
-
-# the real DirectoryAuthenticator against OpenLDAP (fixture of tests/auth_directory)
-
-
-async def test_github_and_directory_on_one_hub(
-    make_hub: Callable[..., Awaitable[Hub]],
-    github: FakeGitHub,
-    openldap: DirectoryUnderTest,
-    jupyterhub_version: str,
-) -> None:
-    config = with_directory(openldap.config)
-    hub = await make_hub(
-        github_config(github, config), jupyterhub=jupyterhub_version, env=crypt_env()
-    )
-    page = await hub.client().get("/hub/login")
-    assert "Sign in with GitHub" in page.text
-    assert 'href="/hub/github/oauth_login' in page.text
-    assert 'action="/hub/directory/login' in page.text
-
-    # GitHub side: prefixed name, mapped groups; an outsider is refused
-    resp = await oauth_sign_in(hub.client(), "alice", start="/hub/github/oauth_login")
-    assert resp.status_code == 200, resp.text[:300]
-    refused = await oauth_sign_in(hub.client(), "carol", start="/hub/github/oauth_login")
-    assert refused.status_code == 403 and "is not a member" in refused.text
-
-    # directory side: the form on the shared page posts to the child's own URL
-    client = hub.client()
-    page = await client.get("/hub/login")
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
-    assert xsrf is not None
-    resp = await client.post(
-        "/hub/directory/login",
-        data={"username": "bob", "password": PASSWORDS["bob"], "_xsrf": xsrf.group(1)},
-        follow_redirects=False,
-    )
-    assert resp.status_code == 302, resp.text[:300]
-
-    # both feed the same JupyterHub groups, hence the same policy tiers
-    github_groups = (await hub.api("GET", "/users/gh-alice")).json()["groups"]
-    assert sorted(github_groups) == ["authenticated", "gpu-beta"]
-    assert "gpu-beta" in (await hub.api("GET", "/users/bob")).json()["groups"]
-    group = (await hub.api("GET", "/groups/gpu-beta")).json()
-    assert sorted(group["users"]) == ["bob", "gh-alice"]
-
-    # steps after sign-in reach the owning child: GitHub's spawn check refuses
-    github.remove_from_org("alice", ORG)
-    resp = await hub.api("POST", "/users/gh-alice/server")
-    assert resp.status_code == 403, resp.text
 
 
 # -- hub names: ownership, lists, routing (tables over the pure rules and the router) --

@@ -1,4 +1,4 @@
-"""Hub names on the combined page, through a real hub on both JupyterHub series.
+"""The combined sign-in page through a real hub on both JupyterHub series.
 
 GitHub (names ``gh-``), the real DirectoryAuthenticator on OpenLDAP (names
 ``dir-``) and JupyterHub's DummyAuthenticator (no prefix, any password) on one
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from auth_directory.directory_data import PASSWORDS, DirectoryUnderTest
-from auth_github.helpers import ORG, crypt_env, github_config, oauth_sign_in, populate
+from auth_github.helpers import ORG, TEAM, crypt_env, github_config, oauth_sign_in, populate
 from harness.hub import Hub, HubError, start_hub
 from services.fake_github import FakeGitHub
 
@@ -159,6 +159,39 @@ async def test_names_on_the_combined_page(world: tuple[Hub, FakeGitHub]) -> None
     assert model is not None and (model["name"], model["admin"]) == ("gh-alice", False)
 
 
+async def test_github_and_directory_feed_one_set_of_groups(world: tuple[Hub, FakeGitHub]) -> None:
+    """One page, each child's flow under its own URL, the same JupyterHub groups."""
+    hub, github = world
+    github.add_to_team("alice", TEAM)
+    page = await hub.client().get("/hub/login")
+    assert "Sign in with GitHub" in page.text
+    assert 'href="/hub/github/oauth_login' in page.text
+    assert 'action="/hub/directory/login' in page.text
+    assert 'action="/hub/local/login' in page.text
+
+    # GitHub side: prefixed name, mapped groups; an outsider is refused
+    resp = await oauth_sign_in(hub.client(), "alice", start="/hub/github/oauth_login")
+    assert resp.status_code == 200, resp.text[:300]
+    refused = await oauth_sign_in(hub.client(), "carol", start="/hub/github/oauth_login")
+    assert refused.status_code == 403 and "is not a member" in refused.text
+
+    # directory side: the form on the shared page posts to the child's own URL
+    resp = await form_sign_in(hub.client(), "/hub/directory/login", "bob", PASSWORDS["bob"])
+    assert resp.status_code == 200 and str(resp.url).endswith("/hub/home"), resp.text[:300]
+
+    # both feed the same JupyterHub groups, hence the same policy tiers
+    github_groups = (await hub.api("GET", "/users/gh-alice")).json()["groups"]
+    assert sorted(github_groups) == ["authenticated", "gpu-beta"]
+    assert "gpu-beta" in (await hub.api("GET", "/users/dir-bob")).json()["groups"]
+    group = (await hub.api("GET", "/groups/gpu-beta")).json()
+    assert {"dir-bob", "gh-alice"} <= set(group["users"])
+
+    # steps after sign-in reach the owning child: GitHub's spawn check refuses
+    github.remove_from_org("alice", ORG)
+    resp = await hub.api("POST", "/users/gh-alice/server")
+    assert resp.status_code == 403, resp.text
+
+
 async def _poll(check: Any, what: str, timeout: float = 30) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -210,13 +243,6 @@ STARTS = [
     pytest.param("gh-x-", "", "starts username_prefix 'gh-x-'", id="nested-prefixes"),
     pytest.param(
         "dir-",
-        'c.Authenticator.admin_users = {"admin"}\n'
-        "c.MultiAuthenticator.authenticators = c.MultiAuthenticator.authenticators[:2]\n",
-        "'admin' is a name no sign-in method can produce",
-        id="list-entry-of-nobody",
-    ),
-    pytest.param(
-        "dir-",
         'c.GitHubAuthenticator.admin_users = {"dave"}\n',
         "GitHubAuthenticator.admin_users: 'dave' is a name of another sign-in method",
         id="own-list-other-name",
@@ -227,7 +253,11 @@ STARTS = [
 async def test_start_refuses_names_that_meet(
     tmp_path_factory: pytest.TempPathFactory, openldap: DirectoryUnderTest
 ) -> None:
-    """Configurations whose names could meet or never occur: the hub exits with the why."""
+    """Names that could meet, a list entry of another child: the hub exits with the why.
+
+    The check runs before JupyterHub's own start, the same on both series; the
+    other configuration errors are tables in test_multi.py.
+    """
     github = await FakeGitHub().start()
     try:
         starts = []
