@@ -16,6 +16,7 @@ from traitlets.config import Config
 
 from hubplugins.auth import multi_names
 from hubplugins.auth.multi import MultiAuthenticator, NameNotOwned
+from hubplugins.auth.multi_child import ProviderUser
 
 GITHUB = "hubplugins.GitHubAuthenticator"
 DUMMY = "jupyterhub.auth.DummyAuthenticator"
@@ -344,3 +345,31 @@ async def test_oidc_child_refresh_and_lists_use_hub_names() -> None:
     assert refreshed["name"] == "oidc-ann" and seen == ["ann"]
     assert await multi.refresh_user(FakeUser("oidc-mallory")) is False
     assert await multi.refresh_user(FakeUser("oidc-zed")) is False  # not allowed any more
+
+
+def test_a_list_in_the_entry_config_is_the_childs_own() -> None:
+    entries: list[dict[str, Any]] = [
+        {
+            "class": GITHUB,
+            "url_prefix": "github",
+            "username_prefix": "gh-",
+            "config": {"blocked_users": {"gh-dscully"}},
+        },
+        {"class": DUMMY, "url_prefix": "local"},
+    ]
+    multi = MultiAuthenticator(authenticators=entries)
+    assert multi.children[0].blocked_users == {"dscully"}
+    entries[0]["config"] = {"blocked_users": {"dscully"}}
+    with pytest.raises(ValueError, match=re.escape("GitHubAuthenticator.blocked_users: 'dscully'")):
+        MultiAuthenticator(authenticators=entries)
+
+
+async def test_the_child_sees_the_hub_user_under_the_provider_name() -> None:
+    user = FakeUser("gh-alice")
+    seen = ProviderUser(user, "alice")
+    assert seen.name == "alice" and await seen.get_auth_state() == {}
+    seen.extra = 1  # other attributes are the user's
+    assert user.extra == 1  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match="cannot rename"):
+        seen.name = "bob"
+    assert user.name == "gh-alice"

@@ -51,6 +51,8 @@ class ProviderUser:
         return getattr(self._user, attr)
 
     def __setattr__(self, attr: str, value: Any) -> None:
+        if attr == "name":
+            raise AttributeError("a sign-in method cannot rename a hub user")
         setattr(self._user, attr, value)
 
 
