@@ -373,3 +373,22 @@ async def test_the_child_sees_the_hub_user_under_the_provider_name() -> None:
     with pytest.raises(AttributeError, match="cannot rename"):
         seen.name = "bob"
     assert user.name == "gh-alice"
+
+
+async def test_post_auth_hook_sees_the_hub_name() -> None:
+    seen: list[str] = []
+
+    def hook(authenticator: Any, handler: Any, model: dict[str, Any]) -> dict[str, Any]:
+        seen.append(model["name"])
+        if model["name"] == "rec-eve":
+            model["name"] = "carol"  # a hook cannot move a user into another child's names
+        return model
+
+    multi = _multi(
+        Config({"Authenticator": {"post_auth_hook": hook}, "Recorder": {"allow_all": True}})
+    )
+    recorder = multi.children[1]
+    model = await recorder.get_authenticated_user(None, {"username": "ann"})
+    assert model["name"] == "rec-ann" and seen == ["rec-ann"]
+    with pytest.raises(NameNotOwned):
+        await recorder.get_authenticated_user(None, {"username": "eve"})

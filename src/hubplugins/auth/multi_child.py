@@ -91,12 +91,19 @@ class ChildMixin:
             routes.append((url_path_join("/", self.url_prefix, path), bound))
         return routes
 
+    async def run_post_auth_hook(self, handler: Any, auth_model: dict[str, Any]) -> Any:
+        """The last step of a sign-in that passed every check: the name becomes the hub name.
+
+        ``post_auth_hook`` then sees the hub name (``gh-alice``), as the lists do.
+        """
+        auth_model["name"] = self.username_prefix + auth_model["name"]
+        model = super().run_post_auth_hook(handler, auth_model)  # type: ignore[misc]
+        return await model if isawaitable(model) else model
+
     async def get_authenticated_user(self, handler: Any, data: Any) -> Any:
         model = super().get_authenticated_user(handler, data)  # type: ignore[misc]
         if isawaitable(model):
             model = await model
-        if model and self.username_prefix:
-            model["name"] = self.username_prefix + model["name"]
         if model:
             self.multi.check_owner(self, model["name"])
         return model
