@@ -38,6 +38,7 @@ still there.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from collections.abc import Iterable
@@ -194,7 +195,7 @@ def _chain_prepare(spawner: Any, policy: Policy) -> None:
         if original is None:
             return pod
         result = original(sp, pod)
-        return await result if asyncio.iscoroutine(result) else result
+        return await result if inspect.isawaitable(result) else result
 
     spawner.modify_pod_hook = modify_pod
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from hubplugins import pod_guard, volume_names
+from hubplugins import pod_guard, storage, volume_names
+from hubplugins.policy_table import PolicyTable
 
 SERVER = volume_names.server_claim("ann", "lab")
 USER = volume_names.user_claim("ann")
@@ -103,3 +105,33 @@ async def test_undo_start(made, template, claim, others, pods, deleted) -> None:
     assert sp.api.deleted == deleted
     assert sp.created_by_start == []
     assert sp._pvc_exists is not any(kind == PVC for kind, _ in deleted)
+
+
+# -- the configured hook, sync or async, after the SSH key step -------------------
+
+
+def _sync(spawner: Any, pod: dict) -> dict:
+    return {**pod, "by": "sync"}
+
+
+async def _async(spawner: Any, pod: dict) -> dict:
+    return {**pod, "by": "async"}
+
+
+def _returns_future(spawner: Any, pod: dict) -> Any:
+    return asyncio.ensure_future(_async(spawner, pod))
+
+
+HOOKS = {"none": (None, None), "sync": (_sync, "sync"), "async": (_async, "async")}
+HOOKS["sync-returning-a-future"] = (_returns_future, "async")
+
+
+@pytest.mark.parametrize(("hook", "by"), HOOKS.values(), ids=HOOKS.keys())
+async def test_configured_hook_runs_after_the_key_step_and_alone_for_the_check(hook, by) -> None:
+    sp = SimpleNamespace(modify_pod_hook=hook)
+    policy = PolicyTable.from_dict({"defaults": {"ssh_keys": False}}).resolve([])
+    storage._chain_prepare(sp, policy)
+    assert storage.configured_pod_hook(sp) is hook
+    result = await sp.modify_pod_hook(sp, {"kind": "Pod"})
+    assert result.get("by") == by
+    assert result["kind"] == "Pod"
