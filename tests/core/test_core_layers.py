@@ -24,6 +24,7 @@ CORE = [
     "policy_checks",
     "checks",
     "start_checks",
+    "pod_resources",
     "resources_text",
     "server_names",
     "gpu_pool",
