@@ -197,6 +197,7 @@ class SambaRecipe:
     users: dict[str, str]
     groups: dict[str, list[str]]  # group -> members (users or groups)
     disabled: list[str] = field(default_factory=list)
+    distribution: dict[str, list[str]] = field(default_factory=dict)  # distribution groups
 
     def key(self) -> str:
         version = subprocess.run(["samba", "-V"], capture_output=True, text=True).stdout
@@ -227,6 +228,9 @@ def _provision(target: Path, recipe: SambaRecipe) -> None:
     for group, members in recipe.groups.items():
         if members:
             _quiet(["samba-tool", "group", "addmembers", group, ",".join(members), *local])
+    for group, members in recipe.distribution.items():
+        _quiet(["samba-tool", "group", "add", group, "--group-type=Distribution", *local])
+        _quiet(["samba-tool", "group", "addmembers", group, ",".join(members), *local])
     for user in recipe.disabled:
         _quiet(["samba-tool", "user", "disable", user, *local])
 

@@ -18,14 +18,16 @@ from jupyterhub.auth import Authenticator
 from tornado import web
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Set, Unicode, default
 
+from hubplugins.auth.directory_access import AccessMixin
+from hubplugins.auth.ldap_account import REVOKED_STATES
 from hubplugins.auth.ldap_directory import Settings
 from hubplugins.auth.ldap_names import (
     GroupRule,
     LoginRefused,
     bounded,
-    matches_any,
+    common_base,
+    is_dn,
     normalize_login,
-    short_name,
 )
 from hubplugins.auth.ldap_pool import UNAVAILABLE, WorkerPool
 
@@ -38,7 +40,14 @@ _AD_USER_FILTER = "(&(objectCategory=person)(objectClass=user)(sAMAccountName={u
 _LDAP_USER_FILTER = "(&(objectClass=inetOrgPerson)(uid={username}))"
 
 
-class DirectoryAuthenticator(Authenticator):
+ACCOUNT_MESSAGES = {
+    "disabled": "This account is disabled in the directory. Ask your administrator.",
+    "expired": "This account has expired in the directory. Ask your administrator.",
+    "locked": "This account is locked in the directory. Try again later or ask your administrator.",
+}
+
+
+class DirectoryAuthenticator(AccessMixin, Authenticator):
     """Sign in against Active Directory or another LDAP directory (OpenLDAP, 389 DS)."""
 
     # -- servers and transport ---------------------------------------------------
@@ -146,6 +155,20 @@ class DirectoryAuthenticator(Authenticator):
         Example: `["ad.example.org", "ADEX"]`.""",
     ).tag(config=True)
 
+    account_lock_attributes = List(
+        Unicode(),
+        help="""Non-AD directories: attributes whose presence on a user's entry means the
+        account is locked (refused at sign-in, signed out at refresh). Default:
+        `["pwdAccountLockedTime"]` (OpenLDAP password policy); empty = none. Accounts
+        disabled some other way are best excluded by `user_search_filter`, e.g.
+        `(&(objectClass=inetOrgPerson)(uid={username})(!(employeeType=disabled)))`.
+        On AD `userAccountControl`, `accountExpires` and `lockoutTime` are always read.""",
+    ).tag(config=True)
+
+    @default("account_lock_attributes")
+    def _default_lock_attributes(self) -> list[str]:
+        return [] if self.directory_type == "ad" else ["pwdAccountLockedTime"]
+
     max_username_length = Int(
         256,
         help="Longer typed usernames are refused at once, before the directory is asked. "
@@ -156,7 +179,18 @@ class DirectoryAuthenticator(Authenticator):
 
     group_search_base = Unicode(
         "",
-        help="Base DN for groups. Empty = `user_search_base`. Example: `OU=Groups,DC=ad,...`.",
+        help="""Base DN for groups. Groups named by CN (in `allowed_groups`, `admin_groups`,
+        `group_allow_list`, `group_rename`) and groups synced with `manage_groups` count
+        only under it: a group of the same CN elsewhere grants nothing. Groups given as
+        full DNs count wherever they are. Required when groups are named by CN or synced.
+        Example: `OU=Groups,DC=ad,DC=example,DC=org`.""",
+    ).tag(config=True)
+
+    include_distribution_groups = Bool(
+        False,
+        help="""AD: let distribution groups (mailing lists, `groupType` without the
+        security bit 0x80000000) count for `allowed_groups`, `admin_groups` and synced
+        groups. Default False: only security groups count.""",
     ).tag(config=True)
 
     group_object_filter = Unicode(
@@ -189,27 +223,30 @@ class DirectoryAuthenticator(Authenticator):
 
     group_allow_list = List(
         Unicode(),
-        help="""Directory groups (short names, i.e. the CN) synced into JupyterHub groups
-        with `manage_groups`. Empty = all of a user's groups. Example: `["gpu-beta"]`.""",
+        help="""Directory groups synced into JupyterHub groups with `manage_groups`, by CN
+        (under `group_search_base`) or full DN. Empty = all of a user's groups under
+        `group_search_base`. Example: `["gpu-beta", "CN=hpc,OU=Projects,DC=ad,..."]`.""",
     ).tag(config=True)
 
     group_rename = Dict(
         value_trait=Unicode(),
-        help="""Directory group short name -> JupyterHub group name.
-        Example: `{"Domain Users": "everyone"}`.""",
+        help="""Directory group (CN under `group_search_base`, or full DN) -> JupyterHub
+        group name. Example: `{"Domain Users": "everyone"}`.""",
     ).tag(config=True)
 
     allowed_groups = Set(
         Unicode(),
         help="""Users in any of these groups (nested membership counts) may sign in.
-        A name matches a group's CN or its JupyterHub name, without case.
-        Works together with `allowed_users` and `allow_all`.""",
+        A name is a full DN, or a CN / JupyterHub group name of a group under
+        `group_search_base`, compared without case. Works together with `allowed_users`
+        and `allow_all`. Example: `{"jupyter-users", "CN=hpc,OU=Projects,DC=ad,..."}`.""",
     ).tag(config=True, allow_config=True)
 
     admin_groups = Set(
         Unicode(),
-        help="""Users in any of these groups are JupyterHub admins; when set, other users
-        lose admin at their next sign-in or refresh (unless in `admin_users`).""",
+        help="""Users in any of these groups (full DN, or CN under `group_search_base`)
+        are JupyterHub admins; when set, other users lose admin at their next sign-in
+        or refresh (unless in `admin_users`).""",
     ).tag(config=True)
 
     # -- workers ----------------------------------------------------------------
@@ -242,7 +279,9 @@ class DirectoryAuthenticator(Authenticator):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._validate()
-        self._group_rule = GroupRule.build(self.group_allow_list, self.group_rename)
+        self._group_rule = GroupRule.build(
+            self.group_search_base, self.group_allow_list, self.group_rename
+        )
         self._pool = WorkerPool(
             self._settings(),
             self.worker_processes,
@@ -297,8 +336,38 @@ class DirectoryAuthenticator(Authenticator):
             problems.append(f"{name}.worker_processes must be 1-8")
         if self.worker_threads < 1 or self.group_nesting_depth < 1:
             problems.append(f"{name}.worker_threads and group_nesting_depth must be >= 1")
+        by_cn = [
+            f"{name}.{trait}"
+            for trait in ("allowed_groups", "admin_groups", "group_allow_list", "group_rename")
+            if any(not is_dn(g) for g in getattr(self, trait))
+        ]
+        if self.manage_groups:
+            by_cn.append("Authenticator.manage_groups")
+        if by_cn and not self.group_search_base:
+            problems.append(
+                f"{name}.group_search_base is empty, but {', '.join(by_cn)} name or sync "
+                "groups by CN, which count only under it: set it (e.g. "
+                "'OU=Groups,DC=ad,DC=example,DC=org') or name groups by full DN"
+            )
+        elif not self._membership_base():
+            problems.append(
+                f"{name}: group_search_base and the groups given as DNs share no base DN"
+            )
         if problems:
             raise ValueError("; ".join(problems))
+
+    def _membership_base(self) -> str:
+        """Where a user's groups are searched: the group base and every group named by DN."""
+        named = [
+            g
+            for trait in ("allowed_groups", "admin_groups", "group_allow_list", "group_rename")
+            for g in getattr(self, trait)
+            if is_dn(g)
+        ]
+        bases = [self.group_search_base] if self.group_search_base else []
+        if not bases and not named:
+            return self.user_search_base
+        return common_base(bases + named)
 
     def _settings(self) -> Settings:
         return Settings(
@@ -315,7 +384,9 @@ class DirectoryAuthenticator(Authenticator):
             user_search_filter=self.user_search_filter,
             username_attribute=self.username_attribute,
             active_directory=self.directory_type == "ad",
-            group_search_base=self.group_search_base,
+            group_search_base=self._membership_base(),
+            security_groups_only=not self.include_distribution_groups,
+            lock_attributes=list(self.account_lock_attributes),
             group_object_filter=self.group_object_filter,
             group_member_attribute=self.group_member_attribute,
             group_nesting_depth=self.group_nesting_depth,
@@ -367,6 +438,8 @@ class DirectoryAuthenticator(Authenticator):
             outcome = "name_mismatch"
         if outcome != "ok":
             self._log_outcome(typed, outcome, result, started)
+            if outcome in REVOKED_STATES:  # the password was right: say why
+                raise web.HTTPError(403, ACCOUNT_MESSAGES[outcome])
             return None
         model = self._auth_model(result, login)
         if not self.check_allowed(model["name"], model):
@@ -378,17 +451,19 @@ class DirectoryAuthenticator(Authenticator):
     def _auth_model(self, result: dict, login: str) -> dict:
         name = (result.get("name") or login).lower()
         dns = list(result.get("groups") or [])
-        shorts = [short_name(dn) for dn in dns]
-        mapped = self._group_rule.map(dns)
         model: dict[str, Any] = {
             "name": name,
-            "auth_state": {"dn": result.get("dn"), "directory_groups": shorts},
+            "auth_state": {
+                "dn": result.get("dn"),
+                "directory_groups": self._group_rule.named(dns),
+                "directory_group_dns": dns,
+            },
         }
         if self.manage_groups:
-            model["groups"] = mapped
+            model["groups"] = self._group_rule.map(dns)
         if self.admin_groups:
-            model["admin"] = name in self.admin_users or matches_any(
-                self.admin_groups, shorts, mapped
+            model["admin"] = name in self.admin_users or self._group_rule.matches(
+                self.admin_groups, dns
             )
         if result.get("groups_truncated"):
             self.log.warning(
@@ -403,28 +478,29 @@ class DirectoryAuthenticator(Authenticator):
             return True
         if self.allowed_groups and authentication:
             state = authentication.get("auth_state") or {}
-            shorts = state.get("directory_groups") or []
-            mapped = self._group_rule.map_names(shorts)
-            return matches_any(self.allowed_groups, shorts, mapped)
+            dns = state.get("directory_group_dns") or []
+            return self._group_rule.matches(self.allowed_groups, dns)
         return False
 
-    # -- staying current ----------------------------------------------------------
+    # -- staying current: refresh_user and pre_spawn_start are in AccessMixin ---------
 
-    async def refresh_user(self, user: Any, handler: Any = None) -> bool | dict:
-        if not self.service_account_dn:
-            return True
+    async def recheck(self, user: Any) -> tuple[str, dict[str, Any] | None]:
+        """Look the account up again: ("ok", fresh model), ("unavailable", None), or
+        (why access ends: not_found, disabled, expired, locked, not_allowed, ..., None)."""
         started = time.perf_counter()
         state = await user.get_auth_state() or {}
         result = await self._pool.call("lookup", {"login": user.name, "dn": state.get("dn")})
         outcome = result.get("outcome", UNAVAILABLE)
-        if outcome == UNAVAILABLE:
-            self._log_outcome(user.name, "refresh_unavailable", result, started)
-            return True
+        model = None
+        if outcome == "ok":
+            model = self._auth_model(result, user.name)
+            if model["name"] != user.name:
+                outcome = "name_mismatch"
+            elif self.check_blocked_users(user.name, model) is False:
+                outcome = "blocked"
+            elif not self.check_allowed(user.name, model):
+                outcome = "not_allowed"
         if outcome != "ok":
-            self._log_outcome(user.name, f"refresh_{outcome}", result, started)
-            return False
-        model = self._auth_model(result, user.name)
-        if model["name"] != user.name or not self.check_allowed(user.name, model):
-            self._log_outcome(user.name, "refresh_not_allowed", result, started)
-            return False
-        return model
+            self._log_outcome(user.name, f"recheck_{outcome}", result, started)
+            return outcome, None
+        return outcome, model
