@@ -12,21 +12,18 @@ import contextlib
 import os
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from jupyterhub.auth import Authenticator
 from tornado import web
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Set, Unicode, default
 
 from hubplugins.auth.directory_access import AccessMixin
+from hubplugins.auth.directory_config import validate, worker_settings
 from hubplugins.auth.ldap_account import REVOKED_STATES
-from hubplugins.auth.ldap_directory import Settings
 from hubplugins.auth.ldap_names import (
     GroupRule,
     LoginRefused,
     bounded,
-    common_base,
-    is_dn,
     normalize_login,
 )
 from hubplugins.auth.ldap_pool import UNAVAILABLE, WorkerPool
@@ -278,12 +275,12 @@ class DirectoryAuthenticator(AccessMixin, Authenticator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._validate()
+        validate(self)
         self._group_rule = GroupRule.build(
             self.group_search_base, self.group_allow_list, self.group_rename
         )
         self._pool = WorkerPool(
-            self._settings(),
+            worker_settings(self),
             self.worker_processes,
             timeout=self.connect_timeout * max(1, len(self.server_urls)) + 3 * self.receive_timeout,
             log=self.log,
@@ -309,92 +306,6 @@ class DirectoryAuthenticator(AccessMixin, Authenticator):
     def _warmed(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:
             self.log.warning("directory workers did not start: %s", task.exception())
-
-    def _validate(self) -> None:
-        name = "DirectoryAuthenticator"
-        problems = []
-        if not self.server_urls:
-            problems.append(f"{name}.server_urls is empty: give at least one ldaps:// URL")
-        for url in self.server_urls:
-            parts = urlsplit(url)
-            if parts.scheme.lower() not in ("ldap", "ldaps") or not parts.hostname:
-                problems.append(f"{name}.server_urls: {url!r} is not ldap://host or ldaps://host")
-        if not self.user_search_base:
-            problems.append(f"{name}.user_search_base is empty")
-        if self.service_account_dn and not self.service_account_password:
-            problems.append(f"{name}.service_account_password is empty")
-        if not self.service_account_dn and not self.bind_templates:
-            problems.append(f"{name}: set service_account_dn or bind_templates")
-        for template in self.bind_templates:
-            if "{username}" not in template:
-                problems.append(f"{name}.bind_templates: {template!r} lacks {{username}}")
-        if "{username}" not in self.user_search_filter:
-            problems.append(f"{name}.user_search_filter lacks {{username}}")
-        if self.tls_ca_file and not os.path.isfile(self.tls_ca_file):
-            problems.append(f"{name}.tls_ca_file: no such file {self.tls_ca_file!r}")
-        if not 1 <= self.worker_processes <= 8:
-            problems.append(f"{name}.worker_processes must be 1-8")
-        if self.worker_threads < 1 or self.group_nesting_depth < 1:
-            problems.append(f"{name}.worker_threads and group_nesting_depth must be >= 1")
-        by_cn = [
-            f"{name}.{trait}"
-            for trait in ("allowed_groups", "admin_groups", "group_allow_list", "group_rename")
-            if any(not is_dn(g) for g in getattr(self, trait))
-        ]
-        if self.manage_groups:
-            by_cn.append("Authenticator.manage_groups")
-        if by_cn and not self.group_search_base:
-            problems.append(
-                f"{name}.group_search_base is empty, but {', '.join(by_cn)} name or sync "
-                "groups by CN, which count only under it: set it (e.g. "
-                "'OU=Groups,DC=ad,DC=example,DC=org') or name groups by full DN"
-            )
-        elif not self._membership_base():
-            problems.append(
-                f"{name}: group_search_base and the groups given as DNs share no base DN"
-            )
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    def _membership_base(self) -> str:
-        """Where a user's groups are searched: the group base and every group named by DN."""
-        named = [
-            g
-            for trait in ("allowed_groups", "admin_groups", "group_allow_list", "group_rename")
-            for g in getattr(self, trait)
-            if is_dn(g)
-        ]
-        bases = [self.group_search_base] if self.group_search_base else []
-        if not bases and not named:
-            return self.user_search_base
-        return common_base(bases + named)
-
-    def _settings(self) -> Settings:
-        return Settings(
-            servers=list(self.server_urls),
-            ca_file=self.tls_ca_file,
-            allow_plaintext=self.allow_plaintext,
-            connect_timeout=self.connect_timeout,
-            receive_timeout=self.receive_timeout,
-            server_retry_after=self.server_retry_after,
-            service_dn=self.service_account_dn,
-            service_password=self.service_account_password,
-            bind_templates=list(self.bind_templates),
-            user_search_base=self.user_search_base,
-            user_search_filter=self.user_search_filter,
-            username_attribute=self.username_attribute,
-            active_directory=self.directory_type == "ad",
-            group_search_base=self._membership_base(),
-            security_groups_only=not self.include_distribution_groups,
-            lock_attributes=list(self.account_lock_attributes),
-            group_object_filter=self.group_object_filter,
-            group_member_attribute=self.group_member_attribute,
-            group_nesting_depth=self.group_nesting_depth,
-            group_cache_seconds=self.group_cache_seconds,
-            threads=self.worker_threads,
-            spare_connections=self.spare_connections,
-            nice=self.worker_nice,
-        )
 
     async def close(self) -> None:
         """Stop the worker processes (tests and embedding; the hub's exit closes them too)."""
