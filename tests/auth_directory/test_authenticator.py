@@ -271,6 +271,42 @@ async def test_refresh_after_disabling(samba, make_authenticator):
     assert await auth.refresh_user(user) is not False
 
 
+async def test_refresh_refuses_another_entry_of_the_same_name(directory, make_authenticator):
+    auth = _auth(make_authenticator, directory, allow_all=True)
+    model = await auth.authenticate(None, {"username": "bob", "password": PASSWORDS["bob"]})
+    state = model["auth_state"]
+    assert state["id"]
+    assert (await auth.refresh_user(FakeUser("bob", state)))["name"] == "bob"
+    # the DN and the name as before, but another entry: a deleted account's name reused
+    assert await auth.refresh_user(FakeUser("bob", {**state, "id": "00" * 16})) is False
+    with pytest.raises(web.HTTPError) as info:
+        await auth.pre_spawn_start(FakeUser("bob", {**state, "id": "00" * 16}), None)
+    assert info.value.status_code == 403
+
+
+class FakeHandler:
+    """What authenticate reads from the login handler: the hub's user of a name."""
+
+    def __init__(self, *users: FakeUser) -> None:
+        self.users = {u.name: u for u in users}
+
+    def find_user(self, name: str) -> FakeUser | None:
+        return self.users.get(name)
+
+
+async def test_sign_in_does_not_inherit_a_reused_name(directory, make_authenticator):
+    auth = _auth(make_authenticator, directory, allow_all=True, enable_auth_state=True)
+    data = {"username": "bob", "password": PASSWORDS["bob"]}
+    model = await auth.authenticate(None, data)
+    same = FakeHandler(FakeUser("bob", model["auth_state"]))
+    assert (await auth.authenticate(same, data))["name"] == "bob"
+    assert (await auth.authenticate(FakeHandler(), data))["name"] == "bob"
+    earlier = FakeHandler(FakeUser("bob", {**model["auth_state"], "id": "00" * 16}))
+    with pytest.raises(web.HTTPError) as info:
+        await auth.authenticate(earlier, data)
+    assert info.value.status_code == 403 and "belonged to another" in info.value.log_message
+
+
 async def test_refresh_keeps_access_while_directory_is_down(openldap, make_authenticator):
     auth = _auth(make_authenticator, openldap, allow_all=True, server_urls=[closed_port_url()])
     assert await auth.refresh_user(FakeUser("bob", None)) is True

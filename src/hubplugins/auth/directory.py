@@ -44,6 +44,13 @@ ACCOUNT_MESSAGES = {
 }
 
 
+REPLACED_MESSAGE = (
+    "This username belonged to another directory account before. Ask your administrator "
+    "to remove the old JupyterHub user of that name, so that you do not inherit its "
+    "servers and files."
+)
+
+
 class DirectoryAuthenticator(AccessMixin, Authenticator):
     """Sign in against Active Directory or another LDAP directory (OpenLDAP, 389 DS)."""
 
@@ -353,11 +360,27 @@ class DirectoryAuthenticator(AccessMixin, Authenticator):
                 raise web.HTTPError(403, ACCOUNT_MESSAGES[outcome])
             return None
         model = self._auth_model(result, login)
+        if await self._name_reused(handler, model):
+            self._log_outcome(typed, "replaced", result, started)
+            raise web.HTTPError(403, REPLACED_MESSAGE)
         if not self.check_allowed(model["name"], model):
             self._log_outcome(typed, "not_allowed", result, started)
         else:
             self._log_outcome(typed, "ok", result, started)
         return model
+
+    async def _name_reused(self, handler: Any, model: dict) -> bool:
+        """Whether the hub's user of this name was signed in from another directory entry
+        (a deleted account's name given to someone else): then they must not inherit it."""
+        new_id = model["auth_state"].get("id")
+        find_user = getattr(handler, "find_user", None)
+        if not new_id or find_user is None or not self.enable_auth_state:
+            return False
+        user = find_user(model["name"])
+        if user is None:
+            return False
+        old_id = (await user.get_auth_state() or {}).get("id")
+        return bool(old_id) and old_id != new_id
 
     def _auth_model(self, result: dict, login: str) -> dict:
         name = (result.get("name") or login).lower()
@@ -366,6 +389,7 @@ class DirectoryAuthenticator(AccessMixin, Authenticator):
             "name": name,
             "auth_state": {
                 "dn": result.get("dn"),
+                "id": result.get("id"),
                 "directory_groups": self._group_rule.named(dns),
                 "directory_group_dns": dns,
             },
@@ -405,8 +429,11 @@ class DirectoryAuthenticator(AccessMixin, Authenticator):
         model = None
         if outcome == "ok":
             model = self._auth_model(result, user.name)
+            saved_id = state.get("id")
             if model["name"] != user.name:
                 outcome = "name_mismatch"
+            elif saved_id and result.get("id") and saved_id != result["id"]:
+                outcome = "replaced"
             elif self.check_blocked_users(user.name, model) is False:
                 outcome = "blocked"
             elif not self.check_allowed(user.name, model):

@@ -4,7 +4,8 @@ Mixed into :class:`~hubplugins.auth.directory.DirectoryAuthenticator`, which
 provides ``recheck(user)``: a fresh lookup of the account with the service
 account, returning ``("ok", model)``, ``("unavailable", None)`` or the reason
 access ends (``not_found``, ``disabled``, ``expired``, ``locked``,
-``not_allowed``, ``blocked``, ``name_mismatch``).
+``not_allowed``, ``blocked``, ``name_mismatch``, ``replaced``: the saved
+``objectGUID`` / ``entryUUID`` differs, so the name now belongs to someone else).
 
 Within ``auth_refresh_age`` of the change, an account that was disabled,
 expired, locked, deleted or dropped from ``allowed_groups`` loses access on
@@ -47,6 +48,7 @@ REASONS = {
     "not_allowed": "is no longer in a group allowed to use this hub",
     "blocked": "is blocked on this hub",
     "name_mismatch": "no longer has this username in the directory",
+    "replaced": "now names a different directory entry (the name was given to someone else)",
 }
 
 

@@ -90,6 +90,7 @@ def worker_settings(self: Any) -> Settings:
         group_search_base=membership_base(self),
         security_groups_only=not self.include_distribution_groups,
         lock_attributes=list(self.account_lock_attributes),
+        id_attribute="objectGUID" if self.directory_type == "ad" else "entryUUID",
         group_object_filter=self.group_object_filter,
         group_member_attribute=self.group_member_attribute,
         group_nesting_depth=self.group_nesting_depth,

@@ -69,6 +69,7 @@ class Settings:
     group_search_base: str = ""
     security_groups_only: bool = True
     lock_attributes: list[str] = field(default_factory=list)
+    id_attribute: str = ""  # objectGUID / entryUUID: tells a reused name from its old owner
     group_object_filter: str = "(objectClass=groupOfNames)"
     group_member_attribute: str = "member"
     group_nesting_depth: int = 10
@@ -212,6 +213,8 @@ class Directory:
         """
         attrs = [self.s.username_attribute]
         attrs += AD_ACCOUNT_ATTRIBUTES if self.s.active_directory else self.s.lock_attributes
+        if self.s.id_attribute:
+            attrs.append(self.s.id_attribute)
         flt = self._user_filter(login)
         if bound_name is not None:
             flt = f"(&{flt}(sAMAccountName={escape_filter_chars(bound_name)}))"
@@ -322,8 +325,10 @@ class Directory:
             now=time.time(),
             bound=bound,
         )
+        raw = (entry.get("raw_attributes") or {}).get(self.s.id_attribute) or [b""]
         return {
             "outcome": state,
+            "id": (raw[0] if isinstance(raw, list) else raw).hex() or None,
             "dn": entry["dn"],
             "name": str(name) if name else None,
             "groups": groups,
