@@ -275,12 +275,12 @@ async def test_refresh_refuses_another_entry_of_the_same_name(directory, make_au
     auth = _auth(make_authenticator, directory, allow_all=True)
     model = await auth.authenticate(None, {"username": "bob", "password": PASSWORDS["bob"]})
     state = model["auth_state"]
-    assert state["id"]
+    assert state["directory_id"]
     assert (await auth.refresh_user(FakeUser("bob", state)))["name"] == "bob"
     # the DN and the name as before, but another entry: a deleted account's name reused
-    assert await auth.refresh_user(FakeUser("bob", {**state, "id": "00" * 16})) is False
+    assert await auth.refresh_user(FakeUser("bob", {**state, "directory_id": "00" * 16})) is False
     with pytest.raises(web.HTTPError) as info:
-        await auth.pre_spawn_start(FakeUser("bob", {**state, "id": "00" * 16}), None)
+        await auth.pre_spawn_start(FakeUser("bob", {**state, "directory_id": "00" * 16}), None)
     assert info.value.status_code == 403
 
 
@@ -301,7 +301,7 @@ async def test_sign_in_does_not_inherit_a_reused_name(directory, make_authentica
     same = FakeHandler(FakeUser("bob", model["auth_state"]))
     assert (await auth.authenticate(same, data))["name"] == "bob"
     assert (await auth.authenticate(FakeHandler(), data))["name"] == "bob"
-    earlier = FakeHandler(FakeUser("bob", {**model["auth_state"], "id": "00" * 16}))
+    earlier = FakeHandler(FakeUser("bob", {**model["auth_state"], "directory_id": "00" * 16}))
     with pytest.raises(web.HTTPError) as info:
         await auth.authenticate(earlier, data)
     assert info.value.status_code == 403 and "belonged to another" in info.value.log_message

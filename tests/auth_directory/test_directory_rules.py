@@ -9,6 +9,7 @@ from hubplugins.auth.ldap_account import (
     ad_bind_name,
     ad_bound_dn,
     bind_refusal,
+    domain_root,
     who_am_i,
 )
 from hubplugins.auth.ldap_names import GroupRule, common_base, dn_under
@@ -180,7 +181,16 @@ AD_BOUND = {
         ],
         "CN=mallory",
     ),
-    "implicit-upn": ("hank@ad.example.org", [("CN=hank", None, "hank")], "CN=hank"),
+    "implicit-upn": (
+        "hank@ad.example.org",
+        [("CN=hank,CN=Users,DC=ad,DC=example,DC=org", None, "hank")],
+        "CN=hank,CN=Users,DC=ad,DC=example,DC=org",
+    ),
+    "implicit-upn-only-in-own-domain": (
+        "hank@corp.example.org",
+        [("CN=hank,CN=Users,DC=ad,DC=example,DC=org", "hank@ad.example.org", "hank")],
+        None,
+    ),
     "netbios": ("ADEX\\hank", [("CN=hank", "x@y", "hank"), ("CN=m", "hank@y", "m")], "CN=hank"),
     "two-with-the-upn": ("a@b", [("CN=1", "a@b", "x"), ("CN=2", "A@B", "y")], None),
     "none": ("a@b", [], None),
@@ -193,3 +203,17 @@ def test_ad_bound_account(case):
     bind_name, entries, expected = AD_BOUND[case]
     upn, sam = ad_bind_name(bind_name)
     assert ad_bound_dn(entries, upn, sam) == expected
+
+
+DOMAINS = {
+    "ou-under-domain": ("OU=People,DC=ad,DC=example,DC=org", "DC=ad,DC=example,DC=org"),
+    "domain-itself": ("DC=example,DC=org", "DC=example,DC=org"),
+    "no-dc": ("ou=people,o=corp", ""),
+    "escaped-comma": ("CN=a\\,b,DC=ad,DC=org", "DC=ad,DC=org"),
+}
+
+
+@pytest.mark.parametrize("case", DOMAINS)
+def test_domain_root(case):
+    dn, expected = DOMAINS[case]
+    assert domain_root(dn) == expected

@@ -372,14 +372,14 @@ class DirectoryAuthenticator(AccessMixin, Authenticator):
     async def _name_reused(self, handler: Any, model: dict) -> bool:
         """Whether the hub's user of this name was signed in from another directory entry
         (a deleted account's name given to someone else): then they must not inherit it."""
-        new_id = model["auth_state"].get("id")
+        new_id = model["auth_state"].get("directory_id")
         find_user = getattr(handler, "find_user", None)
         if not new_id or find_user is None or not self.enable_auth_state:
             return False
         user = find_user(model["name"])
         if user is None:
             return False
-        old_id = (await user.get_auth_state() or {}).get("id")
+        old_id = (await user.get_auth_state() or {}).get("directory_id")
         return bool(old_id) and old_id != new_id
 
     def _auth_model(self, result: dict, login: str) -> dict:
@@ -389,7 +389,7 @@ class DirectoryAuthenticator(AccessMixin, Authenticator):
             "name": name,
             "auth_state": {
                 "dn": result.get("dn"),
-                "id": result.get("id"),
+                "directory_id": result.get("id"),
                 "directory_groups": self._group_rule.named(dns),
                 "directory_group_dns": dns,
             },
@@ -429,7 +429,7 @@ class DirectoryAuthenticator(AccessMixin, Authenticator):
         model = None
         if outcome == "ok":
             model = self._auth_model(result, user.name)
-            saved_id = state.get("id")
+            saved_id = state.get("directory_id")
             if model["name"] != user.name:
                 outcome = "name_mismatch"
             elif saved_id and result.get("id") and saved_id != result["id"]:

@@ -17,9 +17,12 @@ No I/O and no clock here (the time is passed in). The rules, as documented for a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
+
+from hubplugins.auth.ldap_names import dn_key
 
 UAC_ACCOUNTDISABLE = 0x2
 FILETIME_NEVER = (0, 0x7FFFFFFFFFFFFFFF)
@@ -146,5 +149,26 @@ def ad_bound_dn(
             return explicit[0] if len(explicit) == 1 else None
     if sam:
         implicit = [dn for dn, _, s in rows if s == sam.casefold()]
+        if upn:  # the implicit UPN is name@<the account's own DNS domain>, nothing else
+            suffix = upn.rpartition("@")[2].casefold()
+            implicit = [dn for dn in implicit if dns_domain(dn) == suffix]
         return implicit[0] if len(implicit) == 1 else None
     return None
+
+
+def domain_root(dn: str) -> str:
+    """The trailing ``DC=`` part of a DN: ``OU=x,DC=ad,DC=example,DC=org`` -> ``DC=ad,...``."""
+    parts = [p for p in re.split(r"(?<!\\),", dn) if p.strip()]
+    tail: list[str] = []
+    for part in reversed(parts):
+        if part.strip().lower().startswith("dc="):
+            tail.insert(0, part.strip())
+        else:
+            break
+    return ",".join(tail)
+
+
+def dns_domain(dn: str) -> str:
+    """The DNS name of a DN's domain: ``CN=x,DC=ad,DC=example,DC=org`` -> ``ad.example.org``."""
+    key = dn_key(domain_root(dn)) or ()
+    return ".".join(value for _, value in key)

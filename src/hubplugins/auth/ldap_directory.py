@@ -36,6 +36,7 @@ from hubplugins.auth.ldap_account import (
     ad_bind_name,
     ad_bound_dn,
     bind_refusal,
+    domain_root,
     who_am_i,
 )
 from hubplugins.auth.ldap_names import dn_under
@@ -406,8 +407,9 @@ class Directory:
                 bound_dn, bound_name = who_am_i(conn.extend.standard.who_am_i())
                 if bound_dn is None and bound_name is None:
                     bound_dn = bind_name if is_dn else self._ad_bound_dn(conn, bind_name)
-                    if bound_dn is None:
-                        return {"outcome": "identity_unknown", "server": url}
+                    if bound_dn is None:  # cannot tell who bound: never guess
+                        outcome = "identity_unknown"
+                        continue
                 found = self._find_user(conn, login, bound_dn, bound_name)
                 if len(found) != 1:
                     return {"outcome": "not_found", "server": url}
@@ -431,8 +433,8 @@ class Directory:
         )
         if not ors:
             return None
-        conn.search(
-            self.s.user_search_base,
+        conn.search(  # the whole domain: the UPN's holder may live outside the user base
+            domain_root(self.s.user_search_base) or self.s.user_search_base,
             f"(&(objectClass=user)(|{ors}))",
             SUBTREE,
             attributes=["userPrincipalName", "sAMAccountName"],
