@@ -285,7 +285,13 @@ class SambaDC:
             self.sockets.append(s)
         self.ldap_port, self.ldaps_port = (s.getsockname()[1] for s in self.sockets)
         samba = ["samba", "-i", "-s", str(target / "etc" / "smb.conf")]
+        (target / "run").mkdir(exist_ok=True)
         samba += [
+            # its own run directory and only the LDAP service: several test runs (each
+            # with its own DC in its own network namespace) on one machine
+            f"--option=pid directory={target / 'run'}",
+            f"--option=ncalrpc dir={target / 'run' / 'ncalrpc'}",
+            "--option=server services=ldap",
             "--option=tls enabled=yes",
             f"--option=tls keyfile={self.tls.key}",
             f"--option=tls certfile={self.tls.cert}",
