@@ -14,7 +14,7 @@ every path:
 * browser requests: ``refresh_user`` returns False, so the cookie stops working;
 * API tokens: the same False ends token requests too. JupyterHub 5.5 always
   does so; 6.1 only with ``Authenticator.auth_refresh_strict``, which this
-  authenticator turns on by default;
+  authenticator turns on by default (:mod:`.strict_refresh`);
 * starts: ``pre_spawn_start`` looks the account up again and refuses with 403
   (admin starts on the user's behalf included);
 * running servers: stopped when a refresh finds the account gone
@@ -30,13 +30,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from jupyterhub.auth import Authenticator
-from traitlets import Bool, default
-from traitlets.config import Configurable
+from traitlets import Bool
 
 from hubplugins.decisions import Decision
 from hubplugins.edge import http_error, log_decision
 from hubplugins.errors import PolicyRefusal
+
+from .strict_refresh import StrictRefresh
 
 RULE = "directory.account"
 
@@ -56,7 +56,7 @@ def reason_text(outcome: str) -> str:
     return REASONS.get(outcome, f"cannot be confirmed ({outcome})")
 
 
-class AccessMixin(Configurable):
+class AccessMixin(StrictRefresh):
     """``refresh_user`` and ``pre_spawn_start`` for an authenticator with ``recheck``."""
 
     stop_servers_when_revoked = Bool(
@@ -66,13 +66,6 @@ class AccessMixin(Configurable):
         names the user, the server and the reason. False = servers keep running until
         they are stopped otherwise (the account still cannot use them through the hub).""",
     ).tag(config=True)
-
-    if "auth_refresh_strict" in Authenticator.class_trait_names():  # JupyterHub 6.1+
-
-        @default("auth_refresh_strict")
-        def _default_refresh_strict(self) -> bool:
-            # a False refresh must end token requests too, as it always did before 6.1
-            return True
 
     async def recheck(self, user: Any) -> tuple[str, dict[str, Any] | None]:
         raise NotImplementedError

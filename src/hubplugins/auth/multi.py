@@ -36,6 +36,7 @@ from traitlets import Dict, List, default, import_item
 
 from .multi_child import ChildMixin, NameNotOwned
 from .multi_names import LISTS, nested_prefixes, owned_entries, owner, provider_name
+from .strict_refresh import StrictRefresh
 
 __all__ = ["MultiAuthenticator", "NameNotOwned"]
 
@@ -57,7 +58,7 @@ async def _maybe(value: Any) -> Any:
     return await value if isawaitable(value) else value
 
 
-class MultiAuthenticator(Authenticator):
+class MultiAuthenticator(StrictRefresh, Authenticator):
     """Offer several authenticators on one login page; route each user to theirs."""
 
     authenticators = List(
