@@ -30,7 +30,7 @@ from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from traitlets import Bool, Unicode, default
 
-from . import metrics, storage
+from . import metrics, storage, user_delete
 from .checks import check_rename
 from .config import HubPolicy, named_server_check
 from .decisions import Decision, ServerUsage, Usage, echo
@@ -348,7 +348,13 @@ class PolicySpawner(KubeSpawner):
             self._release()
 
     async def delete_forever(self) -> None:
-        """Delete the server's volume only where the policy says so (see ``storage``)."""
+        """Delete the server's volume only where the policy says so (see ``storage``).
+
+        The default server's is called when its user is deleted: the user's
+        other servers are stopped first (see ``user_delete``).
+        """
+        if not self.name:
+            await user_delete.stop_other_servers(self)
         await storage.delete_forever(self, self.resolve_policy())
 
     def clear_state(self) -> None:
