@@ -30,7 +30,7 @@ from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from traitlets import Bool, Unicode, default
 
-from . import metrics, storage, user_delete
+from . import metrics, new_records, storage, user_delete
 from .checks import check_rename
 from .config import HubPolicy, named_server_check
 from .decisions import Decision, ServerUsage, Usage, echo
@@ -45,6 +45,8 @@ from .spawn_form import render_resource_fields, resource_options_from_form
 from .start_checks import check_start, refuse_manifest
 
 STATE_KEY = "hubplugins"
+
+new_records.install()
 
 
 class PolicySpawner(KubeSpawner):
@@ -183,7 +185,11 @@ class PolicySpawner(KubeSpawner):
         except PolicyRefusal as refusal:
             metrics.record_refusal(refusal.decision.rule)
             log_decision(self.log, "spawn", refusal, user=self.user.name, server=self.name)
-            self._forget_when_stopped = new_named
+            # only a record this very request made goes: one made by a PUT (6.x),
+            # the form page or an earlier request is the user's
+            self._forget_when_stopped = bool(self.name) and new_records.created_in_this_request(
+                self.orm_spawner
+            )
             raise http_error(refusal) from None
         self._apply_grant(policy, grant, usage)
         storage.apply_storage(self, policy)
