@@ -38,7 +38,7 @@ from .edge import http_error, log_decision
 from .errors import PolicyRefusal
 from .gpu_pool import GpuPool
 from .policy_model import Policy
-from .profiles import UNLISTED_SUFFIX, allowed_profile_list, check_profile_choice
+from .profiles import SLUG_RULE, UNLISTED_SUFFIX, allowed_profile_list, check_profile_choice
 from .quantities import format_cpu, format_memory
 from .resources_text import Request, parse_request
 from .spawn_form import render_resource_fields, resource_options_from_form
@@ -185,6 +185,8 @@ class PolicySpawner(KubeSpawner):
         except PolicyRefusal as refusal:
             metrics.record_refusal(refusal.decision.rule)
             log_decision(self.log, "spawn", refusal, user=self.user.name, server=self.name)
+            if refusal.decision.rule == SLUG_RULE:  # the hub's configuration, for the admin
+                self.log.error("hubplugins: %s cannot start: %s", self._log_name, refusal.message)
             # only a record this very request made goes: one made by a PUT (6.x),
             # the form page or an earlier request is the user's
             self._forget_when_stopped = bool(self.name) and new_records.created_in_this_request(
