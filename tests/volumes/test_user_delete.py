@@ -10,11 +10,13 @@ no volume deleted while a pod still mounts it.
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import logging
 
 import pytest
 
-from hubplugins import volume_names
+from hubplugins import user_delete, volume_names
 
 from .hubconfig import CONFIG, GROUPS, POLICY
 from .session import NS, Session, claims_of, secrets_named
@@ -92,3 +94,86 @@ async def test_deleting_a_user_with_running_servers_is_whole(
     assert secrets_named(devcluster, secret) == []
     log = delete_hub.log_text()
     assert "is active and cannot be deleted" not in log
+
+
+# -- stop_other_servers, with stand-ins for the hub's user and spawners ------------
+
+
+class _Spawner:
+    def __init__(self, user, name: str, state: str) -> None:
+        self.user, self.name, self.state = user, name, state
+        self.start_timeout, self.http_timeout = 1, 1
+        self._log_name = f"{user.name}:{name}"
+        self._stop_pending = False
+        self._spawn_future = None
+        self.log = logging.getLogger("test-user-delete")
+
+    @property
+    def pending(self) -> str | None:
+        return "spawn" if self.state == "starting" else None
+
+    @property
+    def active(self) -> bool:
+        return self.state != "stopped"
+
+
+class _User:
+    def __init__(self, states: dict[str, str], failing: set[str]) -> None:
+        self.name = "ann"
+        self.spawners = {n: _Spawner(self, n, s) for n, s in states.items()}
+        self.failing = failing
+        self.stopped: list[str] = []
+        self.unrouted: list[str] = []
+        user = self
+
+        class _Proxy:
+            async def delete_user(self, _user, name: str) -> None:
+                user.unrouted.append(name)
+
+        self.settings = {"proxy": _Proxy()}
+
+    async def stop(self, name: str) -> None:
+        if name in self.failing:
+            raise RuntimeError(f"cannot stop {name}")
+        self.spawners[name].state = "stopped"
+        self.stopped.append(name)
+
+
+# (case id, servers and their state, servers whose stop fails,
+#  servers stopped, words of the error or None)
+STOP_CASES = [
+    ("two-running", {"": "stopped", "a": "running", "b": "running"}, set(), ["a", "b"], None),
+    ("none-running", {"": "stopped", "a": "stopped"}, set(), [], None),
+    ("start-finishes-then-stops", {"": "stopped", "a": "starting"}, set(), ["a"], None),
+    ("start-never-ends", {"": "stopped", "a": "starting"}, set(), [], ["a", "nothing"]),
+    ("a-stop-fails", {"": "stopped", "a": "running", "b": "running"}, {"b"}, ["a"], ["b"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("states", "failing", "stopped", "words"),
+    [pytest.param(s, f, t, w, id=i) for i, s, f, t, w in STOP_CASES],
+)
+async def test_stop_other_servers(states, failing, stopped, words) -> None:
+    user = _User(states, failing)
+    if states.get("a") == "starting":
+        spawner = user.spawners["a"]
+        spawner._spawn_future = asyncio.get_running_loop().create_future()
+        if words is None:  # the start in progress ends, and the server is running
+
+            def started() -> None:
+                spawner.state = "running"
+                spawner._spawn_future.set_result(None)
+
+            asyncio.get_running_loop().call_soon(started)
+        else:
+            spawner.start_timeout = spawner.http_timeout = 0.05
+    if words is None:
+        await user_delete.stop_other_servers(user.spawners[""])
+    else:
+        with pytest.raises(user_delete.UserDeleteError) as info:
+            await user_delete.stop_other_servers(user.spawners[""])
+        for word in words:
+            assert word in str(info.value), info.value
+    assert sorted(user.stopped) == stopped
+    assert all(name in user.unrouted for name in stopped)
