@@ -11,12 +11,16 @@ The default server's ``delete_forever()`` is called only when its user is
 deleted, and JupyterHub calls it first (the default server's record is the
 user's first). :func:`stop_other_servers`, called from there, stops the user's
 other servers the way the hub's own stop does (route removed from the proxy,
-then ``user.stop``), waiting for a start or stop in progress to finish first.
+then ``user.stop``), after waiting for a start or stop in progress to end.
 JupyterHub then finds every server stopped and deletes what the policy says
-goes with the user (:func:`hubplugins.storage.delete_forever`). If a server
-cannot be stopped, :class:`UserDeleteError` is raised before anything is
-deleted; JupyterHub logs it and refuses the delete at that server, the user
-keeps everything.
+goes with the user (:func:`hubplugins.storage.delete_forever`).
+
+If a start or stop in progress does not end within :data:`SETTLE_WAIT`,
+nothing is stopped and :class:`UserDeleteError` is raised before anything is
+deleted: JupyterHub logs it and answers 500 at the first running server, and
+the user keeps everything. A stop that fails raises the same error, but the
+servers stopped before it are stopped: JupyterHub still deletes their own
+volumes (``delete_with_server``) on its way to the failed one.
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ from typing import Any
 
 from jupyterhub.utils import maybe_future
 
-STOP_WAIT = 60.0
-"""Seconds to wait for a stop already in progress before giving up on the delete."""
+SETTLE_WAIT = 60.0
+"""Seconds to wait for a start or stop in progress before giving up on the delete."""
 
 
 class UserDeleteError(RuntimeError):
@@ -36,25 +40,19 @@ class UserDeleteError(RuntimeError):
 
 
 async def _settled(spawner: Any) -> None:
-    """Wait for a start or stop of ``spawner`` in progress (bounded by its own timeouts)."""
-    for future, timeout in (
-        (getattr(spawner, "_spawn_future", None), spawner.start_timeout + spawner.http_timeout),
-        (getattr(spawner, "_stop_future", None), STOP_WAIT),
-    ):
+    """Wait (at most :data:`SETTLE_WAIT` seconds each) for a start or stop in progress."""
+    for attr in ("_spawn_future", "_stop_future"):
+        future = getattr(spawner, attr, None)
         if future is not None and not future.done():
             try:
-                await asyncio.wait_for(asyncio.shield(future), timeout)
-            except Exception:  # its own handler reports how it ended
+                await asyncio.wait_for(asyncio.shield(future), SETTLE_WAIT)
+            except Exception:  # the request that started it reports how it ended
                 pass
 
 
 async def _stop(spawner: Any) -> None:
+    """Stop one server as the hub's own stop does: its route first, then ``user.stop``."""
     user = spawner.user
-    await _settled(spawner)
-    if spawner.pending:
-        raise UserDeleteError(f"{spawner._log_name} is still {spawner.pending}")
-    if not spawner.active:
-        return
     proxy = (getattr(user, "settings", None) or {}).get("proxy")
     if proxy is not None:
         await proxy.delete_user(user, spawner.name)
@@ -64,8 +62,9 @@ async def _stop(spawner: Any) -> None:
 async def stop_other_servers(spawner: Any) -> None:
     """Stop every server of ``spawner``'s user but ``spawner`` itself.
 
-    Raises :class:`UserDeleteError` naming the servers that are still
-    running or pending afterwards.
+    Starts and stops in progress are waited for first; if one is still in
+    progress after that, nothing is stopped. Raises :class:`UserDeleteError`
+    naming the servers still pending or running.
     """
     user = spawner.user
     others = [
@@ -75,11 +74,18 @@ async def stop_other_servers(spawner: Any) -> None:
     ]
     if not others:
         return
-    names = [other.name for other in others]
-    payload = {"event": "user_delete_stops", "user": user.name, "servers": names}
+    payload = {"event": "user_delete_stops", "user": user.name, "servers": [o.name for o in others]}
     spawner.log.info("hubplugins %s", json.dumps(payload, sort_keys=True))
-    results = await asyncio.gather(*(_stop(other) for other in others), return_exceptions=True)
-    still = [other.name for other in others if other.active]
+    await asyncio.gather(*(_settled(other) for other in others))
+    pending = [f"{o.name} ({o.pending})" for o in others if o.pending]
+    if pending:
+        raise UserDeleteError(
+            f"Deleting {user.name}: servers {', '.join(pending)} still in progress; "
+            "nothing was stopped or deleted"
+        )
+    running = [other for other in others if other.active]
+    results = await asyncio.gather(*(_stop(o) for o in running), return_exceptions=True)
+    still = [other.name for other in running if other.active]
     failed = [str(r) for r in results if isinstance(r, BaseException)]
     if still or failed:
         raise UserDeleteError(

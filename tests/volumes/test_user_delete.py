@@ -102,7 +102,6 @@ async def test_deleting_a_user_with_running_servers_is_whole(
 class _Spawner:
     def __init__(self, user, name: str, state: str) -> None:
         self.user, self.name, self.state = user, name, state
-        self.start_timeout, self.http_timeout = 1, 1
         self._log_name = f"{user.name}:{name}"
         self._stop_pending = False
         self._spawn_future = None
@@ -146,6 +145,13 @@ STOP_CASES = [
     ("none-running", {"": "stopped", "a": "stopped"}, set(), [], None),
     ("start-finishes-then-stops", {"": "stopped", "a": "starting"}, set(), ["a"], None),
     ("start-never-ends", {"": "stopped", "a": "starting"}, set(), [], ["a", "nothing"]),
+    (
+        "one-never-starts-none-stopped",
+        {"": "stopped", "a": "starting", "b": "running"},
+        set(),
+        [],
+        ["a (spawn)", "nothing was stopped"],
+    ),
     ("a-stop-fails", {"": "stopped", "a": "running", "b": "running"}, {"b"}, ["a"], ["b"]),
 ]
 
@@ -154,7 +160,7 @@ STOP_CASES = [
     ("states", "failing", "stopped", "words"),
     [pytest.param(s, f, t, w, id=i) for i, s, f, t, w in STOP_CASES],
 )
-async def test_stop_other_servers(states, failing, stopped, words) -> None:
+async def test_stop_other_servers(monkeypatch, states, failing, stopped, words) -> None:
     user = _User(states, failing)
     if states.get("a") == "starting":
         spawner = user.spawners["a"]
@@ -167,7 +173,7 @@ async def test_stop_other_servers(states, failing, stopped, words) -> None:
 
             asyncio.get_running_loop().call_soon(started)
         else:
-            spawner.start_timeout = spawner.http_timeout = 0.05
+            monkeypatch.setattr(user_delete, "SETTLE_WAIT", 0.05)
     if words is None:
         await user_delete.stop_other_servers(user.spawners[""])
     else:
