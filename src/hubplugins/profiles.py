@@ -49,8 +49,10 @@ def profile_slug_issues(
     """
     if isinstance(profile_list, Mapping):
         entries = [(f"{path}[{key!r}]", profile_list[key]) for key in sorted(profile_list)]
-    else:
+    elif isinstance(profile_list, (list, tuple)) or profile_list is None:
         entries = [(f"{path}[{i}]", p) for i, p in enumerate(profile_list or [])]
+    else:
+        return [ConfigIssue(path, "must be a list of profiles")]
     issues: list[ConfigIssue] = []
     holders: dict[str, list[str]] = {}
     for where, profile in entries:

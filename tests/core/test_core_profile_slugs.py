@@ -69,6 +69,8 @@ SLUG_CASES: list[tuple[str, Any, list[list[str]]]] = [
         [["['a'] (\"Two\")", "['z'] (\"One\")", 'slug "x"']],
     ),
     ("no-slug-no-name", [CPU, {"default": True}], [["[1]", "needs a slug or a display_name"]]),
+    ("not-a-list", "cpu,gpu", [["must be a list of profiles"]]),
+    ("none", None, []),
 ]
 
 
