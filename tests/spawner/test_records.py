@@ -130,3 +130,38 @@ async def test_refused_first_start_removes_only_its_own_record(
         assert model.get("display_name") == "Kept", model
     assert f"{FORGOTTEN} {user}:nb2" not in hub.log_text()
     await _stop_all(hub, user)
+
+
+# -- new_records: which requests see a record as their own ---------------------------
+
+
+async def test_a_record_is_new_only_to_the_request_that_made_it() -> None:
+    from jupyterhub import orm
+
+    from hubplugins import new_records
+
+    new_records.install()
+    new_records.install()  # once per process, however often it is called
+    db = orm.new_session_factory("sqlite:///:memory:")()
+    user = orm.User(name="ann")
+    db.add(user)
+    db.commit()
+
+    async def request(name: str) -> orm.Spawner:
+        # a request makes a record, then starts it in a task of its own
+        record = orm.Spawner(name=name, user=user)
+        db.add(record)
+        db.commit()
+        assert await asyncio.create_task(_seen(record)), "the start of the same request"
+        return record
+
+    async def _seen(record: orm.Spawner) -> bool:
+        return new_records.created_in_this_request(record)
+
+    made_by_put = await asyncio.create_task(request("put"))
+    assert not new_records.created_in_this_request(made_by_put)
+    # a later request, on the same connection's context or another, does not see it
+    assert not await asyncio.create_task(_seen(made_by_put))
+    other = await asyncio.create_task(request("post"))
+    assert not await asyncio.create_task(_seen(other))
+    db.close()
