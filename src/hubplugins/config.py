@@ -239,7 +239,8 @@ SETUP_STEPS: list[str | Callable[[Config], None]] = [
     validate_policy,
     validate_profile_list,
     configure_named_servers,
-    "hubplugins.lifecycle.wiring:setup_lifecycle",  # the lifecycle service and its role
+    # the lifecycle service, its role and the endpoint it stops and deletes through
+    "hubplugins.lifecycle.wiring:setup_lifecycle",
     "hubplugins.storage:setup_handlers",  # SSH public key and volume-failure endpoints
     # further steps add themselves here, as "module:function" (imported when
     # setup runs) or a function taking the config, e.g. the lifecycle service
