@@ -33,7 +33,7 @@ from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from traitlets import Bool, Unicode, default
 
-from . import failure_count, metrics, pod_guard, storage
+from . import failure_count, metrics, new_records, pod_guard, storage, user_delete
 from .checks import check_rename
 from .config import HubPolicy, named_server_check
 from .decisions import Decision, ServerUsage, Usage, echo
@@ -41,13 +41,15 @@ from .edge import http_error, log_decision
 from .errors import PolicyRefusal
 from .gpu_pool import GpuPool
 from .policy_model import Policy
-from .profiles import UNLISTED_SUFFIX, allowed_profile_list, check_profile_choice
+from .profiles import SLUG_RULE, UNLISTED_SUFFIX, allowed_profile_list, check_profile_choice
 from .quantities import format_cpu, format_memory
 from .resources_text import Request, parse_request
 from .spawn_form import render_resource_fields, resource_options_from_form
 from .start_checks import check_start
 
 STATE_KEY = "hubplugins"
+
+new_records.install()
 
 
 class PolicySpawner(KubeSpawner):
@@ -93,7 +95,7 @@ class PolicySpawner(KubeSpawner):
         self._nothing_created = False
         self._progress_notes: list[str] = []
         self._forget_when_stopped = False
-        self._new_named = False
+        self._own_record = False  # the record was made by the request starting it
         self._replacing_pod = False
         # (kind, name) of objects this start created before its pod, see pod_guard
         self.created_by_start: list[tuple[str, str]] = []
@@ -170,7 +172,9 @@ class PolicySpawner(KubeSpawner):
         # a named server never started before: its record may have been made by
         # this very request (JupyterHub 5.5's form POST skips the hub-level check)
         new_named = bool(self.name) and not (self.orm_spawner and self.orm_spawner.state)
-        self._new_named = new_named
+        # a refusal removes only a record this very request made: one made by a
+        # PUT (6.x), the form page or an earlier request is the user's
+        self._own_record = bool(self.name) and new_records.created_in_this_request(self.orm_spawner)
         try:
             if new_named:
                 self._check_new_name()
@@ -205,13 +209,15 @@ class PolicySpawner(KubeSpawner):
         except PolicyRefusal as refusal:
             metrics.record_refusal(refusal.decision.rule)
             log_decision(self.log, "spawn", refusal, user=self.user.name, server=self.name)
-            self._forget_when_stopped = new_named
+            if refusal.decision.rule == SLUG_RULE:  # the hub's configuration, for the admin
+                self.log.error("hubplugins: %s cannot start: %s", self._log_name, refusal.message)
+            self._forget_when_stopped = self._own_record
             raise http_error(refusal) from None
         self._apply_grant(policy, grant, usage)
         storage.apply_storage(self, policy)
         decision = await pod_guard.check_before_start(self, policy)
         if not decision.allowed:
-            self._forget_when_stopped = new_named
+            self._forget_when_stopped = self._own_record
             raise self._pod_refused(decision)
         metrics.observe_decision(time.perf_counter() - started)
         log_decision(self.log, "spawn", grant, user=self.user.name, server=self.name)
@@ -330,7 +336,7 @@ class PolicySpawner(KubeSpawner):
             decision = pod_guard.check_sent(self, self.resolve_policy(), pod)
             if not decision.allowed:
                 await pod_guard.undo_start(self)
-                self._forget_when_stopped = self._new_named
+                self._forget_when_stopped = self._own_record
                 raise self._pod_refused(decision)
         self._nothing_created = False
         # on a 409 KubeSpawner stops the old pod and tries again: this start keeps its grant
@@ -383,7 +389,13 @@ class PolicySpawner(KubeSpawner):
                 self._release()
 
     async def delete_forever(self) -> None:
-        """Delete the server's volume only where the policy says so (see ``storage``)."""
+        """Delete the server's volume only where the policy says so (see ``storage``).
+
+        The default server's is called when its user is deleted: the user's
+        other servers are stopped first (see ``user_delete``).
+        """
+        if not self.name:
+            await user_delete.stop_other_servers(self)
         await storage.delete_forever(self, self.resolve_policy())
 
     def clear_state(self) -> None:
