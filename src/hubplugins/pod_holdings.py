@@ -1,4 +1,4 @@
-"""What a pod holds, read from its manifest as the pod reflector keeps it.
+"""What a pod holds while it lives, and whose server it is, as the pod reflector keeps it.
 
 The hub's count of GPUs and of a user's resources is derived from the pods
 Kubernetes has (KubeSpawner's shared pod reflector, keyed ``namespace/name``,
@@ -8,10 +8,11 @@ restart.
 
 A pod holds resources from its creation until it is gone or has terminated:
 pending pods (not yet scheduled, or starting) hold what they will get, and a
-pod being deleted holds its resources until it has stopped. Per resource a pod
-holds, as Kubernetes counts it, the larger of the sum over its containers and
-the largest init container, each container counting the larger of its request
-and its limit.
+pod being deleted holds its resources until it has stopped. What it holds of
+a resource is the larger of its effective request and limit, computed as
+Kubernetes does (:func:`hubplugins.pod_resources.effective_resources`:
+containers and sidecars add up, init containers peak on their own, pod-level
+resources stand for the pod).
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import QuantityError
-from .quantities import parse_cpu, parse_memory
+from .pod_resources import effective_resources
 
 __all__ = ["holds", "is_live", "pod_owner", "pooled_holdings"]
 
@@ -35,34 +35,44 @@ def is_live(pod: Mapping[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") not in TERMINATED_PHASES
 
 
-def _amount(resource: str, value: Any) -> float:
-    """A quantity in the unit the hub counts: cores, bytes, or whole devices."""
-    try:
-        if resource == "cpu":
-            return parse_cpu(value)
-        if resource == "memory":
-            return float(parse_memory(value))
-        # extended resources are whole numbers; a fraction would hold a whole device
-        return float(math.ceil(parse_cpu(value)))
-    except QuantityError:
-        return 0.0
+# (uid, resourceVersion) -> holdings: a pod's spec only changes with its version, so
+# each version is read once however many starts count the pods
+_SEEN: dict[tuple[str, str], dict[str, float]] = {}
+_SEEN_MAX = 20_000
 
 
-def _container(container: Mapping[str, Any], resource: str) -> float:
-    res = container.get("resources") or {}
-    return max(
-        _amount(resource, (res.get(kind) or {}).get(resource, 0)) for kind in ("requests", "limits")
-    )
+def holdings(pod: Mapping[str, Any]) -> Mapping[str, float]:
+    """Every resource a live pod holds: cores, bytes, whole devices (none when terminated)."""
+    if not is_live(pod):
+        return {}
+    meta = pod.get("metadata") or {}
+    version = (str(meta.get("uid") or ""), str(meta.get("resourceVersion") or ""))
+    cached = _SEEN.get(version) if all(version) else None
+    if cached is not None:
+        return cached
+    held = _read(pod)
+    if all(version):
+        if len(_SEEN) >= _SEEN_MAX:
+            _SEEN.clear()
+        _SEEN[version] = held
+    return held
+
+
+def _read(pod: Mapping[str, Any]) -> dict[str, float]:
+    effective = effective_resources(pod)
+    held: dict[str, float] = {}
+    for name in {*effective.requests, *effective.limits}:
+        amount = max(effective.request(name), effective.limit(name))
+        if name in ("cpu", "memory"):
+            held[name] = float(amount)
+        else:  # extended resources are whole devices; a fraction would hold one
+            held[name] = float(math.ceil(amount))
+    return held
 
 
 def holds(pod: Mapping[str, Any], resource: str) -> float:
     """How much of ``resource`` a live pod holds (0 for a terminated one)."""
-    if not is_live(pod):
-        return 0.0
-    spec = pod.get("spec") or {}
-    running = sum(_container(c, resource) for c in spec.get("containers") or [])
-    init = max((_container(c, resource) for c in spec.get("initContainers") or []), default=0.0)
-    return max(running, init)
+    return holdings(pod).get(resource, 0.0)
 
 
 def pooled_holdings(
@@ -72,9 +82,8 @@ def pooled_holdings(
     wanted = tuple(resources)
     found: dict[str, dict[str, int]] = {}
     for key, pod in pods:
-        if not is_live(pod):
-            continue
-        held = {r: int(n) for r in wanted if (n := holds(pod, r))}
+        have = holdings(pod)
+        held = {r: int(have[r]) for r in wanted if have.get(r)}
         if held:
             found[key] = held
     return found

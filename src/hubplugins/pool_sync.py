@@ -23,7 +23,7 @@ from typing import Any
 from .decisions import ServerUsage
 from .errors import QuantityError
 from .gpu_pool import GpuPool, not_synced
-from .pod_resources import holds, is_live, pod_owner, pooled_holdings
+from .pod_holdings import holdings, is_live, pod_owner, pooled_holdings
 from .policy_model import DEFAULT_GPU_RESOURCE
 from .quantities import parse_cpu
 
@@ -167,13 +167,14 @@ def usage_from_pods(
         if owner is None or owner[0] != user or not is_live(pod):
             continue
         name = owner[1]
+        held = holdings(pod)
         seen = found.get(name, ServerUsage(name, running=True))
         found[name] = ServerUsage(
             name,
             running=True,
-            cpu=seen.cpu + holds(pod, "cpu"),
-            memory=seen.memory + int(holds(pod, "memory")),
-            gpu=seen.gpu + sum(int(holds(pod, r)) for r in gpus),
+            cpu=seen.cpu + held.get("cpu", 0.0),
+            memory=seen.memory + int(held.get("memory", 0)),
+            gpu=seen.gpu + sum(int(held.get(r, 0)) for r in gpus),
         )
     return found
 

@@ -70,20 +70,25 @@ def public_key_of(secret: Any) -> str:
     return base64.b64decode((data or {}).get(PUBLIC_KEY) or b"").decode().strip()
 
 
-async def ensure_secret(api: Any, namespace: str, username: str) -> str:
+async def ensure_secret(
+    api: Any, namespace: str, username: str, created: list[tuple[str, str]] | None = None
+) -> str:
     """Create the user's key Secret unless it exists; return the public key line.
 
     ``api`` is KubeSpawner's shared ``CoreV1Api``. A 409 means the Secret is
     there already (another server of the user, or an earlier start): it is
-    read and kept, never replaced.
+    read and kept, never replaced. A Secret made here is added to ``created``
+    as ``("secrets", name)`` (so a start refused later can remove it).
     """
     from kubernetes_asyncio.client.rest import ApiException
 
     name = volume_names.ssh_secret(username)
     body = secret_manifest(username)
     try:
-        created = await api.create_namespaced_secret(namespace=namespace, body=body)
-        return public_key_of(created)
+        made = await api.create_namespaced_secret(namespace=namespace, body=body)
+        if created is not None:
+            created.append(("secrets", name))
+        return public_key_of(made)
     except ApiException as e:
         if e.status != 409:
             raise

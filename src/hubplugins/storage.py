@@ -38,6 +38,7 @@ still there.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from collections.abc import Iterable
@@ -178,6 +179,11 @@ def _existing_spawner(user: Any, name: str) -> Any:
     return spawners.get(name) if hasattr(spawners, "get") else None
 
 
+def configured_pod_hook(spawner: Any) -> Any:
+    """The ``modify_pod_hook`` the admin configured, without :func:`prepare` in front."""
+    return getattr(spawner, "_hubplugins_pod_hook", spawner.modify_pod_hook)
+
+
 def _chain_prepare(spawner: Any, policy: Policy) -> None:
     """Run :func:`prepare` right before the pod is created, then any configured hook."""
     if not hasattr(spawner, "_hubplugins_pod_hook"):
@@ -189,7 +195,7 @@ def _chain_prepare(spawner: Any, policy: Policy) -> None:
         if original is None:
             return pod
         result = original(sp, pod)
-        return await result if asyncio.iscoroutine(result) else result
+        return await result if inspect.isawaitable(result) else result
 
     spawner.modify_pod_hook = modify_pod
 
@@ -198,7 +204,10 @@ async def prepare(spawner: Any, policy: Policy) -> None:
     """Create what the pod needs beyond its volume: the user's SSH key Secret."""
     if policy.ssh_keys:
         spawner.ssh_public_key = await sshkeys.ensure_secret(
-            spawner.api, spawner.namespace, spawner.user.name
+            spawner.api,
+            spawner.namespace,
+            spawner.user.name,
+            created=getattr(spawner, "created_by_start", None),
         )
 
 

@@ -24,13 +24,15 @@ CORE = [
     "policy_checks",
     "checks",
     "start_checks",
+    "pod_resources",
     "resources_text",
     "server_names",
     "gpu_pool",
-    "pod_resources",
+    "pod_holdings",
     "profiles",
     "volume_names",
     "lifecycle/sweep",
+    "lifecycle/conditions",
 ]
 OUTSIDE = ("jupyterhub", "tornado", "kubernetes_asyncio", "kubespawner", "ldap3", "oauthenticator")
 # pure helpers of those projects the core reuses rather than rewrites

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hubplugins.gpu_pool import GpuPool
-from hubplugins.pod_resources import holds, pod_owner, pooled_holdings
+from hubplugins.pod_holdings import holds, pod_owner, pooled_holdings
 
 GPU = "nvidia.com/gpu"
 AMD = "amd.com/gpu"
