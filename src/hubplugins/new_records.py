@@ -5,8 +5,9 @@ a ``POST`` to start a new name (both series), the spawn form (its ``GET`` and
 ``POST``), and on 6.x a ``PUT``, which creates a server without starting it.
 When a first start is refused, the spawner removes the record so that the
 refusal leaves nothing behind, but only a record that the refused request
-made itself: one made earlier (by a ``PUT``, by the form page, by an earlier
-request) is the user's and stays.
+made itself, or that the spawn form's page made just to show the form (the
+user asked for nothing to be kept by opening a page): one made by a ``PUT``
+or by an earlier start is the user's and stays.
 
 A SQLAlchemy ``after_insert`` listener on JupyterHub's ``orm.Spawner`` notes
 the id of each new record in a context variable. Tornado serves each request
@@ -37,6 +38,24 @@ def install() -> None:
     """Listen for new server records (once per process; repeated calls do nothing)."""
     if not event.contains(orm.Spawner, "after_insert", _note_created):
         event.listen(orm.Spawner, "after_insert", _note_created)
+
+
+_FORM_PAGE: set[int] = set()
+"""Ids of records the spawn form's page made (in this hub process)."""
+
+
+def note_form_page(orm_spawner: Any) -> None:
+    """The spawn form is being shown for ``orm_spawner``: if this request made
+    the record, it was made only to show the form."""
+    if created_in_this_request(orm_spawner):
+        _FORM_PAGE.add(orm_spawner.id)
+
+
+def made_for_this_start(orm_spawner: Any) -> bool:
+    """Whether a refused first start may remove ``orm_spawner``: this request
+    made it, or the form page did."""
+    record_id = getattr(orm_spawner, "id", None)
+    return created_in_this_request(orm_spawner) or record_id in _FORM_PAGE
 
 
 def created_in_this_request(orm_spawner: Any) -> bool:

@@ -180,9 +180,13 @@ class PolicySpawner(KubeSpawner):
         # a named server never started before: its record may have been made by
         # this very request (JupyterHub 5.5's form POST skips the hub-level check)
         new_named = bool(self.name) and not (self.orm_spawner and self.orm_spawner.state)
-        # a refusal removes only a record this very request made: one made by a
-        # PUT (6.x), the form page or an earlier request is the user's
-        self._own_record = bool(self.name) and new_records.created_in_this_request(self.orm_spawner)
+        # a refusal removes only a record made for this start (by this very
+        # request or to show its form): one made by a PUT (6.x) is the user's
+        self._own_record = (
+            new_named
+            and self.orm_spawner is not None
+            and new_records.made_for_this_start(self.orm_spawner)
+        )
         try:
             if new_named:
                 self._check_new_name()
@@ -452,6 +456,8 @@ class PolicySpawner(KubeSpawner):
         return list(self._sorted_dict_values(profile_list))
 
     async def _render_options_form_dynamically(self, current_spawner: Any) -> str:
+        if current_spawner.orm_spawner is not None:
+            new_records.note_form_page(current_spawner.orm_spawner)
         return self._render_options_form(await self._profile_list_for(current_spawner))
 
     def _options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
