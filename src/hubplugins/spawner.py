@@ -38,6 +38,7 @@ from .decisions import Decision, ServerUsage, Usage, echo
 from .edge import http_error, log_decision
 from .errors import PolicyRefusal
 from .gpu_pool import GpuPool
+from .oauth_clients import oauth_client_id
 from .policy_model import Policy
 from .profiles import (
     UNLISTED_SUFFIX,
@@ -106,6 +107,14 @@ class PolicySpawner(KubeSpawner):
         self._nothing_created = False
         self._progress_notes: list[str] = []
         self._forget_when_stopped = False
+        # an id no other user's server shares (see oauth_clients); a server still
+        # running from before keeps the id its client was saved under, so a hub
+        # upgrade neither breaks its sign-ins nor has the hub's start-up cleanup
+        # delete its client
+        orm_spawner = self.orm_spawner
+        if self.user is not None and orm_spawner is not None:
+            saved = orm_spawner.oauth_client_id if orm_spawner.server is not None else None
+            self.oauth_client_id = saved or oauth_client_id(self.user.name, self.name)
 
     # -- policy --------------------------------------------------------------
 
@@ -394,6 +403,9 @@ class PolicySpawner(KubeSpawner):
         # JupyterHub calls this after every stop, also when stop() itself was
         # skipped because poll() found no pod
         super().clear_state()
+        # JupyterHub deletes the old client before this and reads the id after it
+        if self.user is not None:
+            self.oauth_client_id = oauth_client_id(self.user.name, self.name)
         self._release()
         if self._forget_when_stopped:
             self._forget_when_stopped = False
