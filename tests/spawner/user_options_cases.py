@@ -17,6 +17,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from hubplugins.errors import PolicyRefusal
+from hubplugins.resources_text import parse_request
+
 from .policy_config import CONFIG, POLICY, PROFILES
 
 # the hub of the spawner tests, and the same hub without any profile_list
@@ -128,6 +131,25 @@ def cases(series: str) -> st.SearchStrategy[Case]:
         st.fixed_dictionaries({}, optional={"display_name": st.sampled_from(["My nb", 5])}),
     )
     return st.one_of(bare, wrapped, wrapped, odd)
+
+
+def may_start(case: Case) -> bool:
+    """A cheap guess that the hub would start this case (to cap slow starts in a run).
+
+    Only the budget uses it; whatever the hub answers is still checked.
+    """
+    options = case.body
+    if case.wrapped:
+        if not isinstance(case.body.get("display_name", ""), str):
+            return False
+        options = case.body["user_options"]
+    if options is None:
+        return True
+    try:
+        parse_request(options, extra_keys=PROFILE_OPTION_KEYS)
+    except PolicyRefusal:
+        return False
+    return True
 
 
 _prefixes = itertools.count()
