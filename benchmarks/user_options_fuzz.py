@@ -52,7 +52,7 @@ async def _fuzz(runner: Runner, n: int, seed: int, max_starts: int) -> None:
     )
     @given(case=cases(runner.hub.version))
     def check(case: Case) -> None:
-        assume(runner.tally.accepted < max_starts or not may_start(case))
+        assume(runner.tally.accepted < max_starts or not may_start(case, runner.hub.version))
         asyncio.run_coroutine_threadsafe(runner.run(case), loop).result()
 
     await asyncio.to_thread(check)

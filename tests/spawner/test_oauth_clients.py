@@ -160,3 +160,41 @@ async def test_running_server_keeps_its_saved_client_across_an_upgrade(policy_hu
     assert new in clients and legacy not in clients
     await _reaches_its_pod(hub, user, "")
     await _stop(hub, user, "")
+
+
+REAL_SERVER = """
+import hubplugins
+c.JupyterHub.spawner_class = "hubplugins.PolicySpawner"
+c.KubeSpawner.image = "quay.io/jupyter/base-notebook:latest"
+c.HubPolicy.policy = {"defaults": {"storage": {"capacity": "1Gi"}}}
+hubplugins.setup(c)
+"""
+
+
+async def test_real_servers_sign_in_with_escaped_client_ids(
+    make_hub, devcluster, jupyterhub_version
+):
+    """Real single-user servers: the OAuth sign-in and its cookie under the new id."""
+    hub = await make_hub(
+        REAL_SERVER, jupyterhub=jupyterhub_version, kubeconfig=devcluster.kubeconfig
+    )
+    prefix = f"rs{jupyterhub_version.replace('.', '')}"
+    family = [(prefix, "b-c"), (f"{prefix}-b", "c")]
+    for user, server in family:
+        await hub.api("POST", f"/users/{user}")
+        await _start(hub, user, server)
+    for user, server in family:
+        await hub.wait_for_server(user, server)
+        browser = await hub.login(user)
+        # a page that needs a sign-in: through the hub's OAuth flow and back
+        resp = await browser.get(_url(user, server) + "files/none.txt", follow_redirects=True)
+        assert any("oauth_callback" in str(r.url) for r in resp.history), resp.history
+        assert resp.url.path.startswith(_url(user, server)), resp.url
+        cookies = {c.name: c for c in browser.cookies.jar}
+        assert oauth_client_id(user, server) in cookies, sorted(cookies)
+        # the cookie signs the user in to this server's API
+        xsrf = next(c.value for c in browser.cookies.jar if c.name == "_xsrf" and c.path != "/hub/")
+        status = await browser.get(_url(user, server) + "api/status", headers={"X-XSRFToken": xsrf})
+        assert status.status_code == 200, status.text[:300]
+    for user, server in family:
+        await _stop(hub, user, server)
