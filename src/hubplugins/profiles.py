@@ -20,7 +20,7 @@ from slugify import slugify  # what KubeSpawner derives a missing slug with
 
 from .checks import allowed_profiles
 from .decisions import Decision, echo
-from .errors import ConfigIssue
+from .errors import ConfigIssue, PolicyRefusal
 from .policy_model import Policy
 
 # user_options keys the policy reads besides the profile's own options
@@ -118,8 +118,8 @@ def check_profile_choice(
     allowed = allowed_profile_list(policy, profiles)
     names = ", ".join(p["slug"] for p in allowed) or "none"
     slug = options.get("profile")
-    if slug is not None and not isinstance(slug, str):
-        _refuse("profile must be a profile's slug (a string).")
+    if "profile" in options and (not isinstance(slug, str) or not slug):
+        _refuse(f"profile must be a profile's slug (a string), not {_show(slug)}.")
     if not slug:
         if not allowed:
             Decision.refuse(
@@ -157,15 +157,44 @@ def check_profile_choice(
     return profile
 
 
+def usable_saved_options(
+    policy: Policy, options: Any, profiles: list[dict[str, Any]]
+) -> Mapping[str, Any]:
+    """The saved ``user_options`` the spawn form may pre-select, or ``{}``.
+
+    JupyterHub saves the options of every start, refused ones included, and
+    KubeSpawner's form only survives a few kinds of bad value; options that
+    would be refused now are not pre-selected.
+    """
+    if not isinstance(options, Mapping) or not options:
+        return {}
+    try:
+        check_profile_choice(policy, options, profiles)
+    except PolicyRefusal:
+        return {}
+    return options
+
+
+def check_no_profile(options: Mapping[str, Any]) -> None:
+    """Refuse a ``profile`` option where the hub has no ``profile_list`` (400)."""
+    if "profile" in options:
+        _refuse(
+            f"This hub has no server profiles to pick from; leave out the profile option "
+            f"(got {_show(options['profile'])})."
+        )
+
+
 def _check_option(name: str, option: Mapping[str, Any], options: Mapping[str, Any]) -> None:
     choice = options.get(name)
     free = options.get(name + UNLISTED_SUFFIX)
     choices = option.get("choices") or {}
-    if choice is not None:
+    if name in options:
         if not isinstance(choice, str) or choice not in choices:
             listed = ", ".join(choices) or "none"
             _refuse(f"Option {echo(name)}: {_show(choice)} is not a choice. Choices: {listed}.")
-    if free is None:
+    if name + UNLISTED_SUFFIX not in options:
+        if name not in options and not choices:
+            _refuse(f"Option {echo(name)} has no default: give {name + UNLISTED_SUFFIX}.")
         return
     unlisted = option.get("unlisted_choice") or {}
     if not unlisted.get("enabled"):
@@ -185,4 +214,8 @@ def _check_option(name: str, option: Mapping[str, Any], options: Mapping[str, An
 
 
 def _show(value: Any) -> str:
-    return echo(value) if isinstance(value, str) else type(value).__name__
+    if isinstance(value, str):
+        return echo(value)
+    return {type(None): "null", bool: "a boolean", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )

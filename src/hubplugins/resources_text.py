@@ -10,17 +10,22 @@ Accepted ``user_options`` keys:
   (CPU guarantee / limit in cores), ``memr`` / ``meml`` (memory guarantee /
   limit in **GB = 10⁹ bytes**, a plain number with no unit, matching the
   Kubernetes ``G``). A missing line keeps the default.
-- ``profile`` and ``profile-option-*``: KubeSpawner's own form fields.
+- ``profile`` and the chosen profile's options (KubeSpawner's own; the caller
+  names them in ``extra_keys``).
 
-Form posts give lists of strings; a one-element list is read as its element and
-an empty string as "not given". Anything else (an unknown key, a unit where
-none belongs, a duplicate line, a negative, NaN or infinite value) raises
-:class:`~hubplugins.errors.PolicyRefusal` with a 400 decision naming the
-option or line.
+Values are read as they arrive in the REST API's JSON: a number or a string
+where a number is expected, a string where text is. Form posts are turned into
+such strings where the form is read (``PolicySpawner._options_from_form``), so
+a list is never unwrapped here: ``{"cpu": [1]}`` is refused like ``{"cpu":
+null}``. Anything else (an unknown key, a value of the wrong type, a unit where
+none belongs, a duplicate line, a negative, NaN, infinite or absurdly large
+value) raises :class:`~hubplugins.errors.PolicyRefusal` with a 400 decision
+naming the option or line.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -31,15 +36,23 @@ from .decisions import Decision, echo
 from .errors import PolicyRefusal, QuantityError
 from .quantities import parse_cpu, parse_memory
 
-__all__ = ["RESOURCE_KEYS", "Request", "parse_request", "parse_resources_text"]
+__all__ = [
+    "RESOURCE_KEYS",
+    "Request",
+    "parse_request",
+    "parse_resources_text",
+    "require_mapping",
+]
 
 RULE = "request"
 RESOURCE_KEYS = ("gpu", "cpur", "cpul", "memr", "meml")
 OPTION_KEYS = ("cpu", "memory", "gpu", "resources", "profile")
-PROFILE_OPTION_PREFIX = "profile-option-"
 MAX_TEXT = 4096
+MAX_GPUS = 10_000
+"""Largest GPU count read at all; anything above is refused as malformed."""
 MAX_LINES = 64
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+_WHOLE = re.compile(r"[0-9]{1,6}")
 _FIELDS = {
     "cpur": "cpu_guarantee",
     "cpul": "cpu_limit",
@@ -108,46 +121,81 @@ def _resource_value(key: str, value: str, where: str, line: int) -> float | int:
     if key == "gpu":
         if number != number.to_integral_value():
             raise _bad(f"{where}: gpu={value}; gpu takes a whole number (gpu=1).", line=line)
+        if number > MAX_GPUS:
+            raise _bad(f"{where}: gpu={echo(value)} is too large.", line=line)
         return int(number)
     if key in ("cpur", "cpul"):
-        return parse_cpu(value)
+        try:
+            return parse_cpu(value)
+        except QuantityError as exc:
+            raise _bad(f"{where}: {key}: {exc}.", line=line) from None
     if number > 10**9:
         raise _bad(f"{where}: {key}={echo(value)} is too large.", line=line)
     return int((number * 10**9).to_integral_value(ROUND_CEILING))
 
 
-def _unwrap(value: Any) -> Any:
-    if isinstance(value, list | tuple) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
+def _kind(value: Any) -> str:
+    """What a JSON value is, for a message: ``a list``, ``null``, ``"abc"``, ``1.5``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, str):
+        return echo(value)
+    return echo(repr(value))
 
 
 def _option_gpu(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer() and value >= 0:
-            return int(value)
-        raise _bad(f"Invalid gpu: {echo(str(value))} is not a whole number of GPUs (e.g. 1).")
-    if value < 0:
-        raise _bad(f"Invalid gpu: {value} must not be negative.")
-    return value
+    number: Any = value
+    if isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+        number = int(value.strip())
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise _bad(f"Invalid gpu: {_kind(value)} is not a whole number of GPUs (e.g. 1).")
+    if number < 0:
+        raise _bad(f"Invalid gpu: {number} must not be negative.")
+    if number > MAX_GPUS:
+        raise _bad(f"Invalid gpu: {_kind(value)} is too large.")
+    return number
 
 
 def _option_memory(value: Any) -> int:
+    if not _scalar(value):
+        raise _bad(f"Invalid memory: {_kind(value)} is not a memory quantity (e.g. 4G, 4Gi).")
     try:
         num_bytes = parse_memory(value)
     except QuantityError as exc:
         raise _bad(f"Invalid memory: {exc}.") from None
     bare = not isinstance(value, str) or _NUMBER.fullmatch(value.strip())
     if bare and num_bytes < 2**20:
+        shown = echo(str(value), 20)[1:-1]
         raise _bad(
-            f"Invalid memory: {echo(str(value))} has no unit and would mean {num_bytes} bytes; "
-            f"write {value}G (10^9 bytes) or {value}Gi (2^30 bytes)."
+            f"Invalid memory: {_kind(value)} has no unit and would mean {num_bytes} bytes; "
+            f"write {shown}G (10^9 bytes) or {shown}Gi (2^30 bytes)."
         )
     return num_bytes
+
+
+def _scalar(value: Any) -> bool:
+    """A JSON number or string (never a boolean, null, list or object)."""
+    return not isinstance(value, bool) and isinstance(value, int | float | str)
+
+
+def require_mapping(user_options: Any) -> Mapping[str, Any]:
+    """``user_options`` itself when it is a mapping (``None`` reads as ``{}``); else a 400."""
+    if user_options is None:
+        return {}
+    if not isinstance(user_options, Mapping):
+        raise _bad(
+            f"Invalid options: {_kind(user_options)} is not an object of option names "
+            'to values (e.g. {"cpu": 2}).'
+        )
+    return user_options
 
 
 def parse_request(user_options: Any, *, extra_keys: Collection[str] = ()) -> Request:
@@ -157,50 +205,45 @@ def parse_request(user_options: Any, *, extra_keys: Collection[str] = ()) -> Req
     """
     if user_options is None:
         return Request()
-    if not isinstance(user_options, Mapping):
-        raise _bad("Invalid options: expected a mapping of option names to values.")
-    unknown = [
-        str(k)
-        for k in user_options
-        if k not in OPTION_KEYS
-        and k not in extra_keys
-        and not (isinstance(k, str) and k.startswith(PROFILE_OPTION_PREFIX))
-    ]
+    user_options = require_mapping(user_options)
+    unknown = [str(k) for k in user_options if k not in OPTION_KEYS and k not in extra_keys]
     if unknown:
         shown = ", ".join(echo(k, 30) for k in sorted(unknown)[:5])
-        raise _bad(
-            f"Unknown option {shown}: the options are {', '.join(OPTION_KEYS)} "
-            f"and {PROFILE_OPTION_PREFIX}*."
-        )
+        known = ", ".join([*OPTION_KEYS, *sorted(extra_keys)])
+        raise _bad(f"Unknown option {shown}: the options are {known}.")
     fields: dict[str, Any] = {}
-    resources = _unwrap(user_options.get("resources"))
-    if resources is not None:
+    if "resources" in user_options:
+        resources = user_options["resources"]
         if not isinstance(resources, str):
-            raise _bad("Invalid resources: expected text with one key=value a line.")
+            raise _bad(
+                f"Invalid resources: {_kind(resources)} is not text with one key=value a line."
+            )
         fields.update(parse_resources_text(resources))
     for key, field_name, parse in (
         ("cpu", "cpu_limit", _option_cpu),
         ("memory", "memory_limit", _option_memory),
         ("gpu", "gpu", _option_gpu),
     ):
-        value = _unwrap(user_options.get(key))
-        if value is None:
+        if key not in user_options:
             continue
+        value = parse(user_options[key])
         if field_name in fields:
             line = {"cpu_limit": "cpul", "memory_limit": "meml", "gpu": "gpu"}[field_name]
             raise _bad(
                 f"Invalid options: {key} is given both as an option and as {line} in resources."
             )
-        fields[field_name] = parse(value)
-    profile = _unwrap(user_options.get("profile"))
-    if profile is not None:
-        if not isinstance(profile, str):
-            raise _bad("Invalid profile: expected a profile slug.")
+        fields[field_name] = value
+    if "profile" in user_options:
+        profile = user_options["profile"]
+        if not isinstance(profile, str) or not profile:
+            raise _bad(f"Invalid profile: {_kind(profile)} is not a profile's slug.")
         fields["profile"] = profile
     return Request(**fields)
 
 
 def _option_cpu(value: Any) -> float:
+    if not _scalar(value):
+        raise _bad(f"Invalid cpu: {_kind(value)} is not a number of cores (e.g. 2, 500m).")
     try:
         return parse_cpu(value)
     except QuantityError as exc:

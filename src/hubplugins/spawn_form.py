@@ -4,11 +4,16 @@ They only appear when the user's policy lets them ask for more than the
 defaults, and state the tier's limits so that a user knows what to ask for.
 Values typed into the form reach ``user_options`` under the same keys the
 REST API takes (``cpu``, ``memory``, ``gpu``, ``resources``).
+
+A form post is a mapping of field names to lists of strings; it is turned into
+plain strings here, where the form is read, so that the checks of
+``user_options`` see what a REST body would hold and never unwrap lists.
 """
 
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from .policy_model import Policy
 from .quantities import format_cpu, format_memory
@@ -61,3 +66,21 @@ def resource_options_from_form(formdata: dict[str, list[str]]) -> dict[str, str]
         if value.strip():
             options[key] = value
     return options
+
+
+UNLISTED_CHOICE = "unlisted-choice"
+"""What KubeSpawner's form selects when the user types a value of their own."""
+
+
+def profile_options_from_form(options: dict[str, Any]) -> dict[str, Any]:
+    """KubeSpawner's options from a form post, as a REST body would give them.
+
+    Empty fields (an unused free-text input) are left out, and so is the
+    select's ``unlisted-choice`` marker: the typed value under
+    ``<option>--unlisted-choice`` is the choice.
+    """
+    return {
+        key: value
+        for key, value in options.items()
+        if value is not None and value != "" and value != UNLISTED_CHOICE
+    }

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
-from traitlets import Bool, Unicode, default
+from traitlets import Any as AnyTrait
+from traitlets import Bool, Dict, Unicode, Union, default
 
 from . import failure_count, metrics, new_records, pod_guard, pool_sync, storage, user_delete
 from .checks import check_rename
@@ -40,11 +41,23 @@ from .decisions import Decision, ServerUsage, Usage, echo
 from .edge import http_error, log_decision
 from .errors import PolicyRefusal
 from .gpu_pool import GpuPool
+from .oauth_clients import oauth_client_id
 from .policy_model import Policy
-from .profiles import SLUG_RULE, UNLISTED_SUFFIX, allowed_profile_list, check_profile_choice
+from .profiles import (
+    SLUG_RULE,
+    UNLISTED_SUFFIX,
+    allowed_profile_list,
+    check_no_profile,
+    check_profile_choice,
+    usable_saved_options,
+)
 from .quantities import format_cpu, format_memory
-from .resources_text import Request, parse_request
-from .spawn_form import render_resource_fields, resource_options_from_form
+from .resources_text import Request, parse_request, require_mapping
+from .spawn_form import (
+    profile_options_from_form,
+    render_resource_fields,
+    resource_options_from_form,
+)
 from .start_checks import check_start
 
 STATE_KEY = "hubplugins"
@@ -87,6 +100,11 @@ class PolicySpawner(KubeSpawner):
         """,
     )
 
+    # JupyterHub 5.5 assigns any JSON body of a REST start here; a value that is
+    # not an object must reach load_user_options to be refused there (400, no
+    # record left) rather than fail the assignment (500)
+    user_options = Union([Dict(), AnyTrait()], help=KubeSpawner.user_options.help)
+
     # one pool per hub process and pool name
     _gpu_pools: ClassVar[dict[str, GpuPool]] = {}
 
@@ -101,6 +119,15 @@ class PolicySpawner(KubeSpawner):
         self._replacing_pod = False
         # (kind, name) of objects this start created before its pod, see pod_guard
         self.created_by_start: list[tuple[str, str]] = []
+
+        # an id no other user's server shares (see oauth_clients); a server still
+        # running from before keeps the id its client was saved under, so a hub
+        # upgrade neither breaks its sign-ins nor has the hub's start-up cleanup
+        # delete its client
+        orm_spawner = self.orm_spawner
+        if self.user is not None and orm_spawner is not None:
+            saved = orm_spawner.oauth_client_id if orm_spawner.server is not None else None
+            self.oauth_client_id = saved or oauth_client_id(self.user.name, self.name)
 
     # JupyterHub stores each start's future here, then adds the callback that
     # counts failed starts toward consecutive_failure_limit: refusals are
@@ -176,20 +203,17 @@ class PolicySpawner(KubeSpawner):
         self.created_by_start = []
         started = time.perf_counter()
         policy = self.resolve_policy()
-        options = dict(self.user_options or {})
+        options: Any = self.user_options
         # a named server never started before: its record may have been made by
         # this very request (JupyterHub 5.5's form POST skips the hub-level check)
-        new_named = bool(self.name) and not (self.orm_spawner and self.orm_spawner.state)
+        new_named = self._new_named
         # a refusal removes only a record made for this start (by this very
         # request or to show its form): one made by a PUT (6.x) is the user's
-        self._own_record = (
-            new_named
-            and self.orm_spawner is not None
-            and new_records.made_for_this_start(self.orm_spawner)
-        )
+        self._own_record = self._record_made_for_this_start()
         try:
             if new_named:
                 self._check_new_name()
+            options = dict(require_mapping(options))
             base = await self._profile_list_for(self)
             option_names: set[str] = set()
             if base:
@@ -198,6 +222,8 @@ class PolicySpawner(KubeSpawner):
                 for name in profile.get("profile_options") or {}:
                     option_names.update({name, name + UNLISTED_SUFFIX})
                 self.profile_list = allowed_profile_list(policy, initialized)
+            else:
+                check_no_profile(options)
             request = parse_request(options, extra_keys=option_names)
             before = self._resource_traits(policy)
             try:
@@ -215,12 +241,7 @@ class PolicySpawner(KubeSpawner):
             if self._pool_demand:
                 self._report_pool()
         except PolicyRefusal as refusal:
-            metrics.record_refusal(refusal.decision.rule)
-            log_decision(self.log, "spawn", refusal, user=self.user.name, server=self.name)
-            if refusal.decision.rule == SLUG_RULE:  # the hub's configuration, for the admin
-                self.log.error("hubplugins: %s cannot start: %s", self._log_name, refusal.message)
-            self._forget_when_stopped = self._own_record
-            raise http_error(refusal) from None
+            self._refuse_start(refusal)
         self._apply_grant(policy, grant, usage)
         storage.apply_storage(self, policy)
         decision = await pod_guard.check_before_start(self, policy)
@@ -229,6 +250,38 @@ class PolicySpawner(KubeSpawner):
             raise self._pod_refused(decision)
         metrics.observe_decision(time.perf_counter() - started)
         log_decision(self.log, "spawn", grant, user=self.user.name, server=self.name)
+
+    @property
+    def _new_named(self) -> bool:
+        return bool(self.name) and not (self.orm_spawner and self.orm_spawner.state)
+
+    def _record_made_for_this_start(self) -> bool:
+        return (
+            self._new_named
+            and self.orm_spawner is not None
+            and new_records.made_for_this_start(self.orm_spawner)
+        )
+
+    def _refuse_start(self, refusal: PolicyRefusal) -> NoReturn:
+        metrics.record_refusal(refusal.decision.rule)
+        log_decision(self.log, "spawn", refusal, user=self.user.name, server=self.name)
+        if refusal.decision.rule == SLUG_RULE:  # the hub's configuration, for the admin
+            self.log.error("hubplugins: %s cannot start: %s", self._log_name, refusal.message)
+        self._forget_when_stopped = self._record_made_for_this_start()
+        raise http_error(refusal) from None
+
+    async def apply_group_overrides(self) -> None:
+        """Refuse ``user_options`` that are not an object before JupyterHub reads them.
+
+        JupyterHub 5.5 passes any JSON body of a REST start on, and its own
+        reading of a number or ``true`` answers 400 with the record of a new
+        named server left behind; here it is refused like any bad option.
+        """
+        try:
+            require_mapping(self.user_options)
+        except PolicyRefusal as refusal:
+            self._refuse_start(refusal)
+        await super().apply_group_overrides()
 
     def _check_new_name(self) -> None:
         """The hub-level name and count check, for paths that skip it."""
@@ -412,6 +465,9 @@ class PolicySpawner(KubeSpawner):
         # JupyterHub calls this after every stop, also when stop() itself was
         # skipped because poll() found no pod
         super().clear_state()
+        # JupyterHub deletes the old client before this and reads the id after it
+        if self.user is not None:
+            self.oauth_client_id = oauth_client_id(self.user.name, self.name)
         self._release()
         if self._forget_when_stopped:
             self._forget_when_stopped = False
@@ -437,8 +493,14 @@ class PolicySpawner(KubeSpawner):
 
     def _render_options_form(self, profile_list: list[dict[str, Any]]) -> str:
         policy = self.resolve_policy()
-        allowed = allowed_profile_list(policy, self._get_initialized_profile_list(profile_list))
-        html = super()._render_options_form(allowed) if allowed else ""
+        initialized = self._get_initialized_profile_list(profile_list)
+        allowed = allowed_profile_list(policy, initialized)
+        saved = self.user_options
+        self.user_options = dict(usable_saved_options(policy, saved, initialized))
+        try:
+            html = super()._render_options_form(allowed) if allowed else ""
+        finally:
+            self.user_options = saved
         if self.resource_form:
             html += render_resource_fields(policy)
         return html
@@ -461,6 +523,6 @@ class PolicySpawner(KubeSpawner):
         return self._render_options_form(await self._profile_list_for(current_spawner))
 
     def _options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
-        options = super()._options_from_form(formdata)
+        options = profile_options_from_form(super()._options_from_form(formdata))
         options.update(resource_options_from_form(formdata))
         return options

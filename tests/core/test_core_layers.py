@@ -31,6 +31,7 @@ CORE = [
     "pod_holdings",
     "profiles",
     "volume_names",
+    "oauth_clients",
     "lifecycle/sweep",
     "lifecycle/conditions",
 ]
