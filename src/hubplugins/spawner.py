@@ -30,7 +30,7 @@ from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from traitlets import Bool, Unicode, default
 
-from . import metrics, storage
+from . import metrics, ownership, storage
 from .checks import check_rename
 from .config import HubPolicy, named_server_check
 from .decisions import Decision, ServerUsage, Usage, echo
@@ -40,6 +40,7 @@ from .gpu_pool import GpuPool
 from .policy_model import Policy
 from .profiles import UNLISTED_SUFFIX, allowed_profile_list, check_profile_choice
 from .quantities import format_cpu, format_memory
+from .renames import follow_rename
 from .resources_text import Request, parse_request
 from .spawn_form import render_resource_fields, resource_options_from_form
 from .start_checks import check_start, refuse_manifest
@@ -143,6 +144,7 @@ class PolicySpawner(KubeSpawner):
         """Apply the allowed profile, then check and apply the policy's grant."""
         self._nothing_created = True
         self._progress_notes = []
+        await follow_rename(self)
         started = time.perf_counter()
         policy = self.resolve_policy()
         options = dict(self.user_options or {})
@@ -187,6 +189,7 @@ class PolicySpawner(KubeSpawner):
             raise http_error(refusal) from None
         self._apply_grant(policy, grant, usage)
         storage.apply_storage(self, policy)
+        await ownership.settle(self, policy)
         metrics.observe_decision(time.perf_counter() - started)
         log_decision(self.log, "spawn", grant, user=self.user.name, server=self.name)
 

@@ -43,7 +43,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from . import metrics, sshkeys, volume_names
+from . import metrics, ownership, sshkeys, volume_names
 from .policy_model import Policy
 
 VOLUME_NAME = "hubplugins-home"
@@ -196,9 +196,14 @@ def _chain_prepare(spawner: Any, policy: Policy) -> None:
 
 async def prepare(spawner: Any, policy: Policy) -> None:
     """Create what the pod needs beyond its volume: the user's SSH key Secret."""
+    await ownership.guard(spawner)
     if policy.ssh_keys:
         spawner.ssh_public_key = await sshkeys.ensure_secret(
-            spawner.api, spawner.namespace, spawner.user.name
+            spawner.api,
+            spawner.namespace,
+            spawner.user.name,
+            getattr(spawner, "_hubplugins_ssh_secret", None),
+            ownership.owner(spawner),
         )
 
 
@@ -226,7 +231,7 @@ async def delete_forever(spawner: Any, policy: Policy) -> None:
         claims = [own, user_claim, *_other_claims(spawner)]
     if not spawner.delete_pvc:  # KubeSpawner's own switch still holds
         claims = []
-    claims = list(dict.fromkeys(claims))
+    claims = await ownership.deletable(spawner, ownership.PVC, list(dict.fromkeys(claims)))
     kept = await _mounted_elsewhere(spawner, claims)
     for claim in kept:
         _log(spawner, "volume_kept", claim=claim, reason="mounted by another server")
@@ -237,9 +242,15 @@ async def delete_forever(spawner: Any, policy: Policy) -> None:
         if not await _delete_with_retry(spawner, "persistentvolumeclaims", claim):
             failures.append(claim)
     if not spawner.name:
-        name = volume_names.ssh_secret(username)
-        if not await _delete_with_retry(spawner, "secrets", name):
-            failures.append(name)
+        # the account's own key Secret, never another account's of the same name
+        own = await ownership.own_secret(spawner)
+        names = [own] if own else []
+        names += await ownership.deletable(
+            spawner, ownership.SECRET, [volume_names.ssh_secret(username)]
+        )
+        for name in dict.fromkeys(names):
+            if not await _delete_with_retry(spawner, "secrets", name):
+                failures.append(name)
     if not claims:
         _log(spawner, "volume_kept", claim=own, reason="policy")
     if failures:

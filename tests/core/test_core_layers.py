@@ -29,6 +29,7 @@ CORE = [
     "gpu_pool",
     "profiles",
     "volume_names",
+    "identity_rules",
     "lifecycle/sweep",
 ]
 OUTSIDE = ("jupyterhub", "tornado", "kubernetes_asyncio", "kubespawner", "ldap3", "oauthenticator")

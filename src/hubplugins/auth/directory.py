@@ -18,6 +18,7 @@ from jupyterhub.auth import Authenticator
 from tornado import web
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Set, Unicode, default
 
+from hubplugins.auth.binding import IdentityBindingMixin
 from hubplugins.auth.ldap_directory import Settings
 from hubplugins.auth.ldap_names import (
     GroupRule,
@@ -38,7 +39,7 @@ _AD_USER_FILTER = "(&(objectCategory=person)(objectClass=user)(sAMAccountName={u
 _LDAP_USER_FILTER = "(&(objectClass=inetOrgPerson)(uid={username}))"
 
 
-class DirectoryAuthenticator(Authenticator):
+class DirectoryAuthenticator(IdentityBindingMixin, Authenticator):
     """Sign in against Active Directory or another LDAP directory (OpenLDAP, 389 DS)."""
 
     # -- servers and transport ---------------------------------------------------
@@ -375,6 +376,13 @@ class DirectoryAuthenticator(Authenticator):
             self._log_outcome(typed, "ok", result, started)
         return model
 
+    # -- the stable identity (see hubplugins.auth.binding) ---------------------------
+
+    identity_provider = "directory"
+
+    def stable_identity(self, auth_model: dict) -> str | None:
+        return (auth_model.get("auth_state") or {}).get("directory_id")
+
     def _auth_model(self, result: dict, login: str) -> dict:
         name = (result.get("name") or login).lower()
         dns = list(result.get("groups") or [])
@@ -382,7 +390,11 @@ class DirectoryAuthenticator(Authenticator):
         mapped = self._group_rule.map(dns)
         model: dict[str, Any] = {
             "name": name,
-            "auth_state": {"dn": result.get("dn"), "directory_groups": shorts},
+            "auth_state": {
+                "dn": result.get("dn"),
+                "directory_groups": shorts,
+                "directory_id": result.get("guid"),  # objectGUID / entryUUID
+            },
         }
         if self.manage_groups:
             model["groups"] = mapped

@@ -193,6 +193,7 @@ class Directory:
         attrs = [self.s.username_attribute]
         if self.s.active_directory:
             attrs.append("userAccountControl")
+        attrs.append(_id_attribute(self.s.active_directory))  # the stable identity
         if dn:
             conn.search(dn, "(objectClass=*)", BASE, attributes=attrs, size_limit=1)
         else:
@@ -301,6 +302,7 @@ class Directory:
             "groups": groups,
             "groups_truncated": truncated,
             "server": url,
+            "guid": _stable_id(attrs.get(_id_attribute(self.s.active_directory))),
         }
 
     # -- operations ----------------------------------------------------------
@@ -407,3 +409,20 @@ def _close(conn: Connection) -> None:
             conn.unbind()
     except Exception:
         pass
+
+
+# -- the stable identity (objectGUID / entryUUID) --------------------------------
+
+
+def _id_attribute(active_directory: bool) -> str:
+    """The attribute that never changes for an account: AD's objectGUID, LDAP's entryUUID."""
+    return "objectGUID" if active_directory else "entryUUID"
+
+
+def _stable_id(value: object) -> str | None:
+    """The identity as text (a GUID as ldap3 formats it, raw bytes as hex), or None."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, bytes):
+        return value.hex() if value else None
+    return str(value) if value else None
