@@ -7,8 +7,6 @@ identity (the refusal page and the hub log name the id someone signed in
 with); ``{"subject": null}`` unlinks it, so that the next sign-in under the
 name is recorded as its identity. The owner id, and so every volume and key
 of the account, stays with the account either way.
-
-The ``hubplugins identity`` command calls this endpoint with an admin token.
 """
 
 from __future__ import annotations
