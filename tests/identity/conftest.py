@@ -6,6 +6,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+# the OpenLDAP of the directory tests
+from auth_directory.conftest import directory_tls, openldap  # noqa: F401
 from auth_github.helpers import crypt_env, github_config
 from harness.hub import Hub, start_hub
 from services.fake_github import FakeGitHub
