@@ -69,3 +69,32 @@ async def follow_rename(spawner: Any) -> bool:
         old,
     )
     return True
+
+
+def avoid_taken_oauth_client(spawner: Any) -> None:
+    """Give a new account's spawner an OAuth client id of its own when its name's is taken.
+
+    A server that runs through a rename of its account keeps the OAuth client
+    named after the old name (``jupyterhub-user-<old>``). A new account given
+    that name would get the same client id, and JupyterHub's start fails on
+    it (a client belongs to one server). The new account's server then uses
+    ``jupyterhub-user-<name>-u<account id>``: stable for the account, never
+    another's.
+    """
+    from jupyterhub import orm
+
+    db = getattr(spawner.user, "db", None)
+    user_id = getattr(spawner.user, "id", None)
+    if db is None or user_id is None or not spawner.oauth_client_id:
+        return
+    client = db.query(orm.OAuthClient).filter_by(identifier=spawner.oauth_client_id).first()
+    owner = getattr(getattr(client, "spawner", None), "user_id", None)
+    if owner is not None and owner != user_id:
+        taken = spawner.oauth_client_id
+        spawner.oauth_client_id = f"{taken}-u{user_id}"
+        spawner.log.info(
+            "hubplugins OAuth client %s is held by a renamed account's running server; %s uses %s",
+            taken,
+            spawner._log_name,
+            spawner.oauth_client_id,
+        )

@@ -40,7 +40,7 @@ from .gpu_pool import GpuPool
 from .policy_model import Policy
 from .profiles import UNLISTED_SUFFIX, allowed_profile_list, check_profile_choice
 from .quantities import format_cpu, format_memory
-from .renames import follow_rename
+from .renames import avoid_taken_oauth_client, follow_rename
 from .resources_text import Request, parse_request
 from .spawn_form import render_resource_fields, resource_options_from_form
 from .start_checks import check_start, refuse_manifest
@@ -91,6 +91,7 @@ class PolicySpawner(KubeSpawner):
         self._nothing_created = False
         self._progress_notes: list[str] = []
         self._forget_when_stopped = False
+        avoid_taken_oauth_client(self)
 
     # -- policy --------------------------------------------------------------
 

@@ -263,3 +263,28 @@ async def test_legacy_unlabelled_volume_adopted_once_by_its_saved_owner(
     await start(hub, new)
     assert mounts(devcluster, f"jupyter-{new}")[0] == [legacy]
     await stop(hub, new)
+
+
+async def test_new_person_starting_while_the_renamed_account_runs(
+    identity_hub, devcluster, github
+) -> None:
+    hub, n = identity_hub, _suffix(identity_hub)
+    old, new = f"pia{n}", f"pia{n}b"
+    github_user(github, old, 4000 + int(n))
+    assert (await oauth_sign_in(hub.client(), old)).status_code == 200
+    await start(hub, old)
+    resp = await hub.api("PATCH", f"/users/{old}", json={"name": new})
+    assert resp.status_code == 200, resp.text
+    hand_over_login(github, old, new, 4100 + int(n))
+
+    newcomer = hub.client()
+    assert (await oauth_sign_in(newcomer, old)).status_code == 200
+    assert await signed_in_as(newcomer) == old
+    await start(hub, old)
+    claim = volume_names.server_claim(old)
+    # a pod and volume of their own; the renamed account's pod is left running
+    assert mounts(devcluster, f"jupyter-{old}-2")[0] == [f"{claim}-2"]
+    assert mounts(devcluster, f"jupyter-{old}")[0] == [claim]
+    assert (await hub.api("GET", f"/users/{new}")).json()["servers"][""]["ready"]
+    await stop(hub, old)
+    await stop(hub, new)

@@ -49,7 +49,7 @@ class IdentityBindingMixin:
         if subject is None or subject == "":
             return model
         presented = (self.identity_provider, str(subject))
-        name = model["name"]
+        name = self.account_name(model["name"])
         from jupyterhub import orm
 
         orm_user = orm.User.find(handler.db, name)
@@ -66,12 +66,13 @@ class IdentityBindingMixin:
             self._log_bound(name, presented)
         return model
 
+    def account_name(self, name: str) -> str:
+        """The hub account a model's name signs in as (a combined authenticator adds its prefix)."""
+        return name
+
     def add_user(self, user: Any) -> Any:
         result = super().add_user(user)  # type: ignore[misc]
-        presented = self._pending_identities().pop(user.name, None)
-        if presented is not None:
-            identity.bind(user.db, user.id, *presented)
-            self._log_bound(user.name, presented)
+        bind_new_account(user, getattr(self, "log", log))
         return result
 
     # -- helpers ---------------------------------------------------------------
@@ -81,12 +82,23 @@ class IdentityBindingMixin:
         return getattr(self, "log", log)
 
     def _pending_identities(self) -> dict[str, tuple[str, str]]:
-        pending = self.__dict__.get("_hubplugins_pending")
-        if pending is None:
-            pending = self.__dict__["_hubplugins_pending"] = {}
-        return pending  # type: ignore[no-any-return]
+        return _PENDING
 
     def _log_bound(self, name: str, presented: tuple[str, str]) -> None:
-        self._identity_log.info(
-            "hubplugins identity: %s bound to %s id %s", name, presented[0], presented[1]
-        )
+        _log_bound(self._identity_log, name, presented)
+
+
+_PENDING: dict[str, tuple[str, str]] = {}
+"""Account name -> identity of a sign-in whose account JupyterHub is about to make."""
+
+
+def bind_new_account(user: Any, logger: Any = log) -> None:
+    """Record the identity of the sign-in that made ``user`` (from ``add_user``)."""
+    presented = _PENDING.pop(user.name, None)
+    if presented is not None:
+        identity.bind(user.db, user.id, *presented)
+        _log_bound(logger, user.name, presented)
+
+
+def _log_bound(logger: Any, name: str, presented: tuple[str, str]) -> None:
+    logger.info("hubplugins identity: %s bound to %s id %s", name, presented[0], presented[1])

@@ -30,6 +30,8 @@ from jupyterhub.auth import Authenticator
 from jupyterhub.utils import url_path_join
 from traitlets import Dict, List, default, import_item
 
+from .binding import bind_new_account
+
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -72,6 +74,10 @@ class _ChildMixin:
             bound = type(handler.__name__, (handler,), {"authenticator": self})
             routes.append((url_path_join("/", self.url_prefix, path), bound))
         return routes
+
+    def account_name(self, name: str) -> str:
+        # the identity binding (auth/binding.py) checks the prefixed hub account
+        return self.username_prefix + name
 
     async def get_authenticated_user(self, handler: Any, data: Any) -> Any:
         model = super().get_authenticated_user(handler, data)  # type: ignore[misc]
@@ -260,3 +266,8 @@ class MultiAuthenticator(Authenticator):
 
     async def authenticate(self, handler: Any, data: Any = None) -> Any:
         return None  # every sign-in goes through a child (get_authenticated_user)
+
+    def add_user(self, user: Any) -> Any:
+        result = super().add_user(user)
+        bind_new_account(user, self.log)  # a password child's sign-in at /hub/login
+        return result
