@@ -132,6 +132,7 @@ async def _settle(spawner: Any, policy: Any) -> None:
     if name != wanted:
         spawner.pvc_name = name
         spawner._pvc_exists = False
+    spawner._hubplugins_settled_claim = name
     pod, _ = await _pick(spawner, POD, str(spawner.pod_name), account, set())
     if pod != spawner.pod_name:
         spawner.pod_name = pod
@@ -179,6 +180,8 @@ async def own_secret(spawner: Any, account: str | None = None) -> str | None:
 async def guard(spawner: Any) -> None:
     """Refuse (409) to create a pod that mounts another account's volume."""
     claim = str(spawner.pvc_name)
+    if claim == getattr(spawner, "_hubplugins_settled_claim", None):
+        return  # checked by settle() in this start
     obj = await _read(spawner, PVC, claim)
     if obj is None:
         return
