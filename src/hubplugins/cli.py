@@ -1,8 +1,9 @@
 """``hubplugins``: the admin command line.
 
 - ``hubplugins check FILE``: validate a policy file, or a helm values file (the
-  policy under ``hub.config.HubPolicy.policy``). Prints every error with its
-  key path and exits 1; exits 0 with a one-line summary when valid.
+  policy under ``hub.config.HubPolicy.policy``, and the slugs of
+  ``singleuser.profileList``). Prints every error with its key path and exits
+  1; exits 0 with a one-line summary when valid.
 - ``hubplugins explain [--file FILE] --groups a,b``: the effective policy of a
   user in those groups, and which source (``defaults`` or a group) gave each
   value. Without ``--file``, the built-in defaults.
@@ -20,9 +21,11 @@ from typing import Any
 from .errors import ConfigIssue, PolicyConfigError
 from .policy_model import Policy
 from .policy_table import PolicyTable, load_yaml
+from .profiles import profile_slug_issues
 from .quantities import format_cpu, format_duration, format_memory
 
 HELM_PATH = ("hub", "config", "HubPolicy", "policy")
+PROFILES_PATH = "singleuser.profileList"  # the chart's KubeSpawner.profile_list
 
 
 def _load(path: str) -> tuple[PolicyTable, str]:
@@ -41,7 +44,15 @@ def _load(path: str) -> tuple[PolicyTable, str]:
             issue = ConfigIssue("", f"a helm values file without {'.'.join(HELM_PATH)}")
             raise PolicyConfigError([issue], path)
         prefix = ".".join(HELM_PATH)
-        return PolicyTable.from_dict(node, source=path, prefix=prefix), f" (at {prefix})"
+        profiles = raw.get("singleuser") if isinstance(raw.get("singleuser"), Mapping) else {}
+        issues = profile_slug_issues(profiles.get("profileList"), path=PROFILES_PATH)
+        try:
+            table = PolicyTable.from_dict(node, source=path, prefix=prefix)
+        except PolicyConfigError as exc:
+            raise PolicyConfigError([*exc.issues, *issues], path) from None
+        if issues:
+            raise PolicyConfigError(issues, path)
+        return table, f" (at {prefix})"
     return PolicyTable.from_dict(raw, source=path), ""
 
 

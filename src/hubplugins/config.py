@@ -27,6 +27,7 @@ from .checks import check_new_named_server
 from .decisions import Decision, ServerUsage, Usage
 from .errors import ConfigIssue, PolicyConfigError, PolicyRefusal
 from .policy_table import PolicyTable, load_yaml
+from .profiles import profile_slug_issues
 from .server_names import check_server_name
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "named_server_limit",
     "setup",
     "validate_policy",
+    "validate_profile_list",
 ]
 
 _EXAMPLE = """
@@ -138,6 +140,23 @@ def validate_policy(c: Config) -> None:
         HubPolicy.instance_for(c).table  # noqa: B018 - raises PolicyConfigError if invalid
 
 
+def validate_profile_list(c: Config) -> None:
+    """Stop the hub at start when two profiles of a static ``profile_list`` share a slug.
+
+    Checks ``c.KubeSpawner.profile_list`` and ``c.PolicySpawner.profile_list``
+    as set so far (a callable one is checked at each start instead, where an
+    ambiguous list refuses the start). Raises :class:`PolicyConfigError`
+    naming both profiles and the slug.
+    """
+    issues: list[ConfigIssue] = []
+    for section in ("KubeSpawner", "PolicySpawner"):
+        profile_list = (c.get(section) or {}).get("profile_list")
+        if profile_list and not callable(profile_list):
+            issues.extend(profile_slug_issues(profile_list, path=f"{section}.profile_list"))
+    if issues:
+        raise PolicyConfigError(issues, "the spawner's profile_list")
+
+
 def named_server_check(
     table: PolicyTable, groups: Iterable[str], existing: Iterable[str], new_name: str | None
 ) -> tuple[int, Decision]:
@@ -218,8 +237,10 @@ def configure_named_servers(c: Config) -> None:
 
 SETUP_STEPS: list[str | Callable[[Config], None]] = [
     validate_policy,
+    validate_profile_list,
     configure_named_servers,
-    "hubplugins.lifecycle.wiring:setup_lifecycle",  # the lifecycle service and its role
+    # the lifecycle service, its role and the endpoint it stops and deletes through
+    "hubplugins.lifecycle.wiring:setup_lifecycle",
     "hubplugins.storage:setup_handlers",  # SSH public key and volume-failure endpoints
     "hubplugins.identity_api:setup_handlers",  # admins re-link an account's identity
     # further steps add themselves here, as "module:function" (imported when

@@ -16,14 +16,81 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from slugify import slugify  # what KubeSpawner derives a missing slug with
+
 from .checks import allowed_profiles
 from .decisions import Decision, echo
+from .errors import ConfigIssue
 from .policy_model import Policy
 
 # user_options keys the policy reads besides the profile's own options
 RESOURCE_KEYS = frozenset({"cpu", "memory", "gpu", "resources"})
 UNLISTED_SUFFIX = "--unlisted-choice"
 MAX_FREE_TEXT = 256
+SLUG_RULE = "profile_list.slug"
+
+
+def profile_slug(profile: Mapping[str, Any]) -> str:
+    """A profile's slug as KubeSpawner reads it: ``slug``, else made from ``display_name``."""
+    if "slug" in profile:
+        return str(profile["slug"])
+    return str(slugify(str(profile.get("display_name", ""))))
+
+
+def profile_slug_issues(
+    profile_list: Any, path: str = "KubeSpawner.profile_list"
+) -> list[ConfigIssue]:
+    """Problems with the slugs of a ``profile_list`` (a list, or a dict KubeSpawner sorts by key).
+
+    Two profiles whose slugs (given or made from ``display_name``) are the
+    same cannot be told apart: a start would be checked against one and
+    KubeSpawner would apply the other. Each such slug is one issue naming the
+    profiles that share it.
+    """
+    if isinstance(profile_list, Mapping):
+        entries = [(f"{path}[{key!r}]", profile_list[key]) for key in sorted(profile_list)]
+    elif isinstance(profile_list, (list, tuple)) or profile_list is None:
+        entries = [(f"{path}[{i}]", p) for i, p in enumerate(profile_list or [])]
+    else:
+        return [ConfigIssue(path, "must be a list of profiles")]
+    issues: list[ConfigIssue] = []
+    holders: dict[str, list[str]] = {}
+    for where, profile in entries:
+        if not isinstance(profile, Mapping) or not ({"slug", "display_name"} & set(profile)):
+            issues.append(ConfigIssue(where, "a profile needs a slug or a display_name"))
+            continue
+        name = echo(str(profile.get("display_name", "")))
+        holders.setdefault(profile_slug(profile), []).append(f"{where} ({name})")
+    for slug, shared in holders.items():
+        if len(shared) > 1:
+            issues.append(
+                ConfigIssue(
+                    path,
+                    f"profiles {' and '.join(shared)} share the slug {echo(slug)}; "
+                    "give each profile a slug of its own",
+                )
+            )
+    return issues
+
+
+def check_profile_slugs(profiles: list[dict[str, Any]]) -> Decision:
+    """Refuse (409) every start while the profile list has a slug twice: fail closed.
+
+    The message says what is wrong for the user and the admin alike; the
+    spawner logs it at ERROR, as it is the hub's configuration, not the
+    user's request, that must change.
+    """
+    issues = profile_slug_issues(profiles, path="profile_list")
+    if not issues:
+        return Decision.allow(SLUG_RULE)
+    return Decision.refuse(
+        SLUG_RULE,
+        "The hub's server profiles are misconfigured, so no server can start now: "
+        + "; ".join(issue.message for issue in issues)
+        + ". Ask your hub's administrators to fix the profile list.",
+        status=409,
+        usage=len(issues),
+    )
 
 
 def allowed_profile_list(policy: Policy, profiles: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -44,8 +111,10 @@ def check_profile_choice(
     """Check the profile and its options in ``options``; return the chosen profile.
 
     Raises :class:`~hubplugins.errors.PolicyRefusal` (400 for malformed input,
-    403 for a profile the user's groups may not use).
+    403 for a profile the user's groups may not use, 409 while two profiles
+    share a slug).
     """
+    check_profile_slugs(profiles).enforce()
     allowed = allowed_profile_list(policy, profiles)
     names = ", ".join(p["slug"] for p in allowed) or "none"
     slug = options.get("profile")

@@ -16,8 +16,11 @@ The walk of a start:
    or ``.resources`` text from the user) against the caps, the user's quota and
    the hub's GPU pool; GPUs are reserved in the same step, with no await in
    between, so concurrent starts never oversubscribe the pool;
-4. the grant is applied to the traits KubeSpawner turns into the pod, and the
-   pod manifest is checked once more.
+4. the grant is applied to the traits KubeSpawner turns into the pod;
+5. the whole pod (every container, sidecar, init container and pod-level
+   resource, after the profile, ``extra_containers`` and ``modify_pod_hook``)
+   is checked against the grant before anything is created, and the pod
+   actually sent once more (:mod:`hubplugins.pod_guard`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from traitlets import Bool, Unicode, default
 
-from . import metrics, ownership, storage
+from . import failure_count, metrics, new_records, ownership, pod_guard, storage, user_delete
 from .checks import check_rename
 from .config import HubPolicy, named_server_check
 from .decisions import Decision, ServerUsage, Usage, echo
@@ -38,14 +41,16 @@ from .edge import http_error, log_decision
 from .errors import PolicyRefusal
 from .gpu_pool import GpuPool
 from .policy_model import Policy
-from .profiles import UNLISTED_SUFFIX, allowed_profile_list, check_profile_choice
+from .profiles import SLUG_RULE, UNLISTED_SUFFIX, allowed_profile_list, check_profile_choice
 from .quantities import format_cpu, format_memory
 from .renames import avoid_taken_oauth_client, follow_rename
 from .resources_text import Request, parse_request
 from .spawn_form import render_resource_fields, resource_options_from_form
-from .start_checks import check_start, refuse_manifest
+from .start_checks import check_start
 
 STATE_KEY = "hubplugins"
+
+new_records.install()
 
 
 class PolicySpawner(KubeSpawner):
@@ -91,7 +96,24 @@ class PolicySpawner(KubeSpawner):
         self._nothing_created = False
         self._progress_notes: list[str] = []
         self._forget_when_stopped = False
+        self._own_record = False  # the record was made by the request starting it
+        self._replacing_pod = False
+        # (kind, name) of objects this start created before its pod, see pod_guard
+        self.created_by_start: list[tuple[str, str]] = []
         avoid_taken_oauth_client(self)
+
+    # JupyterHub stores each start's future here, then adds the callback that
+    # counts failed starts toward consecutive_failure_limit: refusals are
+    # kept out of that count (see hubplugins.failure_count)
+    @property
+    def _spawn_future(self) -> Any:
+        return self.__dict__.get("_hubplugins_spawn_future")
+
+    @_spawn_future.setter
+    def _spawn_future(self, future: Any) -> None:
+        self.__dict__["_hubplugins_spawn_future"] = future
+        if isinstance(future, asyncio.Future):
+            failure_count.watch_start(self, future)
 
     # -- policy --------------------------------------------------------------
 
@@ -145,6 +167,7 @@ class PolicySpawner(KubeSpawner):
         """Apply the allowed profile, then check and apply the policy's grant."""
         self._nothing_created = True
         self._progress_notes = []
+        self.created_by_start = []
         await follow_rename(self)
         started = time.perf_counter()
         policy = self.resolve_policy()
@@ -152,6 +175,9 @@ class PolicySpawner(KubeSpawner):
         # a named server never started before: its record may have been made by
         # this very request (JupyterHub 5.5's form POST skips the hub-level check)
         new_named = bool(self.name) and not (self.orm_spawner and self.orm_spawner.state)
+        # a refusal removes only a record this very request made: one made by a
+        # PUT (6.x), the form page or an earlier request is the user's
+        self._own_record = bool(self.name) and new_records.created_in_this_request(self.orm_spawner)
         try:
             if new_named:
                 self._check_new_name()
@@ -186,11 +212,17 @@ class PolicySpawner(KubeSpawner):
         except PolicyRefusal as refusal:
             metrics.record_refusal(refusal.decision.rule)
             log_decision(self.log, "spawn", refusal, user=self.user.name, server=self.name)
-            self._forget_when_stopped = new_named
+            if refusal.decision.rule == SLUG_RULE:  # the hub's configuration, for the admin
+                self.log.error("hubplugins: %s cannot start: %s", self._log_name, refusal.message)
+            self._forget_when_stopped = self._own_record
             raise http_error(refusal) from None
         self._apply_grant(policy, grant, usage)
         storage.apply_storage(self, policy)
         await ownership.settle(self, policy)
+        decision = await pod_guard.check_before_start(self, policy)
+        if not decision.allowed:
+            self._forget_when_stopped = self._own_record
+            raise self._pod_refused(decision)
         metrics.observe_decision(time.perf_counter() - started)
         log_decision(self.log, "spawn", grant, user=self.user.name, server=self.name)
 
@@ -291,24 +323,32 @@ class PolicySpawner(KubeSpawner):
             notes.append(f"{grant['pool_in_use']} of {grant['pool_size']} GPUs reserved")
         self._progress_notes = notes
 
-    async def get_pod_manifest(self) -> Any:
-        """KubeSpawner's pod, checked once more against the grant."""
-        self._nothing_created = False
-        pod = await super().get_pod_manifest()
+    def _pod_refused(self, decision: Decision) -> Exception:
+        refusal = PolicyRefusal(decision)
+        metrics.record_refusal(decision.rule)
+        log_decision(self.log, "pod", refusal, user=self.user.name, server=self.name)
+        return http_error(refusal)
+
+    async def _make_create_pvc_request(self, pvc: Any, request_timeout: float) -> bool:
+        return await pod_guard.create_pvc(
+            self, pvc, request_timeout, super()._make_create_pvc_request
+        )
+
+    async def _make_create_pod_request(self, pod: Any, request_timeout: float) -> bool:
+        """KubeSpawner's pod create, after checking the pod it sends against the grant."""
         if self._grant is not None:
-            container = pod.spec.containers[0].resources
-            try:
-                refuse_manifest(
-                    self.resolve_policy(),
-                    self._grant,
-                    limits=dict((container.limits if container else None) or {}),
-                    requests=dict((container.requests if container else None) or {}),
-                )
-            except PolicyRefusal as refusal:
-                metrics.record_refusal(refusal.decision.rule)
-                log_decision(self.log, "pod", refusal, user=self.user.name, server=self.name)
-                raise http_error(refusal) from None
-        return pod
+            decision = pod_guard.check_sent(self, self.resolve_policy(), pod)
+            if not decision.allowed:
+                await pod_guard.undo_start(self)
+                self._forget_when_stopped = self._own_record
+                raise self._pod_refused(decision)
+        self._nothing_created = False
+        # on a 409 KubeSpawner stops the old pod and tries again: this start keeps its grant
+        self._replacing_pod = True
+        try:
+            return bool(await super()._make_create_pod_request(pod, request_timeout))
+        finally:
+            self._replacing_pod = False
 
     async def progress(self) -> Any:
         if self.policy_progress:
@@ -349,10 +389,17 @@ class PolicySpawner(KubeSpawner):
                 return
             await super().stop(now=now)
         finally:
-            self._release()
+            if not self._replacing_pod:
+                self._release()
 
     async def delete_forever(self) -> None:
-        """Delete the server's volume only where the policy says so (see ``storage``)."""
+        """Delete the server's volume only where the policy says so (see ``storage``).
+
+        The default server's is called when its user is deleted: the user's
+        other servers are stopped first (see ``user_delete``).
+        """
+        if not self.name:
+            await user_delete.stop_other_servers(self)
         await storage.delete_forever(self, self.resolve_policy())
 
     def clear_state(self) -> None:

@@ -78,21 +78,29 @@ def public_key_of(secret: Any) -> str:
 
 
 async def ensure_secret(
-    api: Any, namespace: str, username: str, name: str | None = None, owner: str | None = None
+    api: Any,
+    namespace: str,
+    username: str,
+    created: list[tuple[str, str]] | None = None,
+    name: str | None = None,
+    owner: str | None = None,
 ) -> str:
     """Create the user's key Secret unless it exists; return the public key line.
 
     ``api`` is KubeSpawner's shared ``CoreV1Api``. A 409 means the Secret is
     there already (another server of the user, or an earlier start): it is
-    read and kept, never replaced.
+    read and kept, never replaced. A Secret made here is added to ``created``
+    as ``("secrets", name)`` (so a start refused later can remove it).
     """
     from kubernetes_asyncio.client.rest import ApiException
 
     name = name or volume_names.ssh_secret(username)
     body = secret_manifest(username, name, owner)
     try:
-        created = await api.create_namespaced_secret(namespace=namespace, body=body)
-        return public_key_of(created)
+        made = await api.create_namespaced_secret(namespace=namespace, body=body)
+        if created is not None:
+            created.append(("secrets", name))
+        return public_key_of(made)
     except ApiException as e:
         if e.status != 409:
             raise

@@ -28,9 +28,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .decisions import Decision, Usage, echo
-from .errors import PolicyRefusal, QuantityError
+from .pod_resources import check_pod
 from .policy_model import Policy
-from .quantities import format_cpu, format_memory, millicores, parse_cpu, parse_memory
+from .quantities import format_cpu, format_memory
 from .resources_text import Request
 
 __all__ = ["check_start", "grant", "refuse_manifest"]
@@ -201,14 +201,6 @@ def check_start(
     return granted
 
 
-def _manifest_value(kind: str, value: Any) -> float | int:
-    if kind == "cpu":
-        return millicores(parse_cpu(value))
-    if kind == "memory":
-        return parse_memory(value)
-    return int(str(value))
-
-
 def refuse_manifest(
     policy: Policy,
     grant: Mapping[str, Any],
@@ -216,49 +208,11 @@ def refuse_manifest(
     limits: Mapping[str, Any],
     requests: Mapping[str, Any],
 ) -> None:
-    """Raise :class:`PolicyRefusal` if a pod's resources exceed ``grant``.
+    """Raise :class:`~hubplugins.errors.PolicyRefusal` if one container exceeds ``grant``.
 
-    The last check before a pod is created: something that ran after the
-    decision (a profile override, a hook) must not lift a limit. A missing CPU
-    or memory limit, or a GPU the grant does not include, is refused too.
+    Kept for callers that hold only the server container's ``limits`` and
+    ``requests``; :func:`hubplugins.pod_resources.check_pod` checks a whole pod
+    (every container, init container, sidecar and pod-level resources).
     """
-    resource = str(grant.get("gpu_resource") or policy.resources.gpu.resource)
-    allowed = {
-        "cpu": millicores(grant["cpu_limit"]),
-        "memory": int(grant["mem_limit"]),
-        resource: int(grant.get("gpu") or 0),
-    }
-    problems: list[str] = []
-    for name, cap in allowed.items():
-        kind = name if name in ("cpu", "memory") else "gpu"
-        for what, values in (("limit", limits), ("request", requests)):
-            value = values.get(name)
-            if value is None:
-                if what == "limit" and kind != "gpu":
-                    problems.append(f"no {name} limit")
-                continue
-            try:
-                amount = _manifest_value(kind, value)
-            except (QuantityError, ValueError):
-                problems.append(f"{name} {what} {echo(str(value))} is not a quantity")
-                continue
-            if amount > cap:
-                problems.append(f"{name} {what} {value} is above the granted {_shown(kind, cap)}")
-    if problems:
-        raise PolicyRefusal(
-            Decision.refuse(
-                "manifest",
-                f"This server's pod does not match what the policy granted for your groups "
-                f"({policy.tier}): {'; '.join(problems)}. A profile or hook changed it after "
-                "the check; ask your hub admin to fix the configuration.",
-                problems=problems,
-            )
-        )
-
-
-def _shown(kind: str, cap: int) -> str:
-    if kind == "cpu":
-        return format_cpu(cap / 1000)
-    if kind == "memory":
-        return format_memory(cap)
-    return str(cap)
+    container = {"name": "notebook", "resources": {"limits": limits, "requests": requests}}
+    check_pod(policy, grant, {"spec": {"containers": [container]}}).enforce()

@@ -38,6 +38,7 @@ still there.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from collections.abc import Iterable
@@ -178,6 +179,11 @@ def _existing_spawner(user: Any, name: str) -> Any:
     return spawners.get(name) if hasattr(spawners, "get") else None
 
 
+def configured_pod_hook(spawner: Any) -> Any:
+    """The ``modify_pod_hook`` the admin configured, without :func:`prepare` in front."""
+    return getattr(spawner, "_hubplugins_pod_hook", spawner.modify_pod_hook)
+
+
 def _chain_prepare(spawner: Any, policy: Policy) -> None:
     """Run :func:`prepare` right before the pod is created, then any configured hook."""
     if not hasattr(spawner, "_hubplugins_pod_hook"):
@@ -189,21 +195,23 @@ def _chain_prepare(spawner: Any, policy: Policy) -> None:
         if original is None:
             return pod
         result = original(sp, pod)
-        return await result if asyncio.iscoroutine(result) else result
+        return await result if inspect.isawaitable(result) else result
 
     spawner.modify_pod_hook = modify_pod
 
 
 async def prepare(spawner: Any, policy: Policy) -> None:
     """Create what the pod needs beyond its volume: the user's SSH key Secret."""
-    await ownership.guard(spawner)
+    if getattr(spawner, "storage_pvc_ensure", False):
+        await ownership.guard(spawner)  # the volume KubeSpawner settled on is this account's
     if policy.ssh_keys:
         spawner.ssh_public_key = await sshkeys.ensure_secret(
             spawner.api,
             spawner.namespace,
             spawner.user.name,
-            getattr(spawner, "_hubplugins_ssh_secret", None),
-            ownership.owner(spawner),
+            created=getattr(spawner, "created_by_start", None),
+            name=getattr(spawner, "_hubplugins_ssh_secret", None),
+            owner=ownership.owner(spawner),
         )
 
 
@@ -243,8 +251,8 @@ async def delete_forever(spawner: Any, policy: Policy) -> None:
             failures.append(claim)
     if not spawner.name:
         # the account's own key Secret, never another account's of the same name
-        own = await ownership.own_secret(spawner)
-        names = [own] if own else []
+        own_key = await ownership.own_secret(spawner)
+        names = [own_key] if own_key else []
         names += await ownership.deletable(
             spawner, ownership.SECRET, [volume_names.ssh_secret(username)]
         )

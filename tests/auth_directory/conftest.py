@@ -11,7 +11,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from auth_directory.directory_data import SAMBA_RECIPE, DirectoryUnderTest, slapd_ldif
+from auth_directory.directory_data import (
+    LDAP_USER_FILTER,
+    SAMBA_RECIPE,
+    DirectoryUnderTest,
+    slapd_ldif,
+)
 from services.ldap_servers import (
     SAMBA_ADMIN_PW,
     SAMBA_BASE,
@@ -53,6 +58,7 @@ def openldap(
                 "service_account_dn": SLAPD_SERVICE_DN,
                 "service_account_password": SLAPD_SERVICE_PW,
                 "user_search_base": f"ou=people,{SLAPD_SUFFIX}",
+                "user_search_filter": LDAP_USER_FILTER,
                 "group_search_base": f"ou=groups,{SLAPD_SUFFIX}",
                 "domains": ["example.org", "EXAMPLE"],
             },
@@ -77,7 +83,7 @@ def samba(
         pytest.skip("Samba runs in its own network namespace: needs `unshare --net` (root)")
     server = SambaDC(tmp_path_factory.mktemp("samba"), directory_tls, SAMBA_RECIPE).start()
     try:
-        yield DirectoryUnderTest(
+        under_test = DirectoryUnderTest(
             kind="samba",
             server=server,
             tls=directory_tls,
@@ -88,6 +94,7 @@ def samba(
                 "service_account_dn": "hubsvc@ad.example.org",
                 "service_account_password": SERVICE_PASSWORD,
                 "user_search_base": SAMBA_BASE,
+                "group_search_base": f"CN=Users,{SAMBA_BASE}",
                 "domains": ["ad.example.org", "ADEX"],
             },
             admin_dn="Administrator@ad.example.org",
@@ -96,6 +103,8 @@ def samba(
             groups=f"CN=Users,{SAMBA_BASE}",
             domains=("ad.example.org", "ADEX"),
         )
+        under_test.seed_ad_extras()
+        yield under_test
     finally:
         server.stop()
 

@@ -9,8 +9,14 @@ Both directories hold the same people and groups:
     gpu-beta    <- bob
     cycle-1     <- alice, cycle-2;  cycle-2 <- cycle-1  (a cycle; OpenLDAP only)
     dave: in no group; erin: disabled (AD only)
+    hank-team <- hank;  mallory-team <- mallory
+    mailing-list <- dave                                (AD: a distribution group)
+    admins under ou=elsewhere <- dave                   (same CN outside the group base)
 
-frank and gina are changed by the refresh tests; the tests put them back.
+On AD, mallory's UPN is ``hank@corp.example.org``: the UPN bind template
+``{username}@corp.example.org`` binds mallory for "hank". frank, gina and ivan are changed by the
+refresh and revocation tests; the tests put them back. OpenLDAP accounts are
+disabled by ``employeeType: disabled``, which the configured user filter excludes.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 
 from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Connection, Server, Tls
 from services.ldap_servers import (
+    SAMBA_BASE,
     SLAPD_SERVICE_DN,
     SLAPD_SERVICE_PW,
     SLAPD_SUFFIX,
@@ -37,15 +44,24 @@ PASSWORDS = {
     "erin": "Erin-Passw0rd!",
     "frank": "Frank-Passw0rd!",
     "gina": "Gina-Passw0rd!",
+    "hank": "Hank-Passw0rd!",
+    "mallory": "Mallory-Passw0rd!",
+    "ivan": "Ivan-Passw0rd!",
 }
 SERVICE_PASSWORD = "Svc-Passw0rd!"
 GROUPS = {
-    "staff": ["alice", "frank", "gina", "team-a"],
+    "staff": ["alice", "frank", "gina", "ivan", "team-a"],
     "team-a": ["bob", "team-a-sub"],
     "team-a-sub": ["carol"],
     "admins": ["alice"],
     "gpu-beta": ["bob"],
+    "hank-team": ["hank"],
+    "mallory-team": ["mallory"],
 }
+UPN_SUFFIX = "corp.example.org"
+DISTRIBUTION = {"mailing-list": ["dave"]}  # AD only
+ELSEWHERE = "ou=elsewhere"  # below the suffix: a second "admins" group lives there
+LDAP_USER_FILTER = "(&(objectClass=inetOrgPerson)(uid={username})(!(employeeType=disabled)))"
 CYCLE = {"cycle-1": ["alice", "cycle-2"], "cycle-2": ["cycle-1"]}
 
 
@@ -75,6 +91,12 @@ def slapd_ldif() -> str:
     for group, members in {**GROUPS, **CYCLE}.items():
         lines = "".join(f"\nmember: {member(m)}" for m in members)
         entries.append(f"dn: cn={group},{groups}\nobjectClass: groupOfNames\ncn: {group}{lines}")
+    elsewhere = f"{ELSEWHERE},{SLAPD_SUFFIX}"
+    entries.append(f"dn: {elsewhere}\nobjectClass: organizationalUnit\nou: elsewhere")
+    entries.append(
+        f"dn: cn=admins,{elsewhere}\nobjectClass: groupOfNames\ncn: admins\n"
+        f"member: uid=dave,{people}"
+    )
     return "\n\n".join(entries) + "\n"
 
 
@@ -82,6 +104,7 @@ SAMBA_RECIPE = SambaRecipe(
     users={**PASSWORDS, "hubsvc": SERVICE_PASSWORD},
     groups=GROUPS,
     disabled=["erin"],
+    distribution=DISTRIBUTION,
 )
 
 
@@ -105,6 +128,13 @@ class DirectoryUnderTest:
 
     def group_dn(self, name: str) -> str:
         return f"cn={name},{self.groups}"
+
+    @property
+    def base(self) -> str:
+        return SAMBA_BASE if self.kind == "samba" else SLAPD_SUFFIX
+
+    def elsewhere_admins_dn(self) -> str:
+        return f"cn=admins,{ELSEWHERE},{self.base}"
 
     def _admin(self) -> Connection:
         import ssl
@@ -132,9 +162,38 @@ class DirectoryUnderTest:
         await asyncio.to_thread(self._modify, self.group_dn(group), change)
 
     async def set_disabled(self, user: str, disabled: bool) -> None:
-        value = "514" if disabled else "512"
-        change = {"userAccountControl": [(MODIFY_REPLACE, [value])]}
+        if self.kind == "samba":
+            change = {"userAccountControl": [(MODIFY_REPLACE, ["514" if disabled else "512"])]}
+        else:
+            change = {"employeeType": [(MODIFY_REPLACE, ["disabled"] if disabled else [])]}
         await asyncio.to_thread(self._modify, self.user_dn(user), change)
+
+    async def set_expired(self, user: str, expired: bool) -> None:
+        """AD: ``accountExpires`` one day after 1601 (long past) or never."""
+        value = str(864_000_000_000) if expired else str(0x7FFFFFFFFFFFFFFF)
+        change = {"accountExpires": [(MODIFY_REPLACE, [value])]}
+        await asyncio.to_thread(self._modify, self.user_dn(user), change)
+
+    def seed_ad_extras(self) -> None:
+        """AD: the UPN look-alikes and the same-CN group outside the group base."""
+        conn = self._admin()
+        try:
+            # Samba refuses a UPN in its own realm that implies another sAMAccountName;
+            # AD allows it, and in any other UPN suffix Samba does too
+            dn, upn = self.user_dn("mallory"), f"hank@{UPN_SUFFIX}"
+            if not conn.modify(dn, {"userPrincipalName": [(MODIFY_REPLACE, [upn])]}):
+                raise RuntimeError(f"modify {dn}: {conn.result}")
+            ou = f"OU=elsewhere,{SAMBA_BASE}"
+            conn.add(ou, ["top", "organizationalUnit"])
+            attrs = {
+                "sAMAccountName": "elsewhere-admins",
+                "groupType": str(-2147483646),  # global security group
+                "member": [self.user_dn("dave")],
+            }
+            if not conn.add(f"CN=admins,{ou}", ["top", "group"], attrs):
+                raise RuntimeError(f"add CN=admins,{ou}: {conn.result}")
+        finally:
+            conn.unbind()
 
 
 def closed_port_url(scheme: str = "ldaps") -> str:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 
 import pytest
-from auth_directory.directory_data import PASSWORDS, closed_port_url
+from auth_directory.directory_data import PASSWORDS, UPN_SUFFIX, closed_port_url
 from tornado import web
 
-from hubplugins.auth.directory import UNAVAILABLE_MESSAGE, DirectoryAuthenticator
+from hubplugins.auth.directory import (
+    ACCOUNT_MESSAGES,
+    UNAVAILABLE_MESSAGE,
+    DirectoryAuthenticator,
+)
 
 LOG = logging.getLogger("test.directory")
 
@@ -167,9 +171,10 @@ async def test_allowed_and_admin_groups(case, directory, make_authenticator):
 
 async def test_disabled_account_is_refused(samba, make_authenticator):
     auth = _auth(make_authenticator, samba, allow_all=True)
-    assert (
-        await auth.authenticate(None, {"username": "erin", "password": PASSWORDS["erin"]}) is None
-    )
+    with pytest.raises(web.HTTPError) as info:
+        await auth.authenticate(None, {"username": "erin", "password": PASSWORDS["erin"]})
+    assert info.value.status_code == 403
+    assert info.value.log_message == ACCOUNT_MESSAGES["disabled"]
 
 
 async def test_failover_to_second_server(directory, make_authenticator):
@@ -266,6 +271,42 @@ async def test_refresh_after_disabling(samba, make_authenticator):
     assert await auth.refresh_user(user) is not False
 
 
+async def test_refresh_refuses_another_entry_of_the_same_name(directory, make_authenticator):
+    auth = _auth(make_authenticator, directory, allow_all=True)
+    model = await auth.authenticate(None, {"username": "bob", "password": PASSWORDS["bob"]})
+    state = model["auth_state"]
+    assert state["directory_id"]
+    assert (await auth.refresh_user(FakeUser("bob", state)))["name"] == "bob"
+    # the DN and the name as before, but another entry: a deleted account's name reused
+    assert await auth.refresh_user(FakeUser("bob", {**state, "directory_id": "00" * 16})) is False
+    with pytest.raises(web.HTTPError) as info:
+        await auth.pre_spawn_start(FakeUser("bob", {**state, "directory_id": "00" * 16}), None)
+    assert info.value.status_code == 403
+
+
+class FakeHandler:
+    """What authenticate reads from the login handler: the hub's user of a name."""
+
+    def __init__(self, *users: FakeUser) -> None:
+        self.users = {u.name: u for u in users}
+
+    def find_user(self, name: str) -> FakeUser | None:
+        return self.users.get(name)
+
+
+async def test_sign_in_does_not_inherit_a_reused_name(directory, make_authenticator):
+    auth = _auth(make_authenticator, directory, allow_all=True, enable_auth_state=True)
+    data = {"username": "bob", "password": PASSWORDS["bob"]}
+    model = await auth.authenticate(None, data)
+    same = FakeHandler(FakeUser("bob", model["auth_state"]))
+    assert (await auth.authenticate(same, data))["name"] == "bob"
+    assert (await auth.authenticate(FakeHandler(), data))["name"] == "bob"
+    earlier = FakeHandler(FakeUser("bob", {**model["auth_state"], "directory_id": "00" * 16}))
+    with pytest.raises(web.HTTPError) as info:
+        await auth.authenticate(earlier, data)
+    assert info.value.status_code == 403 and "belonged to another" in info.value.log_message
+
+
 async def test_refresh_keeps_access_while_directory_is_down(openldap, make_authenticator):
     auth = _auth(make_authenticator, openldap, allow_all=True, server_urls=[closed_port_url()])
     assert await auth.refresh_user(FakeUser("bob", None)) is True
@@ -300,3 +341,152 @@ def test_every_trait_is_documented():
     for name, trait in DirectoryAuthenticator.class_traits(config=True).items():
         if trait.this_class is DirectoryAuthenticator:
             assert trait.help and len(trait.help) > 20, name
+
+
+# -- identity from the bind, group scope, account states -----------------------------
+
+UPN_CASES = {
+    # case: (typed, password, expected name or None, a group that must be there)
+    # mallory's UPN is hank@corp...: the UPN template binds mallory for "hank"
+    "mallory-typing-hank": ("hank", PASSWORDS["mallory"], None, None),
+    "mallory-as-herself": ("mallory", PASSWORDS["mallory"], "mallory", "mallory-team"),
+    "hank-by-netbios-template": ("hank", PASSWORDS["hank"], "hank", "hank-team"),
+}
+
+
+@pytest.mark.parametrize("case", UPN_CASES)
+async def test_bind_template_account_is_the_one_that_bound(case, samba, make_authenticator):
+    typed, password, expected, group = UPN_CASES[case]
+    config = {k: v for k, v in samba.config.items() if not k.startswith("service_")}
+    auth = make_authenticator(
+        **config,
+        bind_templates=[f"{{username}}@{UPN_SUFFIX}", "ADEX\\{username}"],
+        manage_groups=True,
+        allow_all=True,
+        log=LOG,
+    )
+    model = await auth.authenticate(None, {"username": typed, "password": password})
+    if expected is None:
+        assert model is None
+        return
+    assert model["name"] == expected
+    assert model["auth_state"]["dn"].lower() == samba.user_dn(expected).lower()
+    assert group in model["groups"]
+    other = "hank-team" if group == "mallory-team" else "mallory-team"
+    assert other not in model["groups"]
+
+
+async def test_bind_template_applies_the_user_filter(openldap, make_authenticator):
+    config = {k: v for k, v in openldap.config.items() if not k.startswith("service_")}
+    auth = make_authenticator(
+        **config, bind_templates=[f"uid={{username}},{openldap.people}"], allow_all=True, log=LOG
+    )
+    data = {"username": "ivan", "password": PASSWORDS["ivan"]}
+    assert (await auth.authenticate(None, data))["name"] == "ivan"
+    await openldap.set_disabled("ivan", True)
+    try:
+        assert await auth.authenticate(None, data) is None  # the bind works; the filter says no
+    finally:
+        await openldap.set_disabled("ivan", False)
+
+
+GROUP_SCOPE_CASES = {
+    # case: (admin_groups as a function of the directory, extra traits, dave is admin)
+    "same-cn-elsewhere-grants-nothing": (lambda d: {"admins"}, {}, False),
+    "full-dn-elsewhere-counts": (lambda d: {d.elsewhere_admins_dn()}, {}, True),
+}
+AD_GROUP_CASES = {
+    "distribution-group-ignored": (lambda d: {"mailing-list"}, {}, False),
+    "distribution-group-when-asked": (
+        lambda d: {"mailing-list"},
+        {"include_distribution_groups": True},
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", GROUP_SCOPE_CASES)
+async def test_group_scope(case, directory, make_authenticator):
+    admin_groups, extra, admin = GROUP_SCOPE_CASES[case]
+    auth = _auth(
+        make_authenticator, directory, allow_all=True, admin_groups=admin_groups(directory), **extra
+    )
+    model = await auth.authenticate(None, {"username": "dave", "password": PASSWORDS["dave"]})
+    assert model["admin"] is admin
+    assert "admins" not in model["groups"]  # never synced by CN from outside the base
+
+
+@pytest.mark.parametrize("case", AD_GROUP_CASES)
+async def test_ad_security_groups_only(case, samba, make_authenticator):
+    admin_groups, extra, admin = AD_GROUP_CASES[case]
+    auth = _auth(
+        make_authenticator, samba, allow_all=True, admin_groups=admin_groups(samba), **extra
+    )
+    model = await auth.authenticate(None, {"username": "dave", "password": PASSWORDS["dave"]})
+    assert model["admin"] is admin
+    assert ("mailing-list" in model["groups"]) is admin
+
+
+ACCOUNT_STATE_CASES = {
+    # case: (directory kind, how to change the account, message at sign-in or None)
+    "ad-disabled": ("samba", "set_disabled", "disabled"),
+    "ad-expired": ("samba", "set_expired", "expired"),
+    "ldap-excluded-by-filter": ("openldap", "set_disabled", None),
+}
+
+
+@pytest.mark.parametrize("case", ACCOUNT_STATE_CASES)
+async def test_account_state_at_sign_in_and_refresh(case, request, make_authenticator):
+    kind, change, message = ACCOUNT_STATE_CASES[case]
+    directory = request.getfixturevalue(kind)
+    auth = _auth(make_authenticator, directory, allowed_groups={"staff"})
+    data = {"username": "gina", "password": PASSWORDS["gina"]}
+    model = await auth.authenticate(None, data)
+    user = FakeUser("gina", model["auth_state"])
+    await getattr(directory, change)("gina", True)
+    try:
+        assert await auth.refresh_user(user) is False
+        if message is None:
+            assert await auth.authenticate(None, data) is None
+        else:
+            with pytest.raises(web.HTTPError) as info:
+                await auth.authenticate(None, data)
+            assert info.value.status_code == 403 and message in info.value.log_message
+            wrong = {"username": "gina", "password": "Wrong-Passw0rd!"}
+            try:
+                assert await auth.authenticate(None, wrong) is None
+            except web.HTTPError as exc:  # the directory may say so without the password
+                assert exc.status_code == 403
+        with pytest.raises(web.HTTPError) as info:
+            await auth.pre_spawn_start(user, None)
+        assert info.value.status_code == 403
+        assert "gina" in info.value.log_message
+    finally:
+        await getattr(directory, change)("gina", False)
+    assert await auth.refresh_user(user) is not False
+    await auth.pre_spawn_start(user, None)
+
+
+async def test_pre_spawn_start_when_directory_is_down(openldap, make_authenticator):
+    auth = _auth(make_authenticator, openldap, allow_all=True, server_urls=[closed_port_url()])
+    with pytest.raises(web.HTTPError) as info:
+        await auth.pre_spawn_start(FakeUser("bob", None), None)
+    assert info.value.status_code == 503
+
+
+def test_cn_groups_need_a_group_base():
+    with pytest.raises(ValueError, match="group_search_base is empty"):
+        DirectoryAuthenticator(
+            server_urls=["ldaps://dc1.example.org"],
+            user_search_base="dc=example,dc=org",
+            service_account_dn="cn=svc,dc=example,dc=org",
+            service_account_password="x",
+            allowed_groups={"staff"},
+        )
+    DirectoryAuthenticator(  # full DNs need no group base
+        server_urls=["ldaps://dc1.example.org"],
+        user_search_base="dc=example,dc=org",
+        service_account_dn="cn=svc,dc=example,dc=org",
+        service_account_password="x",
+        allowed_groups={"cn=staff,ou=groups,dc=example,dc=org"},
+    )

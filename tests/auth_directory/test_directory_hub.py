@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from auth_directory.directory_data import PASSWORDS, DirectoryUnderTest, closed_port_url
@@ -45,7 +46,12 @@ async def directory_hubs(
     hubs: dict[tuple[str, str, str], Hub] = {}
     locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
-    async def get(directory: DirectoryUnderTest, version: str, variant: str = "normal") -> Hub:
+    async def get(
+        directory: DirectoryUnderTest,
+        version: str,
+        variant: str = "normal",
+        kubeconfig: Path | None = None,
+    ) -> Hub:
         key = (directory.kind, version, variant)
         async with locks.setdefault(key, asyncio.Lock()):
             if key not in hubs:
@@ -56,7 +62,12 @@ async def directory_hubs(
                     overrides["server_urls"] = [closed_port_url(), closed_port_url("ldap")]
                 workdir = tmp_path_factory.mktemp(f"hub-{'-'.join(key)}")
                 config = hub_config(directory, **overrides)
-                hubs[key] = await start_hub(workdir, config, jupyterhub=version, env=CRYPT_ENV)
+                if kubeconfig is not None:  # pods of the shared devcluster: one name per hub
+                    prefix = f"dir-{directory.kind}-{version.replace('.', '')}"
+                    config += f'c.KubeSpawner.pod_name_template = "{prefix}-{{user_server}}"\n'
+                hubs[key] = await start_hub(
+                    workdir, config, jupyterhub=version, env=CRYPT_ENV, kubeconfig=kubeconfig
+                )
             return hubs[key]
 
     yield get
@@ -81,6 +92,8 @@ SIGN_IN_CASES = {
     "unknown-domain": ("alice@evil.example.com", PASSWORDS["alice"], 403),
     "disabled-account": ("erin", PASSWORDS["erin"], 403),
 }
+# what the login page says for a refusal, by case and directory
+REFUSAL_TEXT = {("disabled-account", "samba"): "This account is disabled in the directory"}
 
 
 @pytest.mark.parametrize("case", SIGN_IN_CASES)
@@ -91,7 +104,8 @@ async def test_sign_in_through_hub(case, directory, jupyterhub_version, director
     _, resp = await sign_in(hub, typed.format(dns=dns, nb=nb), password)
     if isinstance(expected, int):
         assert resp.status_code == expected
-        assert "Invalid username or password" in resp.text
+        text = REFUSAL_TEXT.get((case, directory.kind), "Invalid username or password")
+        assert text in resp.text
         return
     assert resp.status_code == 302, hub.log_tail()
     model = (await hub.api("GET", f"/users/{expected}")).json()
@@ -202,3 +216,46 @@ async def test_all_servers_down_shows_unavailable_page(
     log = hub.log_text()
     assert "outcome=unavailable" in log
     assert PASSWORDS["alice"] not in log
+
+
+async def _poll_status(call: Callable[[], Awaitable], status: int, timeout: float = 30):
+    """Repeat ``call`` until it answers ``status`` (refresh is time-based by design)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = await call()
+        if resp.status_code == status or time.monotonic() > deadline:
+            return resp
+        await asyncio.sleep(0.2)
+
+
+async def test_revoked_account_loses_tokens_and_servers(
+    directory, jupyterhub_version, directory_hubs, devcluster
+):
+    """Disabled in the directory: an API token made before stops working for the API
+    and for starts, and the running server is stopped."""
+    user = "ivan"
+    hub = await directory_hubs(directory, jupyterhub_version, "spawn", devcluster.kubeconfig)
+    _, resp = await sign_in(hub, user, PASSWORDS[user])
+    assert resp.status_code == 302, hub.log_tail()
+    made = await hub.api("POST", f"/users/{user}/tokens", json={"expires_in": 600})
+    token = made.json()["token"]
+    started = await hub.api("POST", f"/users/{user}/server", token=token)
+    assert started.status_code in (201, 202), started.text
+    await hub.wait_for_server(user)
+    await directory.set_disabled(user, True)
+    try:
+        refused = await _poll_status(lambda: hub.api("GET", "/user", token=token), 403)
+        assert refused.status_code == 403, refused.text
+        start = await hub.api("POST", f"/users/{user}/servers/second", token=token)
+        assert start.status_code == 403, start.text
+        await hub.wait_for_server(user, ready=False)
+        log = hub.log_text()
+        assert f"stopping server '' of {user}: the account " in log
+        admin_start = await hub.api("POST", f"/users/{user}/server")  # an admin's start too
+        assert admin_start.status_code == 403, admin_start.text
+        assert "no longer in the directory" in admin_start.text or "disabled" in admin_start.text
+    finally:
+        await directory.set_disabled(user, False)
+        await hub.api("DELETE", f"/users/{user}/server")
+        await hub.wait_for_server(user, ready=False)
+    assert (await hub.api("GET", "/user", token=token)).status_code == 200

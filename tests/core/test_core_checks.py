@@ -360,13 +360,13 @@ def test_decision_log_line() -> None:
 GRANT = {"cpu_limit": 1.0, "mem_limit": 2 * GB, "gpu": 0, "gpu_resource": "nvidia.com/gpu"}
 MANIFEST = {
     "matching": ({"cpu": "1", "memory": "2G"}, {"cpu": "500m", "memory": "1G"}, None),
-    "cpu-lifted": ({"cpu": "2", "memory": "2G"}, {}, "cpu limit 2 is above the granted 1"),
-    "memory-Gi": ({"cpu": "1", "memory": "2Gi"}, {}, "memory limit 2Gi is above the granted 2G"),
+    "cpu-lifted": ({"cpu": "2", "memory": "2G"}, {}, 'cpu limit: container "notebook" has 2 cores'),
+    "memory-Gi": ({"cpu": "1", "memory": "2Gi"}, {}, "has 2Gi, above the granted limit of 2G"),
     "no-limit": ({"memory": "2G"}, {}, "no cpu limit"),
     "gpu-sneaked-in": (
         {"cpu": "1", "memory": "2G", "nvidia.com/gpu": "1"},
         {},
-        "nvidia.com/gpu limit 1 is above the granted 0",
+        'nvidia.com/gpu limit: container "notebook" has 1, above the granted limit of 0',
     ),
     "junk": ({"cpu": "lots", "memory": "2G"}, {}, "is not a quantity"),
 }

@@ -24,6 +24,7 @@ CORE = [
     "policy_checks",
     "checks",
     "start_checks",
+    "pod_resources",
     "resources_text",
     "server_names",
     "gpu_pool",
@@ -31,6 +32,7 @@ CORE = [
     "volume_names",
     "identity_rules",
     "lifecycle/sweep",
+    "lifecycle/conditions",
 ]
 OUTSIDE = ("jupyterhub", "tornado", "kubernetes_asyncio", "kubespawner", "ldap3", "oauthenticator")
 # pure helpers of those projects the core reuses rather than rewrites

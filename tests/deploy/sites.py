@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from .chart_config import merge_values
 
 ROOT = Path(__file__).resolve().parents[2]
 VALUES_DIR = ROOT / "helm-values"
-# The Zero-to-JupyterHub chart's values.yaml and values.schema.yaml, kept in a
-# directory beside the repository.
-CHART_DIR = ROOT / ".." / "shared" / "z2jh"
+# The Zero-to-JupyterHub chart's values.yaml and values.schema.yaml of the
+# release the Dockerfile names, kept as test data (with the chart's licence)
+CHART_VERSION = "4.4.0"
+CHART_DIR = Path(__file__).resolve().parent / f"z2jh-{CHART_VERSION}"
 SITES = ["skao", "bioimage", "cerit"]
 
 
@@ -24,10 +24,9 @@ def site_values(site: str) -> dict[str, Any]:
 
 
 def chart_file(name: str) -> Path:
-    """A file of the chart; skips the test when the chart is not beside the repository."""
+    """A file of the chart; a missing one fails the test, never skips it."""
     path = CHART_DIR / name
-    if not path.is_file():
-        pytest.skip(f"the chart's {name} is not at {CHART_DIR.resolve()} (checked out beside)")
+    assert path.is_file(), f"the chart's {name} is missing from {CHART_DIR.name}/"
     return path
 
 

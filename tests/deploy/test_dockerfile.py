@@ -145,3 +145,11 @@ def test_the_user_is_the_one_the_chart_runs_the_hub_as(dockerfile):
     run_as = values["hub"]["containerSecurityContext"]["runAsUser"]
     final = stages(dockerfile)[-1]
     assert [a for k, a in final if k == "USER"][-1] == str(run_as)
+
+
+def test_the_chart_test_data_is_the_release_the_image_names(dockerfile):
+    from .sites import CHART_DIR, CHART_VERSION
+
+    tags = [a for k, a in dockerfile if k == "ARG" and a.startswith("HUB_IMAGE_TAG=")]
+    assert tags == [f"HUB_IMAGE_TAG={CHART_VERSION}"]
+    assert (CHART_DIR / "LICENSE").read_text(encoding="utf-8").startswith("BSD 3-Clause")

@@ -225,6 +225,15 @@ class Hub:
             pass
         self._logf.close()
 
+    async def wait_exit(self, timeout: float = 30) -> int:
+        """Wait for the hub to exit by itself; its exit code."""
+        if self._proc is None:
+            raise HubError("the hub is not running")
+        try:
+            return await asyncio.wait_for(self._proc.wait(), timeout)
+        except TimeoutError:
+            raise HubError(f"hub still running after {timeout}s:\n{self.log_tail()}") from None
+
     async def restart(self) -> None:
         """Stop and start the hub again with the same database and ports."""
         await self.stop()

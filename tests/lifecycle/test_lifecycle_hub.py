@@ -35,6 +35,9 @@ c.KubeSpawner.volumes = [
     {{"name": "home", "persistentVolumeClaim": {{"claimName": "{{pvc_name}}"}}}}
 ]
 c.KubeSpawner.volume_mounts = [{{"name": "home", "mountPath": "/home/jovyan"}}]
+# the endpoint the service stops and deletes through (configure(c) adds it too)
+from hubplugins.lifecycle.endpoint import setup_endpoint
+setup_endpoint(c)
 c.JupyterHub.services.append({{"name": "lifecycle-test", "api_token": {TOKEN!r}}})
 c.JupyterHub.load_roles.append(
     {{"name": "lifecycle-test", "scopes": {LIFECYCLE_SCOPES!r}, "services": ["lifecycle-test"]}}

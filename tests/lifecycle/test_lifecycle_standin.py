@@ -11,7 +11,7 @@ import sys
 import httpx
 import pytest
 
-from hubplugins.lifecycle import HubAPI, LifecycleService, PolicySource
+from hubplugins.lifecycle import HubAPI, LifecycleService, PolicySource, metrics
 from hubplugins.lifecycle.service import serve_metrics
 from hubplugins.lifecycle.standin import StandinHub
 
@@ -80,7 +80,7 @@ async def test_dry_run_changes_nothing(standin: StandinHub, caplog) -> None:
         finally:
             svc.api.close()
     assert json.dumps(standin.users, sort_keys=True) == before
-    assert standin.requests["DELETE ServerHandler"] == 0
+    assert standin.requests["POST Lifecycle"] == 0
     assert {(a.user, a.server, a.action) for a in result.actions("planned")} == expected_actions(40)
     lines = [json.loads(r.getMessage().split(" ", 1)[1]) for r in caplog.records]
     per_action = [line for line in lines if line["event"] == "lifecycle"]
@@ -145,6 +145,45 @@ async def test_gone_server_is_not_a_failure(standin: StandinHub) -> None:
     assert result.actions("gone") and not result.actions("failed")
 
 
+CHANGED = {
+    # case: (listed running, change after the listing, outcome)
+    "used": (True, {"last_activity": "2099-01-01T00:00:00.000000Z"}, "active"),
+    "started": (False, {"stopped": False, "ready": True}, "started"),
+    "starting": (False, {"pending": "spawn"}, "started"),
+    "stopping": (True, {"pending": "stop"}, "busy"),
+}
+
+
+@pytest.mark.parametrize("case", list(CHANGED))
+async def test_server_changed_since_listing_is_left_alone(
+    standin: StandinHub, case: str, caplog
+) -> None:
+    running, change, outcome = CHANGED[case]
+    standin.add_user("ada")
+    standin.add_server("ada", "nb", idle=7200, running=running)
+    original = standin.user_model
+
+    def then_change(user, include_stopped):  # listed, then changed before the action
+        model = original(user, include_stopped)
+        standin.users["ada"]["servers"]["nb"].update(change)
+        return model
+
+    standin.user_model = then_change  # type: ignore[method-assign]
+    svc = service(standin, POLICY)
+    with caplog.at_level(logging.INFO, logger="hubplugins.lifecycle"):
+        try:
+            result = await svc.sweep()
+        finally:
+            svc.api.close()
+    assert [(a.server, a.action, o) for a, o in result.done] == [("nb", "delete", outcome)]
+    assert "nb" in standin.users["ada"]["servers"] and not standin.removed
+    line = next(r.getMessage() for r in caplog.records if '"event": "lifecycle"' in r.getMessage())
+    record = json.loads(line.split(" ", 1)[1])
+    assert record["outcome"] == outcome and record["message"]
+    text = metrics.exposition().decode()
+    assert f'hubplugins_lifecycle_servers_skipped_total{{reason="{outcome}"}}' in text
+
+
 async def test_metrics_served(standin: StandinHub) -> None:
     populate(standin, 3)
     svc = service(standin, POLICY)
@@ -176,4 +215,4 @@ async def test_command_line_once(standin: StandinHub, tmp_path) -> None:
     assert proc.returncode == 0, err.decode()
     lines = [line for line in err.decode().splitlines() if '"event": "lifecycle"' in line]
     assert len(lines) == 9 and all('"dry_run": true' in line for line in lines)
-    assert standin.requests["DELETE ServerHandler"] == 0
+    assert standin.requests["POST Lifecycle"] == 0

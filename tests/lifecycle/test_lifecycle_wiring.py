@@ -9,6 +9,7 @@ from traitlets.config import Config
 
 import hubplugins
 from hubplugins.lifecycle import LIFECYCLE_SCOPES, configure
+from hubplugins.lifecycle.endpoint import ENDPOINT
 
 NAME = "hubplugins-lifecycle"
 
@@ -68,6 +69,9 @@ def test_configure(case: str) -> None:
     assert check(entry(c))
     (role,) = c.JupyterHub.load_roles
     assert role == {"name": NAME, "scopes": LIFECYCLE_SCOPES, "services": [NAME]}
+    # the endpoint the service acts through, once
+    paths = [entry[0] for entry in c.JupyterHub.extra_handlers]
+    assert paths == [f"{ENDPOINT}/([^/]+)/server", f"{ENDPOINT}/([^/]+)/servers/([^/]*)"]
 
 
 SETUP = {

@@ -197,6 +197,7 @@ class SambaRecipe:
     users: dict[str, str]
     groups: dict[str, list[str]]  # group -> members (users or groups)
     disabled: list[str] = field(default_factory=list)
+    distribution: dict[str, list[str]] = field(default_factory=dict)  # distribution groups
 
     def key(self) -> str:
         version = subprocess.run(["samba", "-V"], capture_output=True, text=True).stdout
@@ -227,6 +228,9 @@ def _provision(target: Path, recipe: SambaRecipe) -> None:
     for group, members in recipe.groups.items():
         if members:
             _quiet(["samba-tool", "group", "addmembers", group, ",".join(members), *local])
+    for group, members in recipe.distribution.items():
+        _quiet(["samba-tool", "group", "add", group, "--group-type=Distribution", *local])
+        _quiet(["samba-tool", "group", "addmembers", group, ",".join(members), *local])
     for user in recipe.disabled:
         _quiet(["samba-tool", "user", "disable", user, *local])
 
@@ -281,7 +285,13 @@ class SambaDC:
             self.sockets.append(s)
         self.ldap_port, self.ldaps_port = (s.getsockname()[1] for s in self.sockets)
         samba = ["samba", "-i", "-s", str(target / "etc" / "smb.conf")]
+        (target / "run").mkdir(exist_ok=True)
         samba += [
+            # its own run directory and only the LDAP service: several test runs (each
+            # with its own DC in its own network namespace) on one machine
+            f"--option=pid directory={target / 'run'}",
+            f"--option=ncalrpc dir={target / 'run' / 'ncalrpc'}",
+            "--option=server services=ldap",
             "--option=tls enabled=yes",
             f"--option=tls keyfile={self.tls.key}",
             f"--option=tls certfile={self.tls.cert}",

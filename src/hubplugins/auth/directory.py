@@ -12,21 +12,20 @@ import contextlib
 import os
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from jupyterhub.auth import Authenticator
 from tornado import web
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Set, Unicode, default
 
 from hubplugins.auth.binding import IdentityBindingMixin
-from hubplugins.auth.ldap_directory import Settings
+from hubplugins.auth.directory_access import AccessMixin
+from hubplugins.auth.directory_config import validate, worker_settings
+from hubplugins.auth.ldap_account import REVOKED_STATES
 from hubplugins.auth.ldap_names import (
     GroupRule,
     LoginRefused,
     bounded,
-    matches_any,
     normalize_login,
-    short_name,
 )
 from hubplugins.auth.ldap_pool import UNAVAILABLE, WorkerPool
 
@@ -39,7 +38,21 @@ _AD_USER_FILTER = "(&(objectCategory=person)(objectClass=user)(sAMAccountName={u
 _LDAP_USER_FILTER = "(&(objectClass=inetOrgPerson)(uid={username}))"
 
 
-class DirectoryAuthenticator(IdentityBindingMixin, Authenticator):
+ACCOUNT_MESSAGES = {
+    "disabled": "This account is disabled in the directory. Ask your administrator.",
+    "expired": "This account has expired in the directory. Ask your administrator.",
+    "locked": "This account is locked in the directory. Try again later or ask your administrator.",
+}
+
+
+REPLACED_MESSAGE = (
+    "This username belonged to another directory account before. Ask your administrator "
+    "to remove the old JupyterHub user of that name, so that you do not inherit its "
+    "servers and files."
+)
+
+
+class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
     """Sign in against Active Directory or another LDAP directory (OpenLDAP, 389 DS)."""
 
     # -- servers and transport ---------------------------------------------------
@@ -147,6 +160,20 @@ class DirectoryAuthenticator(IdentityBindingMixin, Authenticator):
         Example: `["ad.example.org", "ADEX"]`.""",
     ).tag(config=True)
 
+    account_lock_attributes = List(
+        Unicode(),
+        help="""Non-AD directories: attributes whose presence on a user's entry means the
+        account is locked (refused at sign-in, signed out at refresh). Default:
+        `["pwdAccountLockedTime"]` (OpenLDAP password policy); empty = none. Accounts
+        disabled some other way are best excluded by `user_search_filter`, e.g.
+        `(&(objectClass=inetOrgPerson)(uid={username})(!(employeeType=disabled)))`.
+        On AD `userAccountControl`, `accountExpires` and `lockoutTime` are always read.""",
+    ).tag(config=True)
+
+    @default("account_lock_attributes")
+    def _default_lock_attributes(self) -> list[str]:
+        return [] if self.directory_type == "ad" else ["pwdAccountLockedTime"]
+
     max_username_length = Int(
         256,
         help="Longer typed usernames are refused at once, before the directory is asked. "
@@ -157,7 +184,18 @@ class DirectoryAuthenticator(IdentityBindingMixin, Authenticator):
 
     group_search_base = Unicode(
         "",
-        help="Base DN for groups. Empty = `user_search_base`. Example: `OU=Groups,DC=ad,...`.",
+        help="""Base DN for groups. Groups named by CN (in `allowed_groups`, `admin_groups`,
+        `group_allow_list`, `group_rename`) and groups synced with `manage_groups` count
+        only under it: a group of the same CN elsewhere grants nothing. Groups given as
+        full DNs count wherever they are. Required when groups are named by CN or synced.
+        Example: `OU=Groups,DC=ad,DC=example,DC=org`.""",
+    ).tag(config=True)
+
+    include_distribution_groups = Bool(
+        False,
+        help="""AD: let distribution groups (mailing lists, `groupType` without the
+        security bit 0x80000000) count for `allowed_groups`, `admin_groups` and synced
+        groups. Default False: only security groups count.""",
     ).tag(config=True)
 
     group_object_filter = Unicode(
@@ -190,27 +228,30 @@ class DirectoryAuthenticator(IdentityBindingMixin, Authenticator):
 
     group_allow_list = List(
         Unicode(),
-        help="""Directory groups (short names, i.e. the CN) synced into JupyterHub groups
-        with `manage_groups`. Empty = all of a user's groups. Example: `["gpu-beta"]`.""",
+        help="""Directory groups synced into JupyterHub groups with `manage_groups`, by CN
+        (under `group_search_base`) or full DN. Empty = all of a user's groups under
+        `group_search_base`. Example: `["gpu-beta", "CN=hpc,OU=Projects,DC=ad,..."]`.""",
     ).tag(config=True)
 
     group_rename = Dict(
         value_trait=Unicode(),
-        help="""Directory group short name -> JupyterHub group name.
-        Example: `{"Domain Users": "everyone"}`.""",
+        help="""Directory group (CN under `group_search_base`, or full DN) -> JupyterHub
+        group name. Example: `{"Domain Users": "everyone"}`.""",
     ).tag(config=True)
 
     allowed_groups = Set(
         Unicode(),
         help="""Users in any of these groups (nested membership counts) may sign in.
-        A name matches a group's CN or its JupyterHub name, without case.
-        Works together with `allowed_users` and `allow_all`.""",
+        A name is a full DN, or a CN / JupyterHub group name of a group under
+        `group_search_base`, compared without case. Works together with `allowed_users`
+        and `allow_all`. Example: `{"jupyter-users", "CN=hpc,OU=Projects,DC=ad,..."}`.""",
     ).tag(config=True, allow_config=True)
 
     admin_groups = Set(
         Unicode(),
-        help="""Users in any of these groups are JupyterHub admins; when set, other users
-        lose admin at their next sign-in or refresh (unless in `admin_users`).""",
+        help="""Users in any of these groups (full DN, or CN under `group_search_base`)
+        are JupyterHub admins; when set, other users lose admin at their next sign-in
+        or refresh (unless in `admin_users`).""",
     ).tag(config=True)
 
     # -- workers ----------------------------------------------------------------
@@ -242,10 +283,12 @@ class DirectoryAuthenticator(IdentityBindingMixin, Authenticator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._validate()
-        self._group_rule = GroupRule.build(self.group_allow_list, self.group_rename)
+        validate(self)
+        self._group_rule = GroupRule.build(
+            self.group_search_base, self.group_allow_list, self.group_rename
+        )
         self._pool = WorkerPool(
-            self._settings(),
+            worker_settings(self),
             self.worker_processes,
             timeout=self.connect_timeout * max(1, len(self.server_urls)) + 3 * self.receive_timeout,
             log=self.log,
@@ -271,60 +314,6 @@ class DirectoryAuthenticator(IdentityBindingMixin, Authenticator):
     def _warmed(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:
             self.log.warning("directory workers did not start: %s", task.exception())
-
-    def _validate(self) -> None:
-        name = "DirectoryAuthenticator"
-        problems = []
-        if not self.server_urls:
-            problems.append(f"{name}.server_urls is empty: give at least one ldaps:// URL")
-        for url in self.server_urls:
-            parts = urlsplit(url)
-            if parts.scheme.lower() not in ("ldap", "ldaps") or not parts.hostname:
-                problems.append(f"{name}.server_urls: {url!r} is not ldap://host or ldaps://host")
-        if not self.user_search_base:
-            problems.append(f"{name}.user_search_base is empty")
-        if self.service_account_dn and not self.service_account_password:
-            problems.append(f"{name}.service_account_password is empty")
-        if not self.service_account_dn and not self.bind_templates:
-            problems.append(f"{name}: set service_account_dn or bind_templates")
-        for template in self.bind_templates:
-            if "{username}" not in template:
-                problems.append(f"{name}.bind_templates: {template!r} lacks {{username}}")
-        if "{username}" not in self.user_search_filter:
-            problems.append(f"{name}.user_search_filter lacks {{username}}")
-        if self.tls_ca_file and not os.path.isfile(self.tls_ca_file):
-            problems.append(f"{name}.tls_ca_file: no such file {self.tls_ca_file!r}")
-        if not 1 <= self.worker_processes <= 8:
-            problems.append(f"{name}.worker_processes must be 1-8")
-        if self.worker_threads < 1 or self.group_nesting_depth < 1:
-            problems.append(f"{name}.worker_threads and group_nesting_depth must be >= 1")
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    def _settings(self) -> Settings:
-        return Settings(
-            servers=list(self.server_urls),
-            ca_file=self.tls_ca_file,
-            allow_plaintext=self.allow_plaintext,
-            connect_timeout=self.connect_timeout,
-            receive_timeout=self.receive_timeout,
-            server_retry_after=self.server_retry_after,
-            service_dn=self.service_account_dn,
-            service_password=self.service_account_password,
-            bind_templates=list(self.bind_templates),
-            user_search_base=self.user_search_base,
-            user_search_filter=self.user_search_filter,
-            username_attribute=self.username_attribute,
-            active_directory=self.directory_type == "ad",
-            group_search_base=self.group_search_base,
-            group_object_filter=self.group_object_filter,
-            group_member_attribute=self.group_member_attribute,
-            group_nesting_depth=self.group_nesting_depth,
-            group_cache_seconds=self.group_cache_seconds,
-            threads=self.worker_threads,
-            spare_connections=self.spare_connections,
-            nice=self.worker_nice,
-        )
 
     async def close(self) -> None:
         """Stop the worker processes (tests and embedding; the hub's exit closes them too)."""
@@ -368,8 +357,13 @@ class DirectoryAuthenticator(IdentityBindingMixin, Authenticator):
             outcome = "name_mismatch"
         if outcome != "ok":
             self._log_outcome(typed, outcome, result, started)
+            if outcome in REVOKED_STATES:  # the password was right: say why
+                raise web.HTTPError(403, ACCOUNT_MESSAGES[outcome])
             return None
         model = self._auth_model(result, login)
+        if await self._name_reused(handler, model):
+            self._log_outcome(typed, "replaced", result, started)
+            raise web.HTTPError(403, REPLACED_MESSAGE)
         if not self.check_allowed(model["name"], model):
             self._log_outcome(typed, "not_allowed", result, started)
         else:
@@ -383,24 +377,36 @@ class DirectoryAuthenticator(IdentityBindingMixin, Authenticator):
     def stable_identity(self, auth_model: dict) -> str | None:
         return (auth_model.get("auth_state") or {}).get("directory_id")
 
+    async def _name_reused(self, handler: Any, model: dict) -> bool:
+        """Whether the hub's user of this name was signed in from another directory entry
+        (a deleted account's name given to someone else): then they must not inherit it."""
+        new_id = model["auth_state"].get("directory_id")
+        find_user = getattr(handler, "find_user", None)
+        if not new_id or find_user is None or not self.enable_auth_state:
+            return False
+        user = find_user(model["name"])
+        if user is None:
+            return False
+        old_id = (await user.get_auth_state() or {}).get("directory_id")
+        return bool(old_id) and old_id != new_id
+
     def _auth_model(self, result: dict, login: str) -> dict:
         name = (result.get("name") or login).lower()
         dns = list(result.get("groups") or [])
-        shorts = [short_name(dn) for dn in dns]
-        mapped = self._group_rule.map(dns)
         model: dict[str, Any] = {
             "name": name,
             "auth_state": {
                 "dn": result.get("dn"),
-                "directory_groups": shorts,
-                "directory_id": result.get("guid"),  # objectGUID / entryUUID
+                "directory_id": result.get("id"),
+                "directory_groups": self._group_rule.named(dns),
+                "directory_group_dns": dns,
             },
         }
         if self.manage_groups:
-            model["groups"] = mapped
+            model["groups"] = self._group_rule.map(dns)
         if self.admin_groups:
-            model["admin"] = name in self.admin_users or matches_any(
-                self.admin_groups, shorts, mapped
+            model["admin"] = name in self.admin_users or self._group_rule.matches(
+                self.admin_groups, dns
             )
         if result.get("groups_truncated"):
             self.log.warning(
@@ -415,28 +421,32 @@ class DirectoryAuthenticator(IdentityBindingMixin, Authenticator):
             return True
         if self.allowed_groups and authentication:
             state = authentication.get("auth_state") or {}
-            shorts = state.get("directory_groups") or []
-            mapped = self._group_rule.map_names(shorts)
-            return matches_any(self.allowed_groups, shorts, mapped)
+            dns = state.get("directory_group_dns") or []
+            return self._group_rule.matches(self.allowed_groups, dns)
         return False
 
-    # -- staying current ----------------------------------------------------------
+    # -- staying current: refresh_user and pre_spawn_start are in AccessMixin ---------
 
-    async def refresh_user(self, user: Any, handler: Any = None) -> bool | dict:
-        if not self.service_account_dn:
-            return True
+    async def recheck(self, user: Any) -> tuple[str, dict[str, Any] | None]:
+        """Look the account up again: ("ok", fresh model), ("unavailable", None), or
+        (why access ends: not_found, disabled, expired, locked, not_allowed, ..., None)."""
         started = time.perf_counter()
         state = await user.get_auth_state() or {}
         result = await self._pool.call("lookup", {"login": user.name, "dn": state.get("dn")})
         outcome = result.get("outcome", UNAVAILABLE)
-        if outcome == UNAVAILABLE:
-            self._log_outcome(user.name, "refresh_unavailable", result, started)
-            return True
+        model = None
+        if outcome == "ok":
+            model = self._auth_model(result, user.name)
+            saved_id = state.get("directory_id")
+            if model["name"] != user.name:
+                outcome = "name_mismatch"
+            elif saved_id and result.get("id") and saved_id != result["id"]:
+                outcome = "replaced"
+            elif self.check_blocked_users(user.name, model) is False:
+                outcome = "blocked"
+            elif not self.check_allowed(user.name, model):
+                outcome = "not_allowed"
         if outcome != "ok":
-            self._log_outcome(user.name, f"refresh_{outcome}", result, started)
-            return False
-        model = self._auth_model(result, user.name)
-        if model["name"] != user.name or not self.check_allowed(user.name, model):
-            self._log_outcome(user.name, "refresh_not_allowed", result, started)
-            return False
-        return model
+            self._log_outcome(user.name, f"recheck_{outcome}", result, started)
+            return outcome, None
+        return outcome, model

@@ -40,6 +40,9 @@ READ_ORG_SCOPES = {"read:org", "write:org", "admin:org"}
 class GitHubUnavailable(web.HTTPError):
     """GitHub could not be reached or answered with a server error (503)."""
 
+    # a start refused for this is not a failure of the hub (see failure_count)
+    hubplugins_not_a_failure = True
+
     def __init__(self, detail: str) -> None:
         super().__init__(
             503,

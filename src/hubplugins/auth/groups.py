@@ -17,7 +17,8 @@ from inspect import isawaitable
 from typing import Any
 
 from traitlets import Dict, List, Unicode, default, validate
-from traitlets.config import Configurable
+
+from .strict_refresh import StrictRefresh
 
 EVERYONE = "*"
 
@@ -62,7 +63,7 @@ def map_groups(memberships: Iterable[str], group_map: Mapping[str, Iterable[str]
     return groups
 
 
-class GroupMapMixin(Configurable):
+class GroupMapMixin(StrictRefresh):
     """Traits and hooks shared by the group-mapping OAuth authenticators.
 
     Mix in before the oauthenticator class:

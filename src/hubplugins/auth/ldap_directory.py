@@ -31,9 +31,21 @@ from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
+from hubplugins.auth.ldap_account import (
+    account_state,
+    ad_bind_name,
+    ad_bound_dn,
+    bind_refusal,
+    domain_root,
+    who_am_i,
+)
+from hubplugins.auth.ldap_names import dn_under
+
 AD_MATCHING_RULE = "1.2.840.113556.1.4.1941"
-UAC_ACCOUNTDISABLE = 0x2
+AD_BIT_AND_RULE = "1.2.840.113556.1.4.803"
+AD_SECURITY_GROUP = 0x80000000
 INVALID_CREDENTIALS = 49
+AD_ACCOUNT_ATTRIBUTES = ["sAMAccountName", "userAccountControl", "accountExpires", "lockoutTime"]
 
 
 class Unavailable(Exception):
@@ -56,6 +68,9 @@ class Settings:
     username_attribute: str = "uid"
     active_directory: bool = False
     group_search_base: str = ""
+    security_groups_only: bool = True
+    lock_attributes: list[str] = field(default_factory=list)
+    id_attribute: str = ""  # objectGUID / entryUUID: tells a reused name from its old owner
     group_object_filter: str = "(objectClass=groupOfNames)"
     group_member_attribute: str = "member"
     group_nesting_depth: int = 10
@@ -189,21 +204,27 @@ class Directory:
     def _user_filter(self, login: str) -> str:
         return self.s.user_search_filter.replace("{username}", escape_filter_chars(login))
 
-    def _find_user(self, conn: Connection, login: str | None, dn: str | None) -> list[dict]:
+    def _find_user(
+        self, conn: Connection, login: str, dn: str | None = None, bound_name: str | None = None
+    ) -> list[dict]:
+        """Entries that ``user_search_filter`` finds for ``login`` (always applied).
+
+        ``dn``: only that entry (it must lie under ``user_search_base``);
+        ``bound_name``: only the account of that ``sAMAccountName`` (AD "Who am I?").
+        """
         attrs = [self.s.username_attribute]
-        if self.s.active_directory:
-            attrs.append("userAccountControl")
-        attrs.append(_id_attribute(self.s.active_directory))  # the stable identity
-        if dn:
-            conn.search(dn, "(objectClass=*)", BASE, attributes=attrs, size_limit=1)
+        attrs += AD_ACCOUNT_ATTRIBUTES if self.s.active_directory else self.s.lock_attributes
+        if self.s.id_attribute:
+            attrs.append(self.s.id_attribute)
+        flt = self._user_filter(login)
+        if bound_name is not None:
+            flt = f"(&{flt}(sAMAccountName={escape_filter_chars(bound_name)}))"
+        if dn is not None:
+            if not dn_under(dn, self.s.user_search_base):
+                return []
+            conn.search(dn, flt, BASE, attributes=attrs, size_limit=1)
         else:
-            conn.search(
-                self.s.user_search_base,
-                self._user_filter(login or ""),
-                SUBTREE,
-                attributes=attrs,
-                size_limit=2,
-            )
+            conn.search(self.s.user_search_base, flt, SUBTREE, attributes=attrs, size_limit=2)
         return [r for r in (conn.response or []) if r.get("type") == "searchResEntry"]
 
     def _groups(self, conn: Connection, user_dn: str) -> tuple[list[str], bool]:
@@ -211,8 +232,13 @@ class Directory:
         base = self.s.group_search_base or self.s.user_search_base
         member = self.s.group_member_attribute
         if self.s.active_directory:
+            security = (
+                f"(groupType:{AD_BIT_AND_RULE}:={AD_SECURITY_GROUP})"
+                if self.s.security_groups_only
+                else ""
+            )
             flt = (
-                f"(&{self.s.group_object_filter}"
+                f"(&{self.s.group_object_filter}{security}"
                 f"({member}:{AD_MATCHING_RULE}:={escape_filter_chars(user_dn)}))"
             )
             conn.search(base, flt, SUBTREE, attributes=["cn"])
@@ -286,23 +312,29 @@ class Directory:
 
         self._aux.submit(run)
 
-    def _account(self, entry: dict, groups: list[str], truncated: bool, url: str) -> dict:
+    def _account(
+        self, entry: dict, groups: list[str], truncated: bool, url: str, *, bound: bool
+    ) -> dict:
         attrs = entry.get("attributes") or {}
         name = attrs.get(self.s.username_attribute)
         if isinstance(name, list):
             name = name[0] if name else None
-        uac = attrs.get("userAccountControl")
-        if isinstance(uac, list):
-            uac = uac[0] if uac else None
-        disabled = bool(self.s.active_directory and uac and int(uac) & UAC_ACCOUNTDISABLE)
+        state = account_state(
+            attrs,
+            active_directory=self.s.active_directory,
+            lock_attributes=self.s.lock_attributes,
+            now=time.time(),
+            bound=bound,
+        )
+        raw = (entry.get("raw_attributes") or {}).get(self.s.id_attribute) or [b""]
         return {
-            "outcome": "disabled" if disabled else "ok",
+            "outcome": state,
+            "id": (raw[0] if isinstance(raw, list) else raw).hex() or None,
             "dn": entry["dn"],
             "name": str(name) if name else None,
             "groups": groups,
             "groups_truncated": truncated,
             "server": url,
-            "guid": _stable_id(attrs.get(_id_attribute(self.s.active_directory))),
         }
 
     # -- operations ----------------------------------------------------------
@@ -313,7 +345,7 @@ class Directory:
         return self._login_with_templates(login, password)
 
     def _login_with_service(self, login: str, password: str) -> dict:
-        found, url = self._service_call(lambda c: self._find_user(c, login, None))
+        found, url = self._service_call(lambda c: self._find_user(c, login))
         if len(found) != 1:
             outcome = "not_found" if not found else "ambiguous"
             return {"outcome": outcome, "server": url}
@@ -323,7 +355,7 @@ class Directory:
         (groups, truncated), _ = groups_job.result()
         if bind_outcome != "ok":
             return {"outcome": bind_outcome, "server": bind_url, "dn": dn}
-        return self._account(found[0], groups, truncated, bind_url)
+        return self._account(found[0], groups, truncated, bind_url, bound=True)
 
     def _user_bind(self, bind_name: str, password: str) -> tuple[str, str]:
         """Bind once on a spare connection, then unbind it: ("ok"|"bad_credentials"|..., url)."""
@@ -340,8 +372,7 @@ class Directory:
             if ok:
                 return "ok", url
             if conn.result and conn.result.get("result") == INVALID_CREDENTIALS:
-                message = str(conn.result.get("message") or "")
-                return ("disabled" if "data 533" in message else "bad_credentials"), url
+                return bind_refusal(str(conn.result.get("message") or "")), url
             return "refused", url
         except LDAPException as exc:
             raise Unavailable(f"{url}: {type(exc).__name__} during bind") from None
@@ -351,42 +382,89 @@ class Directory:
             self.refill_spares()
 
     def _login_with_templates(self, login: str, password: str) -> dict:
+        """Bind as the user, then read the entry of the account that bound.
+
+        Who bound comes from the "Who am I?" operation, else from the DN of a DN
+        template, else (AD without that operation, as Samba) from the account the
+        bind name resolves to by AD's own rule (explicit UPN first) -- never from
+        the typed name alone: on AD a UPN may name another account's
+        ``sAMAccountName``, and that account must not be the one read.
+        """
         outcome, url = "bad_credentials", ""
         for template in self.s.bind_templates:
-            value = escape_rdn(login) if "=" in template else login
+            is_dn = "=" in template
+            value = escape_rdn(login) if is_dn else login
             bind_name = template.replace("{username}", value)
             conn, url = self._open()
             try:
                 _set_credentials(conn, bind_name, password)
                 if not conn.bind():
-                    message = str((conn.result or {}).get("message") or "")
-                    if "data 533" in message:
-                        outcome = "disabled"
+                    refusal = bind_refusal(str((conn.result or {}).get("message") or ""))
+                    if refusal != "bad_credentials":
+                        outcome = refusal
                     continue
                 conn.password = None
-                found = self._find_user(conn, login, None)
-                if "=" in template and not found:
-                    found = self._find_user(conn, None, bind_name)
+                bound_dn, bound_name = who_am_i(conn.extend.standard.who_am_i())
+                if bound_dn is None and bound_name is None:
+                    bound_dn = bind_name if is_dn else self._ad_bound_dn(conn, bind_name)
+                    if bound_dn is None:  # cannot tell who bound: never guess
+                        outcome = "identity_unknown"
+                        continue
+                found = self._find_user(conn, login, bound_dn, bound_name)
                 if len(found) != 1:
                     return {"outcome": "not_found", "server": url}
                 groups, truncated = self._groups(conn, found[0]["dn"])
-                return self._account(found[0], groups, truncated, url)
+                return self._account(found[0], groups, truncated, url, bound=True)
             except LDAPException as exc:
                 raise Unavailable(f"{url}: {type(exc).__name__}") from None
             finally:
                 _close(conn)
         return {"outcome": outcome, "server": url}
 
-    def lookup(self, login: str | None, dn: str | None) -> dict:
-        """Re-read an account and its groups with the service account (for refresh)."""
+    def _ad_bound_dn(self, conn: Connection, bind_name: str) -> str | None:
+        """AD without "Who am I?" (Samba): the account the bind name resolves to."""
+        if not self.s.active_directory:
+            return None
+        upn, sam = ad_bind_name(bind_name)
+        ors = "".join(
+            f"({attr}={escape_filter_chars(value)})"
+            for attr, value in (("userPrincipalName", upn), ("sAMAccountName", sam))
+            if value
+        )
+        if not ors:
+            return None
+        conn.search(  # the whole domain: the UPN's holder may live outside the user base
+            domain_root(self.s.user_search_base) or self.s.user_search_base,
+            f"(&(objectClass=user)(|{ors}))",
+            SUBTREE,
+            attributes=["userPrincipalName", "sAMAccountName"],
+            size_limit=4,
+        )
+        rows = [
+            (
+                r["dn"],
+                r["attributes"].get("userPrincipalName"),
+                r["attributes"].get("sAMAccountName"),
+            )
+            for r in conn.response or []
+            if r.get("type") == "searchResEntry"
+        ]
+        return ad_bound_dn(rows, upn, sam)
+
+    def lookup(self, login: str, dn: str | None) -> dict:
+        """Re-read an account and its groups with the service account (refresh, spawn).
+
+        ``user_search_filter`` applies to the saved DN too; an account whose DN
+        moved is found again by the filter.
+        """
         found, url = self._service_call(lambda c: self._find_user(c, login, dn))
-        if len(found) != 1 and dn and login:
-            found, url = self._service_call(lambda c: self._find_user(c, login, None))
+        if len(found) != 1 and dn:
+            found, url = self._service_call(lambda c: self._find_user(c, login))
         if len(found) != 1:
             return {"outcome": "not_found", "server": url}
         user_dn = found[0]["dn"]
         (groups, truncated), _ = self._service_call(lambda c: self._groups(c, user_dn))
-        return self._account(found[0], groups, truncated, url)
+        return self._account(found[0], groups, truncated, url, bound=False)
 
     def close(self) -> None:
         for q in (self._service, self._spares):
@@ -409,20 +487,3 @@ def _close(conn: Connection) -> None:
             conn.unbind()
     except Exception:
         pass
-
-
-# -- the stable identity (objectGUID / entryUUID) --------------------------------
-
-
-def _id_attribute(active_directory: bool) -> str:
-    """The attribute that never changes for an account: AD's objectGUID, LDAP's entryUUID."""
-    return "objectGUID" if active_directory else "entryUUID"
-
-
-def _stable_id(value: object) -> str | None:
-    """The identity as text (a GUID as ldap3 formats it, raw bytes as hex), or None."""
-    if isinstance(value, list):
-        value = value[0] if value else None
-    if isinstance(value, bytes):
-        return value.hex() if value else None
-    return str(value) if value else None

@@ -11,11 +11,14 @@ No I/O here. The rules, as documented for admins:
   (``sAMAccountName`` on AD, ``uid`` elsewhere), lowercased; it must equal the
   lowercased typed name, so a look-alike the directory happens to match (full-width
   letters, say) is refused.
-* A group's short name is the value of the first RDN of its DN (the CN).
+* A group's short name is the value of the first RDN of its DN (the CN). A group
+  is named by its CN only when it lies under the group search base; anywhere
+  else only its full DN names it (see :class:`GroupRule`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -92,41 +95,130 @@ def _unescape(value: str) -> str:
     return "".join(out)
 
 
+DnKey = tuple[tuple[str, str], ...]
+
+
+def _parse(dn: str) -> list[tuple[str, str, str]]:
+    """ldap3's DN parser, tolerating the spaces people put after commas."""
+    try:
+        return parse_dn(dn, escape=False)
+    except Exception:
+        return parse_dn(re.sub(r"(?<!\\)([,+])\s+", r"\1", dn.strip()), escape=False)
+
+
+def dn_key(dn: str) -> DnKey | None:
+    """A DN in comparable form (attribute names and values casefolded, escapes undone);
+    None when ``dn`` is not a DN."""
+    try:
+        parts = _parse(dn)
+    except Exception:
+        return None
+    if not parts:
+        return None
+    return tuple(
+        (attr.strip().casefold(), _unescape(value).strip().casefold()) for attr, value, _ in parts
+    )
+
+
+def is_dn(name: str) -> bool:
+    """Whether a configured group name is a full DN (``CN=staff,OU=Groups,...``)."""
+    return "=" in name and dn_key(name) is not None
+
+
+def dn_under(dn: str | DnKey | None, base: str | DnKey | None) -> bool:
+    """Whether ``dn`` is ``base`` or below it."""
+    k = dn_key(dn) if isinstance(dn, str) else dn
+    b = dn_key(base) if isinstance(base, str) else base
+    return bool(k and b and len(k) >= len(b) and k[len(k) - len(b) :] == b)
+
+
+def common_base(dns: Iterable[str]) -> str:
+    """The deepest DN that every one of ``dns`` is under ("" when they share none)."""
+    dns = list(dns)
+    parsed = [_parse(dn) for dn in dns]
+    if not parsed:
+        return ""
+    keys = [dn_key(dn) or () for dn in dns]
+    n = min(len(k) for k in keys)
+    while n and len({k[len(k) - n :] for k in keys}) > 1:
+        n -= 1
+    if not n:
+        return ""
+    return ",".join(f"{attr}={value}" for attr, value, _ in parsed[0][len(parsed[0]) - n :])
+
+
+def _split(names: Iterable[str]) -> tuple[frozenset[str], frozenset[DnKey]]:
+    cns, dns = set(), set()
+    for name in names:
+        key = dn_key(name) if is_dn(name) else None
+        if key is not None:
+            dns.add(key)
+        else:
+            cns.add(name.casefold())
+    return frozenset(cns), frozenset(dns)
+
+
 @dataclass(frozen=True)
 class GroupRule:
-    """How directory groups become JupyterHub groups.
+    """Which directory groups count, and how they become JupyterHub groups.
 
-    ``allow``: short names (case-insensitive) that are synced; empty = all.
-    ``rename``: short name (case-insensitive) -> JupyterHub group name.
+    ``base``: the group search base; a group is named by its CN only when it lies
+    under it, so a group of the same CN elsewhere grants nothing. A group given
+    as a full DN (in ``allow``, ``rename`` or in ``matches``) counts wherever it is.
+    ``allow``: CNs or DNs that are synced; empty = every group under ``base``.
+    ``rename``: CN or DN -> JupyterHub group name.
     """
 
+    base: DnKey | None = None
     allow: frozenset[str] = frozenset()
+    allow_dns: frozenset[DnKey] = frozenset()
     rename: Mapping[str, str] | None = None
+    rename_dns: Mapping[DnKey, str] | None = None
 
     @classmethod
-    def build(cls, allow: Iterable[str], rename: Mapping[str, str]) -> GroupRule:
-        return cls(
-            allow=frozenset(a.casefold() for a in allow),
-            rename={k.casefold(): v for k, v in rename.items()},
-        )
+    def build(cls, base: str, allow: Iterable[str], rename: Mapping[str, str]) -> GroupRule:
+        cns, dns = _split(allow)
+        by_cn: dict[str, str] = {}
+        by_dn: dict[DnKey, str] = {}
+        for name, target in rename.items():
+            key = dn_key(name) if is_dn(name) else None
+            if key is not None:
+                by_dn[key] = target
+            else:
+                by_cn[name.casefold()] = target
+        return cls(dn_key(base), cns, dns, by_cn, by_dn)
+
+    def in_base(self, dn: str) -> bool:
+        return dn_under(dn, self.base)
+
+    def named(self, group_dns: Iterable[str]) -> list[str]:
+        """Short names (CNs) of the groups under the base: the ones a CN can name."""
+        return [short_name(dn) for dn in group_dns if self.in_base(dn)]
 
     def map(self, group_dns: Iterable[str]) -> list[str]:
         """JupyterHub group names for a user's directory group DNs, sorted, no duplicates."""
-        return self.map_names(short_name(dn) for dn in group_dns)
-
-    def map_names(self, short_names: Iterable[str]) -> list[str]:
-        """JupyterHub group names for directory group short names (CNs)."""
         names: set[str] = set()
-        rename = self.rename or {}
-        for short in short_names:
-            key = short.casefold()
-            if self.allow and key not in self.allow:
+        for dn in group_dns:
+            key, short = dn_key(dn), short_name(dn)
+            in_base = self.in_base(dn)
+            listed = key in self.allow_dns or key in (self.rename_dns or {})
+            if not in_base and not listed:
                 continue
-            names.add(rename.get(key, short))
+            if (self.allow or self.allow_dns) and not (
+                key in self.allow_dns or (in_base and short.casefold() in self.allow)
+            ):
+                continue
+            renamed = (self.rename_dns or {}).get(key) if key else None
+            if renamed is None and in_base:
+                renamed = (self.rename or {}).get(short.casefold())
+            names.add(renamed or short)
         return sorted(names)
 
-
-def matches_any(wanted: Iterable[str], short_names: Iterable[str], mapped: Iterable[str]) -> bool:
-    """True when a configured group name equals a short or a mapped name (case-insensitive)."""
-    have = {n.casefold() for n in short_names} | {n.casefold() for n in mapped}
-    return any(w.casefold() in have for w in wanted)
+    def matches(self, wanted: Iterable[str], group_dns: Iterable[str]) -> bool:
+        """True when a configured group (a DN, a CN under the base, or a mapped JupyterHub
+        name) is one of the user's groups (case-insensitive)."""
+        dns = list(group_dns)
+        keys = {dn_key(dn) for dn in dns}
+        names = {n.casefold() for n in self.named(dns)} | {n.casefold() for n in self.map(dns)}
+        cns, wanted_dns = _split(wanted)
+        return bool(wanted_dns & keys) or bool(cns & names)

@@ -9,10 +9,14 @@ asks of "the authenticator" after sign-in (``refresh_user``,
 user, found by the user's name prefix.
 
 Usernames of different children must not collide: each child has a
-``username_prefix`` (e.g. ``"gh-"``), the prefixes must be distinct, and at
+``username_prefix`` (e.g. ``"gh-"``), no prefix may start another one, and at
 most one child may have none. The child without a prefix owns every name
-that carries no other child's prefix. Give the prefix to the OAuth child:
-its checks run on the provider's own name, before the prefix is added.
+that carries no other child's prefix, and refuses (403) to sign in a name
+that does. Lists (``allowed_users``, ``blocked_users``, ``admin_users``) are
+written in hub names; each child gets the entries it owns, prefix removed, so
+its own checks on the provider's name are checks on the hub name
+(:mod:`hubplugins.auth.multi_names`). Every step after sign-in hands the child
+the user under the provider's name.
 
 jupyterhub-multiauthenticator (0.4.0 on PyPI) was considered: it forwards
 neither ``refresh_user`` nor ``pre_spawn_start`` nor ``manage_groups`` to the
@@ -27,10 +31,15 @@ from inspect import isawaitable
 from typing import Any
 
 from jupyterhub.auth import Authenticator
-from jupyterhub.utils import url_path_join
+from tornado import web
 from traitlets import Dict, List, default, import_item
 
 from .binding import bind_new_account
+from .multi_child import ChildMixin, NameNotOwned
+from .multi_names import LISTS, nested_prefixes, owned_entries, owner, provider_name
+from .strict_refresh import StrictRefresh
+
+__all__ = ["MultiAuthenticator", "NameNotOwned"]
 
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -46,49 +55,11 @@ def _load_class(spec: Any) -> type[Authenticator]:
     return import_item(spec)
 
 
-class _ChildMixin:
-    """Puts a child's URLs under its prefix and its usernames under its prefix."""
-
-    url_prefix = ""
-    username_prefix = ""
-    login_title = ""
-
-    def login_url(self, base_url: str) -> str:
-        return super().login_url(url_path_join(base_url, self.url_prefix))  # type: ignore[misc]
-
-    def logout_url(self, base_url: str) -> str:
-        return url_path_join(base_url, "logout")
-
-    def get_callback_url(self, handler: Any = None) -> str:
-        configured = getattr(self, "oauth_callback_url", "")
-        if configured or handler is None:
-            return super().get_callback_url(handler)  # type: ignore[misc]
-        base = url_path_join(handler.hub.server.base_url, self.url_prefix, "oauth_callback")
-        return f"{handler.request.protocol}://{handler.request.host}{base}"
-
-    def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
-        routes = []
-        for path, handler in super().get_handlers(app):  # type: ignore[misc]
-            if path.rstrip("/").endswith("/logout"):
-                continue  # one logout for the whole hub
-            bound = type(handler.__name__, (handler,), {"authenticator": self})
-            routes.append((url_path_join("/", self.url_prefix, path), bound))
-        return routes
-
-    def account_name(self, name: str) -> str:
-        # the identity binding (auth/binding.py) checks the prefixed hub account
-        return self.username_prefix + name
-
-    async def get_authenticated_user(self, handler: Any, data: Any) -> Any:
-        model = super().get_authenticated_user(handler, data)  # type: ignore[misc]
-        if isawaitable(model):
-            model = await model
-        if model and self.username_prefix:
-            model["name"] = self.username_prefix + model["name"]
-        return model
+async def _maybe(value: Any) -> Any:
+    return await value if isawaitable(value) else value
 
 
-class MultiAuthenticator(Authenticator):
+class MultiAuthenticator(StrictRefresh, Authenticator):
     """Offer several authenticators on one login page; route each user to theirs."""
 
     authenticators = List(
@@ -101,8 +72,10 @@ class MultiAuthenticator(Authenticator):
         - ``class``: an authenticator class, its import path, or its entry-point
           name (``"hubplugins.GitHubAuthenticator"``, ``"directory"``);
         - ``url_prefix``: where its pages live below ``/hub/`` (required, distinct);
-        - ``username_prefix``: added to the names it signs in (default ``""``,
-          none); prefixes must be distinct and at most one may be empty;
+        - ``username_prefix``: put before the provider's names to make the hub
+          names of this child (default ``""``, none); no prefix may start another
+          and at most one may be empty; the child without one refuses names that
+          start with another child's prefix;
         - ``config``: optional trait values for this child only (the child also
           reads its own config section, e.g. ``c.GitHubAuthenticator``);
         - ``title``: heading of a password child's form (default "Sign in with a
@@ -125,15 +98,43 @@ class MultiAuthenticator(Authenticator):
             base = _load_class(entry["class"])
             cls = type(
                 base.__name__,
-                (_ChildMixin, base),
+                (ChildMixin, base),
                 {
                     "url_prefix": entry["url_prefix"].strip("/"),
                     "username_prefix": entry.get("username_prefix", ""),
                     "login_title": entry.get("title", "Sign in with a username and password"),
+                    "multi": self,
                     "__module__": base.__module__,
                 },
             )
             self.children.append(cls(parent=self, **entry.get("config", {})))
+        for i, child in enumerate(self.children):
+            self._give_lists(i, child)
+
+    def _give_lists(self, index: int, child: Authenticator) -> None:
+        """The child's allow, block and admin lists: its entries of the hub-name lists.
+
+        A list set for the child alone (its config section or the entry's
+        ``config``) may name only the child's names; the hub-wide lists
+        (``c.Authenticator``) name everyone's, but each entry must be a name
+        some child can produce.
+        """
+        prefixes = [c.username_prefix for c in self.children]  # type: ignore[attr-defined]
+        entry_config = self.authenticators[index].get("config", {})
+        for trait in LISTS:
+            own = trait in entry_config or any(
+                trait in child.config.get(cls.__name__, {})
+                for cls in type(child).__mro__[1:]
+                if issubclass(cls, Authenticator) and cls is not Authenticator
+            )
+            hub_wide = {self.normalize_username(n) for n in getattr(self, trait)}
+            names = owned_entries(
+                hub_wide, index, prefixes, f"Authenticator.{trait}", own_list=False
+            )
+            mine = {self.normalize_username(n) for n in getattr(child, trait)}
+            where = f"{type(child).__name__}.{trait}" if own else f"Authenticator.{trait}"
+            names |= owned_entries(mine, index, prefixes, where, own_list=own)
+            setattr(child, trait, names)
 
     def _check_entries(self) -> None:
         where = f"{type(self).__name__}.authenticators"
@@ -164,6 +165,15 @@ class MultiAuthenticator(Authenticator):
                     "sign-in methods would collide. Give each but one a prefix, e.g. 'gh-'."
                 )
             prefixes.add(prefix)
+        labels = [
+            f"{where}[{i}] ({str(e['class']).rsplit('.', 1)[-1]})"
+            for i, e in enumerate(self.authenticators)
+        ]
+        nested = nested_prefixes(
+            labels, [e.get("username_prefix", "") for e in self.authenticators]
+        )
+        if nested:
+            raise ValueError(nested)
 
     # -- what the hub reads from "the authenticator" -------------------------------
 
@@ -180,16 +190,20 @@ class MultiAuthenticator(Authenticator):
         return any(child.refresh_pre_spawn for child in self.children)
 
     def child_for(self, username: str) -> Authenticator | None:
-        """The child that owns ``username``: longest matching prefix, else the unprefixed."""
-        best: Authenticator | None = None
-        for child in self.children:
-            prefix = child.username_prefix  # type: ignore[attr-defined]
-            if prefix and username.startswith(prefix):
-                if best is None or len(prefix) > len(best.username_prefix):  # type: ignore[attr-defined]
-                    best = child
-        if best is None:
-            best = next((c for c in self.children if not c.username_prefix), None)  # type: ignore[attr-defined]
-        return best
+        """The child that owns hub name ``username`` (its prefix, else the unprefixed), or None."""
+        found = owner(username, [c.username_prefix for c in self.children])  # type: ignore[attr-defined]
+        return None if found is None else self.children[found]
+
+    def check_owner(self, child: Authenticator, name: str) -> None:
+        """Refuse (403) a hub name ``child`` produced that it does not own."""
+        found = self.child_for(name)
+        if found is child:
+            return
+        other = found.username_prefix if found is not None else ""  # type: ignore[attr-defined]
+        self.log.warning(
+            "Refusing %r from %s: the name is not one it owns", name, type(child).__name__
+        )
+        raise NameNotOwned(name, other)
 
     def check_allow_config(self) -> None:
         for child in self.children:
@@ -237,25 +251,56 @@ class MultiAuthenticator(Authenticator):
     # -- steps after sign-in go to the owning child ----------------------------------
 
     async def refresh_user(self, user: Any, handler: Any = None) -> Any:
+        """The owning child's refresh under the provider's name; False if nobody owns the name.
+
+        A blocked name, or a refreshed model whose name is no longer the
+        user's (e.g. a renamed GitHub login), means a new sign-in.
+        """
         child = self.child_for(user.name)
         if child is None:
-            return True
-        result = child.refresh_user(user, handler)
-        return await result if isawaitable(result) else result
+            self.log.warning(
+                "Refresh: no sign-in method owns %r; a new sign-in is needed", user.name
+            )
+            return False
+        provider = provider_name(user.name, child.username_prefix)  # type: ignore[attr-defined]
+        if not await _maybe(child.check_blocked_users(provider, None)):
+            self.log.warning("Refresh: %s is blocked; a new sign-in is needed", user.name)
+            return False
+        result = await _maybe(child.as_provider("refresh_user", user, handler))  # type: ignore[attr-defined]
+        if isinstance(result, dict):
+            name = result.get("name")
+            if name is not None and child.username_prefix + name != user.name:  # type: ignore[attr-defined]
+                self.log.warning(
+                    "Refresh: %s is now %r at its provider; a new sign-in is needed",
+                    user.name,
+                    name,
+                )
+                return False
+            result = {**result, "name": user.name}
+        return result
 
     async def pre_spawn_start(self, user: Any, spawner: Any) -> None:
         child = self.child_for(user.name)
-        if child is not None:
-            result = child.pre_spawn_start(user, spawner)
-            if isawaitable(result):
-                await result
+        if child is None:
+            raise web.HTTPError(403, f"No sign-in method on this hub owns the name {user.name!r}.")
+        await _maybe(child.as_provider("pre_spawn_start", user, spawner))  # type: ignore[attr-defined]
 
     async def post_spawn_stop(self, user: Any, spawner: Any) -> None:
         child = self.child_for(user.name)
         if child is not None:
-            result = child.post_spawn_stop(user, spawner)
-            if isawaitable(result):
-                await result
+            await _maybe(child.as_provider("post_spawn_stop", user, spawner))  # type: ignore[attr-defined]
+
+    def add_user(self, user: Any) -> None:
+        """The hub's own list only: a child's allow list is what its configuration says.
+
+        JupyterHub calls this for every user in the database at start and for
+        every new user; passing those on (``allow_existing_users``) would let
+        someone removed from an allowed organization or group back in.
+        A new user made by a child's sign-in gets that sign-in's identity
+        (see :mod:`hubplugins.auth.binding`).
+        """
+        super().add_user(user)
+        bind_new_account(user, self.log)
 
     async def get_authenticated_user(self, handler: Any, data: Any) -> Any:
         """A form posted to ``/hub/login`` goes to the first password child, with its checks."""
@@ -266,8 +311,3 @@ class MultiAuthenticator(Authenticator):
 
     async def authenticate(self, handler: Any, data: Any = None) -> Any:
         return None  # every sign-in goes through a child (get_authenticated_user)
-
-    def add_user(self, user: Any) -> Any:
-        result = super().add_user(user)
-        bind_new_account(user, self.log)  # a password child's sign-in at /hub/login
-        return result

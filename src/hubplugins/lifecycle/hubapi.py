@@ -5,9 +5,12 @@
   gives the total; the other pages are then fetched at once (bounded by the
   client's connection limit), all before any action, so that stopping servers
   cannot shift the offsets of pages not yet read.
-- :meth:`HubAPI.stop_server` / :meth:`HubAPI.delete_server`:
-  ``DELETE /users/{u}/server(s/{s})``, the latter with ``{"remove": true}`` so
-  the hub runs the spawner's own delete path (and its volume rules).
+- :meth:`HubAPI.act`: ``POST /hubplugins/lifecycle/users/{u}/server(s/{s})``
+  (:mod:`hubplugins.lifecycle.endpoint`): stop or delete a server only if it
+  is still as the plan saw it (running or stopped, with the same last
+  activity), checked and begun by the hub in one step; a delete runs the
+  spawner's own delete path (and its volume rules). A refusal names its rule
+  in :attr:`HubAPIError.rule`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from urllib.parse import quote, urlencode
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.netutil import DefaultLoopResolver, Resolver
 
+from .endpoint import RULE_HEADER
+
 __all__ = ["HubAPI", "HubAPIError"]
 
 PAGINATION = "application/jupyterhub-pagination+json"
@@ -28,9 +33,15 @@ PAGINATION = "application/jupyterhub-pagination+json"
 class HubAPIError(RuntimeError):
     """The hub answered a request with an unexpected status."""
 
-    def __init__(self, method: str, url: str, status: int, body: str) -> None:
-        super().__init__(f"{method} {url} -> {status}: {body[:200]}")
+    def __init__(self, method: str, url: str, status: int, body: str, rule: str = "") -> None:
+        super().__init__(f"{method} {url} -> {status}: {body[:300]}")
         self.status = status
+        self.rule = rule  # the lifecycle endpoint's refusal rule, e.g. "lifecycle.started"
+        try:
+            message = json.loads(body).get("message")
+        except (ValueError, AttributeError):
+            message = None
+        self.message = str(message) if message else body[:300]
 
 
 class _CachingResolver(Resolver):
@@ -95,8 +106,10 @@ class HubAPI:
         try:
             return await self._client.fetch(request)
         except HTTPClientError as exc:
-            text = exc.response.body.decode("utf-8", "replace") if exc.response else str(exc)
-            raise HubAPIError(method, path, exc.code, text) from None
+            response = exc.response
+            text = response.body.decode("utf-8", "replace") if response else str(exc)
+            rule = response.headers.get(RULE_HEADER, "") if response else ""
+            raise HubAPIError(method, path, exc.code, text, rule) from None
 
     async def list_users(
         self, *, state: str | None, include_stopped: bool, page_size: int = 200
@@ -130,19 +143,11 @@ class HubAPI:
                     items.append(user)
         return items
 
-    @staticmethod
-    def _server_path(user: str, server: str) -> str:
-        if not server:
-            return f"/users/{quote(user, safe='')}/server"
-        return f"/users/{quote(user, safe='')}/servers/{quote(server, safe='')}"
-
-    async def stop_server(self, user: str, server: str) -> int:
-        """Stop a server; 204 = stopped, 202 = stopping."""
-        return (await self._fetch("DELETE", self._server_path(user, server))).code
-
-    async def delete_server(self, user: str, server: str) -> int:
-        """Stop (if running) and delete a named server with its spawner's delete path."""
-        if not server:
-            raise ValueError("the default server is never deleted")
-        path = self._server_path(user, server)
-        return (await self._fetch("DELETE", path, body={"remove": True})).code
+    async def act(
+        self, user: str, server: str, action: str, last_activity: str | None, running: bool
+    ) -> int:
+        """Stop or delete a server if it is as seen; 204 = done, 202 = stopping."""
+        path = f"/hubplugins/lifecycle/users/{quote(user, safe='')}"
+        path += f"/servers/{quote(server, safe='')}" if server else "/server"
+        body = {"action": action, "last_activity": last_activity, "running": running}
+        return (await self._fetch("POST", path, body=body)).code

@@ -25,8 +25,10 @@ DELETED = Counter(
 )
 SKIPPED = Counter(
     "hubplugins_lifecycle_servers_skipped",
-    "Servers left alone for a reason other than recent activity "
-    "(pending: starting or stopping; no_activity: no timestamp; gone: removed meanwhile)",
+    "Servers left alone for a reason other than not being idle long enough at the listing "
+    "(pending: starting or stopping when listed; no_activity: no timestamp; and, found by the "
+    "hub when acting: gone: removed, started: started or starting, busy: stopping, "
+    "stopped: stopped, active: activity since the listing)",
     ["reason"],
     registry=REGISTRY,
 )

@@ -2,7 +2,10 @@
 
 One sweep lists the users once (running servers only, or every server when a
 policy may delete), plans every user with :func:`~.sweep.plan_user` and runs
-the actions through a fixed number of workers. Each action gives one log line
+the actions through a fixed number of workers. Each action is a conditional
+request (:meth:`~.hubapi.HubAPI.act`): the hub stops or deletes the server
+only if it is still as listed, so a server its owner starts or uses meanwhile
+is left alone (outcomes in :data:`SKIPS`). Each action gives one log line
 ``hubplugins {"event": "lifecycle", ...}`` and counts in the metrics.
 """
 
@@ -33,6 +36,19 @@ __all__ = ["POLICY_ENV", "LifecycleService", "PolicySource", "SweepResult", "ser
 POLICY_ENV = "HUBPLUGINS_POLICY"
 
 log = logging.getLogger("hubplugins.lifecycle")
+
+SKIPS = {
+    # the hub endpoint's refusal rule -> the outcome: the server was left alone because
+    "lifecycle.gone": "gone",  # it was removed since the listing
+    "lifecycle.started": "started",  # it is starting, or was started
+    "lifecycle.busy": "busy",  # it is stopping or being renamed
+    "lifecycle.stopped": "stopped",  # it stopped (a stop planned for it is moot)
+    "lifecycle.activity": "active",  # it had activity since the listing
+}
+MISSING_ENDPOINT = (
+    "a 404 without a rule: the hub may not serve the lifecycle endpoint; "
+    "wire it with hubplugins.setup(c) or hubplugins.lifecycle.configure(c)"
+)
 
 
 class PolicySource:
@@ -164,18 +180,21 @@ class LifecycleService:
             outcome = "planned"
         else:
             try:
-                if action.action == "delete":
-                    status = await self.api.delete_server(action.user, action.server)
-                else:
-                    status = await self.api.stop_server(action.user, action.server)
+                status = await self.api.act(
+                    action.user, action.server, action.action, action.last_activity, action.running
+                )
                 outcome = "pending" if status == 202 else "done"
             except HubAPIError as exc:
+                skip = SKIPS.get(exc.rule)
+                if skip is not None:  # the server changed since the listing: left alone
+                    metrics.SKIPPED.labels(reason=skip).inc()
+                    _emit({**fields, "outcome": skip, "message": exc.message})
+                    return skip
+                error = str(exc)
                 if exc.status == 404:
-                    metrics.SKIPPED.labels(reason="gone").inc()
-                    _emit({**fields, "outcome": "gone"})
-                    return "gone"
+                    error += f" ({MISSING_ENDPOINT})"
                 metrics.FAILED.labels(action=action.action).inc()
-                _emit({**fields, "outcome": "failed", "error": str(exc)}, logging.ERROR)
+                _emit({**fields, "outcome": "failed", "error": error}, logging.ERROR)
                 return "failed"
             except Exception as exc:  # a connection error must not end the sweep
                 metrics.FAILED.labels(action=action.action).inc()

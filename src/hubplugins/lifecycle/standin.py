@@ -5,8 +5,11 @@ For benchmarks and tests: ``GET /hub/api/`` (version), ``GET /hub/api/users``
 ``offset``/``limit`` with the hub's default 50 and cap 200, the paginated
 model with ``next`` when asked for with the pagination Accept header, else a
 plain list), ``DELETE /hub/api/users/{u}/server`` and ``.../servers/{s}``
-(with ``{"remove": true}``), each stop taking ``stop_delay`` seconds as a
-spawner's would, concurrently. Every request is counted; any token is taken.
+(with ``{"remove": true}``) as idle-culler uses them, and the lifecycle
+endpoint ``POST /hub/api/hubplugins/lifecycle/users/{u}/server(s/{s})`` with
+the hub's own conditions (:mod:`hubplugins.lifecycle.conditions`), each stop
+taking ``stop_delay`` seconds as a spawner's would, concurrently. Every
+request is counted; any token is taken.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from urllib.parse import parse_qs, urlencode, urlparse
 from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
+
+from ..decisions import Decision
+from .conditions import ServerNow, read_request, refuse, still_as_planned
+from .endpoint import RULE_HEADER
 
 __all__ = ["StandinHub", "iso"]
 
@@ -81,6 +88,12 @@ class StandinHub:
                 (r"/hub/api/users", _UsersHandler, {"hub": self}),
                 (r"/hub/api/users/([^/]+)/server", _ServerHandler, {"hub": self}),
                 (r"/hub/api/users/([^/]+)/servers/([^/]*)", _ServerHandler, {"hub": self}),
+                (r"/hub/api/hubplugins/lifecycle/users/([^/]+)/server", _Lifecycle, {"hub": self}),
+                (
+                    r"/hub/api/hubplugins/lifecycle/users/([^/]+)/servers/([^/]*)",
+                    _Lifecycle,
+                    {"hub": self},
+                ),
             ]
         )
         sockets = bind_sockets(0, "127.0.0.1")
@@ -182,6 +195,11 @@ class _ServerHandler(_Base):
         remove = bool(body.get("remove"))
         if remove and not server_name:
             raise web.HTTPError(400, "Cannot delete the default server")
+        await self.hub_act(user, user_name, server_name, remove)
+
+    async def hub_act(
+        self, user: dict[str, Any], user_name: str, server_name: str, remove: bool
+    ) -> None:
         server = user["servers"][server_name]
         if not server["stopped"]:
             if self.hub.stop_delay:
@@ -194,3 +212,36 @@ class _ServerHandler(_Base):
             self.hub.removed.append((user_name, server_name))
         self.hub.changed.set()
         self.set_status(204)
+
+
+class _Lifecycle(_ServerHandler):
+    async def post(self, user_name: str, server_name: str = "") -> None:
+        try:
+            body = json.loads(self.request.body or b"null")
+        except ValueError:
+            raise web.HTTPError(400, "Invalid JSON in body of request") from None
+        request = read_request(body, server_name)
+        if isinstance(request, Decision):
+            self._refuse(request)
+            return
+        user = self.hub.users.get(user_name)
+        if user is None or server_name not in user["servers"]:
+            self._refuse(refuse("lifecycle.gone", f"No server {server_name!r} of {user_name!r}."))
+            return
+        model = user["servers"][server_name]
+        activity = model["last_activity"]
+        now = ServerNow(
+            pending=model["pending"],
+            running=not model["stopped"],
+            last_activity=datetime.fromisoformat(activity) if activity else None,
+        )
+        decision = still_as_planned(request, f"{user_name}/{server_name}", now)
+        if not decision.allowed:
+            self._refuse(decision)
+            return
+        await self.hub_act(user, user_name, server_name, request.action == "delete")
+
+    def _refuse(self, decision: Decision) -> None:
+        self.set_status(decision.status)
+        self.set_header(RULE_HEADER, decision.rule)
+        self.finish({"status": decision.status, "message": decision.message})

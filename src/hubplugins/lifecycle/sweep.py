@@ -17,7 +17,7 @@ activity, when it stopped on its own).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ class Action:
     limit: float
     running: bool
     groups: tuple[str, ...] = ()
+    last_activity: str | None = None  # as listed: the hub acts only if it is unchanged
 
     def log_fields(self) -> dict[str, Any]:
         return {
@@ -111,7 +112,7 @@ def plan_user(table: PolicyTable, user: Mapping[str, Any], now: datetime) -> Use
             continue
         limit = policy.idle.delete_after if what == "delete" else policy.idle.stop_after
         assert limit is not None
-        actions.append(
-            Action(name, server_name, what, idle, RULES[what], limit, running, policy.groups)
-        )
+        seen = server.get("last_activity")
+        action = Action(name, server_name, what, idle, RULES[what], limit, running, policy.groups)
+        actions.append(replace(action, last_activity=seen))
     return UserPlan(tuple(actions), tuple(skipped))

@@ -1,4 +1,4 @@
-"""Hub-side wiring of the lifecycle service: a managed service and its role.
+"""Hub-side wiring of the lifecycle service: a managed service, its role, its endpoint.
 
 ``hubplugins.setup(c)`` runs :func:`setup_lifecycle`, which reads the
 ``HubLifecycle`` config section and calls :func:`configure`. Call
@@ -15,12 +15,14 @@ from typing import Any
 from traitlets import Bool, Float, Integer, Unicode
 from traitlets.config import Config, Configurable
 
+from .endpoint import setup_endpoint
 from .service import POLICY_ENV
 
 __all__ = ["LIFECYCLE_SCOPES", "HubLifecycle", "configure", "setup_lifecycle"]
 
 # What the service needs, and no more: list users with their groups and servers
-# (activity included), stop and delete servers.
+# (activity included); stop and delete servers, through the hubplugins endpoint
+# that acts only on a server still as listed (it checks delete:servers on each).
 LIFECYCLE_SCOPES = [
     "list:users",
     "read:users:activity",
@@ -75,7 +77,9 @@ def configure(
     extra_args: Sequence[str] = (),
     environment: Mapping[str, str] | None = None,
 ) -> None:
-    """Add the lifecycle service to ``c.JupyterHub.services`` and its role to ``load_roles``.
+    """Add the lifecycle service to ``c.JupyterHub.services``, its role to ``load_roles``
+    and the hub endpoint it acts through to ``extra_handlers``
+    (:mod:`hubplugins.lifecycle.endpoint`).
 
     The policy is ``c.HubPolicy.policy_file`` (passed as ``--policy-file``) or
     ``c.HubPolicy.policy`` (passed as JSON in ``$HUBPLUGINS_POLICY``) as set
@@ -108,6 +112,7 @@ def configure(
     roles = [r for r in (hub.load_roles if "load_roles" in hub else []) if r.get("name") != name]
     hub.services = [*services, service]
     hub.load_roles = [*roles, role]
+    setup_endpoint(c)
 
 
 def setup_lifecycle(c: Config) -> None:
