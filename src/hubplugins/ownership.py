@@ -133,7 +133,7 @@ async def _settle(spawner: Any, policy: Any) -> None:
         spawner.pvc_name = name
         spawner._pvc_exists = False
     spawner._hubplugins_settled_claim = name
-    pod, _ = await _pick(spawner, POD, str(spawner.pod_name), account, set())
+    pod = await _pod_name(spawner, account)
     if pod != spawner.pod_name:
         spawner.pod_name = pod
         spawner.dns_name = spawner.dns_name_template.format(namespace=spawner.namespace, name=pod)
@@ -148,6 +148,44 @@ async def _settle(spawner: Any, policy: Any) -> None:
             sshkeys.volume(spawner.user.name, secret) if v.get("name") == sshkeys.VOLUME_NAME else v
             for v in spawner.volumes
         ]
+
+
+async def _pod_name(spawner: Any, account: str) -> str:
+    """The pod name for this start: KubeSpawner's, unless another account's pod has it.
+
+    An unlabelled pod of the name is another account's when a running server
+    of another account saved that pod name (a renamed account's server from
+    before owner labels); otherwise it is a leftover of this account, which
+    KubeSpawner replaces as usual.
+    """
+    wanted = str(spawner.pod_name)
+    held = _pods_of_other_running_servers(spawner)
+    for name in candidates(wanted):
+        obj = await _read(spawner, POD, name)
+        label = _labels(obj).get(OWNER_LABEL) if obj is not None else None
+        if obj is None or label == account or (not label and name not in held):
+            return name
+        _log(spawner, "object_of_another_account", kind=POD, name=name)
+    raise PolicyRefusal(
+        Decision.refuse(
+            "identity.names",
+            f"Every pod name tried ({wanted} and its variants) is another account's. "
+            "Ask the hub administrators to clean up old pods.",
+            status=409,
+            limit=wanted,
+        )
+    )
+
+
+def _pods_of_other_running_servers(spawner: Any) -> set[str]:
+    from jupyterhub import orm
+
+    rows = (
+        spawner.user.db.query(orm.Spawner)
+        .filter(orm.Spawner.server_id.isnot(None), orm.Spawner.user_id != spawner.user.id)
+        .all()
+    )
+    return {str((row.state or {}).get("pod_name")) for row in rows if row.state}
 
 
 async def _legacy_secret_of(spawner: Any, name: str) -> bool:
