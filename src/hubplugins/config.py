@@ -242,6 +242,7 @@ SETUP_STEPS: list[str | Callable[[Config], None]] = [
     # the lifecycle service, its role and the endpoint it stops and deletes through
     "hubplugins.lifecycle.wiring:setup_lifecycle",
     "hubplugins.storage:setup_handlers",  # SSH public key and volume-failure endpoints
+    "hubplugins.identity_api:setup_handlers",  # admins re-link an account's identity
     # further steps add themselves here, as "module:function" (imported when
     # setup runs) or a function taking the config, e.g. the lifecycle service
 ]

@@ -34,7 +34,16 @@ from kubespawner import KubeSpawner
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Dict, Unicode, Union, default
 
-from . import failure_count, metrics, new_records, pod_guard, pool_sync, storage, user_delete
+from . import (
+    failure_count,
+    metrics,
+    new_records,
+    ownership,
+    pod_guard,
+    pool_sync,
+    storage,
+    user_delete,
+)
 from .checks import check_rename
 from .config import HubPolicy, named_server_check
 from .decisions import Decision, ServerUsage, Usage, echo
@@ -52,6 +61,7 @@ from .profiles import (
     usable_saved_options,
 )
 from .quantities import format_cpu, format_memory
+from .renames import avoid_taken_oauth_client, follow_rename
 from .resources_text import Request, parse_request, require_mapping
 from .spawn_form import (
     profile_options_from_form,
@@ -128,6 +138,8 @@ class PolicySpawner(KubeSpawner):
         if self.user is not None and orm_spawner is not None:
             saved = orm_spawner.oauth_client_id if orm_spawner.server is not None else None
             self.oauth_client_id = saved or oauth_client_id(self.user.name, self.name)
+        # nor one a renamed account's running server still holds (see renames)
+        avoid_taken_oauth_client(self)
 
     # JupyterHub stores each start's future here, then adds the callback that
     # counts failed starts toward consecutive_failure_limit: refusals are
@@ -201,6 +213,7 @@ class PolicySpawner(KubeSpawner):
         self._nothing_created = True
         self._progress_notes = []
         self.created_by_start = []
+        await follow_rename(self)
         started = time.perf_counter()
         policy = self.resolve_policy()
         options: Any = self.user_options
@@ -244,6 +257,7 @@ class PolicySpawner(KubeSpawner):
             self._refuse_start(refusal)
         self._apply_grant(policy, grant, usage)
         storage.apply_storage(self, policy)
+        await ownership.settle(self, policy)
         decision = await pod_guard.check_before_start(self, policy)
         if not decision.allowed:
             self._forget_when_stopped = self._own_record

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import volume_names
+from .identity_rules import OWNER_LABEL
 
 PRIVATE_KEY = "id_ed25519"
 PUBLIC_KEY = "id_ed25519.pub"
@@ -47,8 +48,14 @@ def generate_keypair(comment: str) -> tuple[bytes, bytes]:
     return private, public + b" " + comment.encode() + b"\n"
 
 
-def secret_manifest(username: str) -> dict[str, Any]:
-    """The Secret for a new keypair of ``username`` (a plain dict, as the API takes it)."""
+def secret_manifest(
+    username: str, name: str | None = None, owner: str | None = None
+) -> dict[str, Any]:
+    """The Secret for a new keypair of ``username`` (a plain dict, as the API takes it).
+
+    ``name`` defaults to :func:`~hubplugins.volume_names.ssh_secret`; ``owner``
+    is the account's owner id, put in the owner label.
+    """
     private, public = generate_keypair(f"{volume_names.safe_user(username)}@jupyterhub")
     data = {PRIVATE_KEY: private, PUBLIC_KEY: public, AUTHORIZED_KEYS: public}
     return {
@@ -56,8 +63,8 @@ def secret_manifest(username: str) -> dict[str, Any]:
         "kind": "Secret",
         "type": "Opaque",
         "metadata": {
-            "name": volume_names.ssh_secret(username),
-            "labels": dict(LABELS),
+            "name": name or volume_names.ssh_secret(username),
+            "labels": {**LABELS, **({OWNER_LABEL: owner} if owner else {})},
             "annotations": {"hubplugins.io/username": username},
         },
         "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
@@ -71,7 +78,12 @@ def public_key_of(secret: Any) -> str:
 
 
 async def ensure_secret(
-    api: Any, namespace: str, username: str, created: list[tuple[str, str]] | None = None
+    api: Any,
+    namespace: str,
+    username: str,
+    created: list[tuple[str, str]] | None = None,
+    name: str | None = None,
+    owner: str | None = None,
 ) -> str:
     """Create the user's key Secret unless it exists; return the public key line.
 
@@ -82,8 +94,8 @@ async def ensure_secret(
     """
     from kubernetes_asyncio.client.rest import ApiException
 
-    name = volume_names.ssh_secret(username)
-    body = secret_manifest(username)
+    name = name or volume_names.ssh_secret(username)
+    body = secret_manifest(username, name, owner)
     try:
         made = await api.create_namespaced_secret(namespace=namespace, body=body)
         if created is not None:
@@ -96,13 +108,15 @@ async def ensure_secret(
     return public_key_of(existing)
 
 
-async def read_public_key(api: Any, namespace: str, username: str) -> str | None:
+async def read_public_key(
+    api: Any, namespace: str, username: str, name: str | None = None
+) -> str | None:
     """The user's public key, or None when they have no key Secret."""
     from kubernetes_asyncio.client.rest import ApiException
 
     try:
         secret = await api.read_namespaced_secret(
-            name=volume_names.ssh_secret(username), namespace=namespace
+            name=name or volume_names.ssh_secret(username), namespace=namespace
         )
     except ApiException as e:
         if e.status == 404:
@@ -126,12 +140,12 @@ async def delete_secret(api: Any, namespace: str, username: str) -> bool:
     return True
 
 
-def volume(username: str) -> dict[str, Any]:
+def volume(username: str, secret: str | None = None) -> dict[str, Any]:
     """The pod volume of the user's key Secret (private key 0440 for ``fsGroup``)."""
     return {
         "name": VOLUME_NAME,
         "secret": {
-            "secretName": volume_names.ssh_secret(username),
+            "secretName": secret or volume_names.ssh_secret(username),
             "defaultMode": 0o440,
             "items": [
                 {"key": PRIVATE_KEY, "path": PRIVATE_KEY, "mode": 0o440},
@@ -168,7 +182,13 @@ def _handler_class() -> type:
             spawner = getattr(user, "spawner", None) if user is not None else None
             if spawner is None or not hasattr(spawner, "api"):
                 raise web.HTTPError(403, "Only a signed-in user has an SSH key")
-            key = await read_public_key(spawner.api, spawner.namespace, user.name)
+            from .ownership import own_secret
+
+            # the account's own key (by owner label), never another's of the same name
+            secret = await own_secret(spawner)
+            key = await read_public_key(spawner.api, spawner.namespace, user.name, secret)
+            if secret is None:
+                key = None
             if key is None:
                 raise web.HTTPError(
                     404, "You have no SSH key: your policy gives none, or no server has started"
@@ -180,7 +200,7 @@ def _handler_class() -> type:
             self.finish(
                 {
                     "user": user.name,
-                    "secret": volume_names.ssh_secret(user.name),
+                    "secret": secret,
                     "public_key": key,
                 }
             )

@@ -44,7 +44,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from . import metrics, sshkeys, volume_names
+from . import metrics, ownership, sshkeys, volume_names
 from .policy_model import Policy
 
 VOLUME_NAME = "hubplugins-home"
@@ -202,12 +202,16 @@ def _chain_prepare(spawner: Any, policy: Policy) -> None:
 
 async def prepare(spawner: Any, policy: Policy) -> None:
     """Create what the pod needs beyond its volume: the user's SSH key Secret."""
+    if getattr(spawner, "storage_pvc_ensure", False):
+        await ownership.guard(spawner)  # the volume KubeSpawner settled on is this account's
     if policy.ssh_keys:
         spawner.ssh_public_key = await sshkeys.ensure_secret(
             spawner.api,
             spawner.namespace,
             spawner.user.name,
             created=getattr(spawner, "created_by_start", None),
+            name=getattr(spawner, "_hubplugins_ssh_secret", None),
+            owner=ownership.owner(spawner),
         )
 
 
@@ -235,7 +239,7 @@ async def delete_forever(spawner: Any, policy: Policy) -> None:
         claims = [own, user_claim, *_other_claims(spawner)]
     if not spawner.delete_pvc:  # KubeSpawner's own switch still holds
         claims = []
-    claims = list(dict.fromkeys(claims))
+    claims = await ownership.deletable(spawner, ownership.PVC, list(dict.fromkeys(claims)))
     kept = await _mounted_elsewhere(spawner, claims)
     for claim in kept:
         _log(spawner, "volume_kept", claim=claim, reason="mounted by another server")
@@ -246,9 +250,15 @@ async def delete_forever(spawner: Any, policy: Policy) -> None:
         if not await _delete_with_retry(spawner, "persistentvolumeclaims", claim):
             failures.append(claim)
     if not spawner.name:
-        name = volume_names.ssh_secret(username)
-        if not await _delete_with_retry(spawner, "secrets", name):
-            failures.append(name)
+        # the account's own key Secret, never another account's of the same name
+        own_key = await ownership.own_secret(spawner)
+        names = [own_key] if own_key else []
+        names += await ownership.deletable(
+            spawner, ownership.SECRET, [volume_names.ssh_secret(username)]
+        )
+        for name in dict.fromkeys(names):
+            if not await _delete_with_retry(spawner, "secrets", name):
+                failures.append(name)
     if not claims:
         _log(spawner, "volume_kept", claim=own, reason="policy")
     if failures:

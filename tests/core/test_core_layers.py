@@ -32,6 +32,7 @@ CORE = [
     "profiles",
     "volume_names",
     "oauth_clients",
+    "identity_rules",
     "lifecycle/sweep",
     "lifecycle/conditions",
 ]

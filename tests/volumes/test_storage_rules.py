@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from kubernetes_asyncio.client.rest import ApiException
 
-from hubplugins import storage, volume_names
+from hubplugins import ownership, storage, volume_names
+from hubplugins.identity_rules import OWNER_LABEL
 from hubplugins.policy_table import PolicyTable
 
 
@@ -23,10 +24,40 @@ def _policy(**storage_section: Any) -> Any:
     return PolicyTable.from_dict(raw).resolve([])
 
 
+def _db() -> Any:
+    """A session on a database with the hub's users table and user 1 (for the owner id)."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    engine = sa.create_engine("sqlite://")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)"))
+        conn.execute(sa.text("INSERT INTO users (id, name) VALUES (1, 'ann')"))
+    return Session(engine)
+
+
 class RecordingApi:
-    def __init__(self, fail: int = 0) -> None:
+    """Records deletes; reads answer from ``objects`` ((kind, name) -> labels), else 404."""
+
+    def __init__(self, fail: int = 0, objects: dict[tuple[str, str], dict] | None = None) -> None:
         self.deleted: list[tuple[str, str]] = []
         self.fail = fail
+        self.objects = objects or {}
+
+    async def _read(self, kind: str, name: str) -> Any:
+        if (kind, name) not in self.objects:
+            raise ApiException(status=404, reason="Not Found")
+        meta = SimpleNamespace(name=name, labels=self.objects[kind, name], annotations={})
+        return SimpleNamespace(metadata=meta)
+
+    async def read_namespaced_persistent_volume_claim(self, name: str, namespace: str) -> Any:
+        return await self._read("pvc", name)
+
+    async def read_namespaced_secret(self, name: str, namespace: str) -> Any:
+        return await self._read("secret", name)
+
+    async def list_namespaced_secret(self, namespace: str, label_selector: str) -> Any:
+        return SimpleNamespace(items=[])
 
     async def _delete(self, kind: str, name: str) -> None:
         if self.fail:
@@ -55,6 +86,8 @@ def _spawner(user: str, server: str, pvc: str, pods=(), api=None, others=None) -
     spawners = dict(others or {})
     owner = SimpleNamespace(
         name=user,
+        id=1,
+        db=_db(),
         spawners=spawners,
         orm_user=SimpleNamespace(orm_spawners={k: None for k in spawners}),
     )
@@ -126,6 +159,29 @@ async def test_delete_forever(case, section, server, claim, pods, deleted) -> No
     sp = _spawner("ann", server, claim, pods, others={"other": other})
     await storage.delete_forever(sp, _policy(**section))
     assert sorted(sp.api.deleted) == sorted(deleted)
+
+
+# (case, owner label on the volume, deleted): the owner is user 1's, made on first use
+OWNER_CASES = [
+    ("another-accounts-volume-kept", "i-someone-else", []),
+    ("unlabelled-saved-by-this-account-deleted", None, [("pvc", SERVER)]),
+]
+
+
+@pytest.mark.parametrize(("case", "label", "deleted"), OWNER_CASES, ids=[c[0] for c in OWNER_CASES])
+async def test_delete_never_takes_another_accounts_volume(case, label, deleted) -> None:
+    labels = {OWNER_LABEL: label} if label else {}
+    sp = _spawner("ann", "lab", SERVER, api=RecordingApi(objects={("pvc", SERVER): labels}))
+    await storage.delete_forever(sp, _policy())
+    assert sp.api.deleted == deleted
+
+
+async def test_delete_takes_a_volume_labelled_with_this_account() -> None:
+    sp = _spawner("ann", "lab", SERVER)
+    labels = {OWNER_LABEL: ownership.owner(sp)}
+    sp.api.objects = {("pvc", SERVER): labels}
+    await storage.delete_forever(sp, _policy())
+    assert sp.api.deleted == [("pvc", SERVER)]
 
 
 async def test_never_started_server_deletes_only_the_policys_name() -> None:

@@ -17,6 +17,7 @@ from jupyterhub.auth import Authenticator
 from tornado import web
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, Set, Unicode, default
 
+from hubplugins.auth.binding import IdentityBindingMixin
 from hubplugins.auth.directory_access import AccessMixin
 from hubplugins.auth.directory_config import validate, worker_settings
 from hubplugins.auth.ldap_account import REVOKED_STATES
@@ -51,7 +52,7 @@ REPLACED_MESSAGE = (
 )
 
 
-class DirectoryAuthenticator(AccessMixin, Authenticator):
+class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
     """Sign in against Active Directory or another LDAP directory (OpenLDAP, 389 DS)."""
 
     # -- servers and transport ---------------------------------------------------
@@ -368,6 +369,13 @@ class DirectoryAuthenticator(AccessMixin, Authenticator):
         else:
             self._log_outcome(typed, "ok", result, started)
         return model
+
+    # -- the stable identity (see hubplugins.auth.binding) ---------------------------
+
+    identity_provider = "directory"
+
+    def stable_identity(self, auth_model: dict) -> str | None:
+        return (auth_model.get("auth_state") or {}).get("directory_id")
 
     async def _name_reused(self, handler: Any, model: dict) -> bool:
         """Whether the hub's user of this name was signed in from another directory entry

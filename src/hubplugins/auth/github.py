@@ -31,6 +31,7 @@ from tornado import web
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from traitlets import Set, Unicode, default, validate
 
+from .binding import IdentityBindingMixin
 from .groups import EVERYONE, GroupMapMixin, map_groups
 
 READ_ORG_SCOPES = {"read:org", "write:org", "admin:org"}
@@ -82,7 +83,7 @@ def _check_org_team(value: str, where: str) -> str:
     return value.strip()
 
 
-class GitHubAuthenticator(GroupMapMixin, GitHubOAuthenticator):
+class GitHubAuthenticator(IdentityBindingMixin, GroupMapMixin, GitHubOAuthenticator):
     """Sign in with GitHub; org and team memberships become JupyterHub groups."""
 
     admin_teams = Set(
@@ -161,6 +162,13 @@ class GitHubAuthenticator(GroupMapMixin, GitHubOAuthenticator):
         return keys
 
     # -- steps of oauthenticator's flow --------------------------------------------
+
+    identity_provider = "github"
+
+    def stable_identity(self, auth_model: dict[str, Any]) -> str | None:
+        """GitHub's numeric user id: a login can be freed and taken, the id cannot."""
+        user = (auth_model.get("auth_state") or {}).get(self.user_auth_state_key) or {}
+        return str(user["id"]) if user.get("id") is not None else None
 
     def user_info_to_username(self, user_info: dict[str, Any]) -> str:
         """The GitHub ``login``, never an email, whatever ``username_claim`` says."""

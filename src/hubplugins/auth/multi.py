@@ -34,6 +34,7 @@ from jupyterhub.auth import Authenticator
 from tornado import web
 from traitlets import Dict, List, default, import_item
 
+from .binding import bind_new_account
 from .multi_child import ChildMixin, NameNotOwned
 from .multi_names import LISTS, nested_prefixes, owned_entries, owner, provider_name
 from .strict_refresh import StrictRefresh
@@ -295,8 +296,11 @@ class MultiAuthenticator(StrictRefresh, Authenticator):
         JupyterHub calls this for every user in the database at start and for
         every new user; passing those on (``allow_existing_users``) would let
         someone removed from an allowed organization or group back in.
+        A new user made by a child's sign-in gets that sign-in's identity
+        (see :mod:`hubplugins.auth.binding`).
         """
         super().add_user(user)
+        bind_new_account(user, self.log)
 
     async def get_authenticated_user(self, handler: Any, data: Any) -> Any:
         """A form posted to ``/hub/login`` goes to the first password child, with its checks."""

@@ -14,10 +14,11 @@ from typing import Any
 from oauthenticator.generic import GenericOAuthenticator
 from traitlets import Bool, default
 
+from .binding import IdentityBindingMixin
 from .groups import GroupMapMixin, map_groups
 
 
-class OIDCAuthenticator(GroupMapMixin, GenericOAuthenticator):
+class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticator):
     """Sign in with an OpenID Connect provider; claim groups map to JupyterHub groups."""
 
     keep_unmapped_groups = Bool(
@@ -34,6 +35,16 @@ class OIDCAuthenticator(GroupMapMixin, GenericOAuthenticator):
     @default("scope")
     def _scope_default(self) -> list[str]:
         return ["openid", "profile", "email", "groups"]
+
+    identity_provider = "oidc"
+
+    def stable_identity(self, auth_model: dict[str, Any]) -> str | None:
+        """The ``sub`` claim, with the issuer where the provider names one."""
+        claims = (auth_model.get("auth_state") or {}).get(self.user_auth_state_key) or {}
+        sub = claims.get("sub")
+        if sub is None:
+            return None
+        return f"{claims['iss']} {sub}" if claims.get("iss") else str(sub)
 
     async def get_user_groups(self, auth_state: dict[str, Any]) -> set[str]:
         """The groups claim (``auth_state_groups_key``) mapped through ``group_map``."""

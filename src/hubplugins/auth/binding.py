@@ -1,0 +1,104 @@
+"""Bind each hub account to the provider's immutable id at its first sign-in.
+
+:class:`IdentityBindingMixin` is mixed into every authenticator of the
+package (GitHub, OpenID Connect, the directory). After the authenticator's
+own checks, :meth:`get_authenticated_user` reads the stable identity from
+the auth model (:meth:`stable_identity`, one small method per provider) and:
+
+- a new account: the identity is recorded as the account is created
+  (:meth:`add_user`, which JupyterHub calls right after making the user);
+- an account with no identity yet (made before this existed, or by an
+  admin): the identity is recorded now;
+- an account bound to another identity: refused with 403 before anything
+  is stored, the page telling the person to ask an admin; one structured
+  log line names both identities so the admin can re-link
+  (``PUT /hub/api/hubplugins/identities/<user>``, see :mod:`hubplugins.identity_api`).
+
+A sign-in without an identity (the provider sent none) is let through
+unbound, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .. import identity
+from ..edge import http_error, log_decision
+from ..errors import PolicyRefusal
+from ..identity_rules import check_binding
+
+log = logging.getLogger(__name__)
+
+
+class IdentityBindingMixin:
+    """Refuse a sign-in whose identity differs from the one bound to the account."""
+
+    identity_provider = "provider"
+    """The provider's name in the identity store (``github``, ``oidc``, ``directory``)."""
+
+    def stable_identity(self, auth_model: dict[str, Any]) -> str | None:
+        """The provider's immutable id of the person in ``auth_model``, or None."""
+        return None
+
+    async def get_authenticated_user(self, handler: Any, data: Any) -> Any:
+        model = await super().get_authenticated_user(handler, data)  # type: ignore[misc]
+        if not isinstance(model, dict) or handler is None or getattr(handler, "db", None) is None:
+            return model
+        subject = self.stable_identity(model)
+        if subject is None or subject == "":
+            return model
+        presented = (self.identity_provider, str(subject))
+        name = self.account_name(model["name"])
+        from jupyterhub import orm
+
+        orm_user = orm.User.find(handler.db, name)
+        if orm_user is None:
+            # the account is made by JupyterHub right after this returns
+            self._pending_identities()[name] = presented
+            return model
+        decision = check_binding(name, identity.bound_identity(handler.db, orm_user.id), presented)
+        if not decision.allowed:
+            refusal = PolicyRefusal(decision)
+            log_decision(self._identity_log, "sign-in", refusal, user=name)
+            raise http_error(refusal)
+        if identity.bind(handler.db, orm_user.id, *presented) != "kept":
+            self._log_bound(name, presented)
+        return model
+
+    def account_name(self, name: str) -> str:
+        """The hub account a model's name signs in as (a combined authenticator adds its prefix)."""
+        return name
+
+    def add_user(self, user: Any) -> Any:
+        result = super().add_user(user)  # type: ignore[misc]
+        bind_new_account(user, getattr(self, "log", log))
+        return result
+
+    # -- helpers ---------------------------------------------------------------
+
+    @property
+    def _identity_log(self) -> Any:
+        return getattr(self, "log", log)
+
+    def _pending_identities(self) -> dict[str, tuple[str, str]]:
+        return _PENDING
+
+    def _log_bound(self, name: str, presented: tuple[str, str]) -> None:
+        _log_bound(self._identity_log, name, presented)
+
+
+_PENDING: dict[str, tuple[str, str]] = {}
+"""Account name -> identity of a sign-in whose account JupyterHub is about to make."""
+
+
+def bind_new_account(user: Any, logger: Any = log) -> None:
+    """Record the identity of the sign-in that made ``user`` (from ``add_user``)."""
+    presented = _PENDING.pop(user.name, None)
+    if presented is not None:
+        identity.bind(user.db, user.id, *presented)
+        _log_bound(logger, user.name, presented)
+
+
+def _log_bound(logger: Any, name: str, presented: tuple[str, str]) -> None:
+    logger.info("hubplugins identity: %s bound to %s id %s", name, presented[0], presented[1])
