@@ -218,11 +218,18 @@ class Hub:
             except TimeoutError:
                 os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
-        # the proxy is in the hub's process group; make sure it is gone too
+        # what is left of the hub's process group, and the proxy, which runs in
+        # a session of its own and outlives a hub that exited by itself
+        groups = [proc.pid]
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
+            groups.append(int((self.workdir / "proxy.pid").read_text().strip()))
+        except (OSError, ValueError):
             pass
+        for group in groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self._logf.close()
 
     async def kill(self) -> None:
