@@ -16,10 +16,16 @@ account's current name back into all of these (user prefix, server base URL,
 proxy route, OAuth client and its redirect URL, access scopes). KubeSpawner's
 ``clear_state()`` already recomputes the pod name at each start, and the
 volume keeps its saved name (see :mod:`hubplugins.storage`).
+
+A server that runs through the rename is stopped (:func:`install`), since it
+would otherwise go on answering under the old name.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 from typing import Any
 
 from jupyterhub.utils import url_escape_path, url_path_join
@@ -97,3 +103,71 @@ def avoid_taken_oauth_client(spawner: Any) -> None:
             spawner._log_name,
             spawner.oauth_client_id,
         )
+
+
+# -- a rename stops the account's running servers ------------------------------------
+
+
+_STOPPING: set[asyncio.Future[Any]] = set()
+
+
+def _stopped(task: asyncio.Future[Any]) -> None:
+    _STOPPING.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logging.getLogger("JupyterHub").error(
+            "hubplugins could not stop a renamed account's server: %s", task.exception()
+        )
+
+
+def _stop_after_rename(user: Any, old: str, new: str) -> None:
+    """Stop ``user``'s running servers: they still answer under the old name."""
+    from .user_delete import stop_server
+
+    running = [s for s in user.spawners.values() if s.active and not s._stop_pending]
+    for spawner in running:
+        spawner.log.warning(
+            "hubplugins %s",
+            json.dumps(
+                {
+                    "event": "rename_stops_server",
+                    "user": new,
+                    "old_name": old,
+                    "server": spawner.name,
+                    "reason": "a running server answers under the old name, which "
+                    "another account may be given",
+                },
+                sort_keys=True,
+            ),
+        )
+        task = asyncio.ensure_future(stop_server(spawner))
+        _STOPPING.add(task)
+        task.add_done_callback(_stopped)
+
+
+def _name_set(target: Any, value: Any, oldvalue: Any, _initiator: Any) -> None:
+    if not isinstance(oldvalue, str) or value == oldvalue:
+        return  # a new account, not a rename
+    from jupyterhub.app import JupyterHub
+
+    if not JupyterHub.initialized():
+        return
+    users = getattr(JupyterHub.instance(), "users", None)
+    user = users.get(target.id) if users is not None and target.id in users else None
+    if user is not None:
+        _stop_after_rename(user, oldvalue, value)
+
+
+def install() -> None:
+    """Stop an account's running servers when an admin renames it (once per process).
+
+    JupyterHub renames only the database row: a server that runs through the
+    rename is still served at ``/user/<old>/`` and its access is still checked
+    against the old name, so whoever is given the old name next could reach
+    it. Stopping it closes that; the volume is kept, and the next start runs
+    under the new name (:func:`follow_rename`).
+    """
+    from jupyterhub import orm
+    from sqlalchemy import event
+
+    if not event.contains(orm.User.name, "set", _name_set):
+        event.listen(orm.User.name, "set", _name_set)

@@ -41,6 +41,7 @@ from . import (
     ownership,
     pod_guard,
     pool_sync,
+    renames,
     storage,
     user_delete,
 )
@@ -73,6 +74,7 @@ from .start_checks import check_start
 STATE_KEY = "hubplugins"
 
 new_records.install()
+renames.install()
 
 
 class PolicySpawner(KubeSpawner):

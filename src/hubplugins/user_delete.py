@@ -50,7 +50,7 @@ async def _settled(spawner: Any) -> None:
                 pass
 
 
-async def _stop(spawner: Any) -> None:
+async def stop_server(spawner: Any) -> None:
     """Stop one server as the hub's own stop does: its route first, then ``user.stop``."""
     user = spawner.user
     proxy = (getattr(user, "settings", None) or {}).get("proxy")
@@ -84,7 +84,7 @@ async def stop_other_servers(spawner: Any) -> None:
             "nothing was stopped or deleted"
         )
     running = [other for other in others if other.active]
-    results = await asyncio.gather(*(_stop(o) for o in running), return_exceptions=True)
+    results = await asyncio.gather(*(stop_server(o) for o in running), return_exceptions=True)
     still = [other.name for other in running if other.active]
     failed = [str(r) for r in results if isinstance(r, BaseException)]
     if still or failed:

@@ -288,3 +288,30 @@ async def test_new_person_starting_while_the_renamed_account_runs(
     assert (await hub.api("GET", f"/users/{new}")).json()["servers"][""]["ready"]
     await stop(hub, old)
     await stop(hub, new)
+
+
+async def test_rename_stops_the_running_servers(identity_hub, devcluster, github) -> None:
+    """A server running through a rename would go on answering under the old name."""
+    hub, n = identity_hub, _suffix(identity_hub)
+    old, new = f"rosa{n}", f"rosa{n}b"
+    github_user(github, old, 6500 + int(n))
+    assert (await oauth_sign_in(hub.client(), old)).status_code == 200
+    await start(hub, old)
+    claim = volume_names.server_claim(old)
+    assert devcluster.control.volume_path(NS, claim) is not None
+
+    resp = await hub.api("PATCH", f"/users/{old}", json={"name": new})
+    assert resp.status_code == 200, resp.text
+    model = await hub.wait_for_server(new, ready=False)
+    assert not model.get("ready") and not model.get("pending"), model
+    pods = [p["metadata"]["name"] for p in devcluster.control.objects("pods")]
+    assert f"jupyter-{old}" not in pods
+    assert '"event": "rename_stops_server"' in hub.log_text()
+    # the volume stays with the account
+    assert devcluster.control.volume_path(NS, claim) is not None
+    # the proxy no longer routes the old name's URL to a server
+    resp = await hub.client().get(f"/user/{old}/api/status", follow_redirects=False)
+    assert resp.status_code != 200
+    model = await start(hub, new, profile="notebook")
+    assert model["url"] == f"/user/{new}/"
+    await stop(hub, new)
