@@ -220,7 +220,13 @@ class Hub:
                 await proc.wait()
         # what is left of the hub's process group, and the proxy, which runs in
         # a session of its own and outlives a hub that exited by itself
-        groups = [proc.pid]
+        self._kill_groups(proc.pid)
+        self._logf.close()
+
+    def _kill_groups(self, hub_pid: int) -> list[int]:
+        """SIGKILL the hub's process group and the proxy's (configurable-http-proxy
+        runs in a session of its own); the process groups, the hub's first."""
+        groups = [hub_pid]
         try:
             groups.append(int((self.workdir / "proxy.pid").read_text().strip()))
         except (OSError, ValueError):
@@ -230,7 +236,7 @@ class Hub:
                 os.killpg(group, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        self._logf.close()
+        return groups
 
     async def kill(self) -> None:
         """SIGKILL the hub's process group and the proxy it started, as a crash would.
@@ -245,17 +251,7 @@ class Hub:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        # configurable-http-proxy runs in a session of its own
-        groups = [proc.pid]
-        try:
-            groups.append(int((self.workdir / "proxy.pid").read_text().strip()))
-        except (OSError, ValueError):
-            pass
-        for group in groups:
-            try:
-                os.killpg(group, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        groups = self._kill_groups(proc.pid)
         await proc.wait()
         self._logf.close()
         deadline = asyncio.get_running_loop().time() + 15
