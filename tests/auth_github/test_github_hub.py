@@ -30,14 +30,20 @@ c.Authenticator.auth_refresh_age = 1
 
 @pytest.fixture(scope="module", params=["6", "5.5"], ids=["jh6", "jh55"])
 async def shared(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, devcluster
 ) -> AsyncIterator[tuple[Hub, FakeGitHub]]:
-    """One local GitHub and one hub per series for the tests of this module."""
+    """One local GitHub and one hub per series (KubeSpawner on the devcluster)."""
     github = await FakeGitHub().start()
     workdir = tmp_path_factory.mktemp(f"githubhub{request.param}")
     config = github_config(github, REFRESH_CONFIG)
     try:
-        hub = await start_hub(workdir, config, jupyterhub=request.param, env=crypt_env())
+        hub = await start_hub(
+            workdir,
+            config,
+            jupyterhub=request.param,
+            env=crypt_env(),
+            kubeconfig=devcluster.kubeconfig,
+        )
     except BaseException:
         await github.stop()
         raise
@@ -139,9 +145,15 @@ async def test_membership_is_rechecked(world: tuple[Hub, FakeGitHub]) -> None:
         assert loop.time() < deadline, groups
         await asyncio.sleep(0.2)
 
-    # left the org: must sign in again, and is then refused
+    # left the org: must sign in again, and is then refused; the running
+    # server is stopped
+    resp = await hub.api("POST", "/users/bob/server")
+    assert resp.status_code in (201, 202), resp.text
+    await hub.wait_for_server("bob")
     github.remove_from_org("bob", ORG)
     await _wait_signed_out(bob)
+    await hub.wait_for_server("bob", ready=False)
+    assert "stopping server '' of bob: the account is no longer allowed" in hub.log_text()
     again = await oauth_sign_in(bob, "bob")
     assert again.status_code == 403
     assert "is not a member" in again.text

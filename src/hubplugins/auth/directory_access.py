@@ -14,7 +14,7 @@ every path:
 * browser requests: ``refresh_user`` returns False, so the cookie stops working;
 * API tokens: the same False ends token requests too. JupyterHub 5.5 always
   does so; 6.1 only with ``Authenticator.auth_refresh_strict``, which this
-  authenticator turns on by default (:mod:`.strict_refresh`);
+  authenticator turns on by default (:mod:`.revocation`);
 * starts: ``pre_spawn_start`` looks the account up again and refuses with 403
   (admin starts on the user's behalf included);
 * running servers: stopped when a refresh finds the account gone
@@ -27,16 +27,13 @@ start through unchecked.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
-
-from traitlets import Bool
 
 from hubplugins.decisions import Decision
 from hubplugins.edge import http_error, log_decision
 from hubplugins.errors import PolicyRefusal
 
-from .strict_refresh import StrictRefresh
+from .revocation import Revocation
 
 RULE = "directory.account"
 
@@ -56,16 +53,8 @@ def reason_text(outcome: str) -> str:
     return REASONS.get(outcome, f"cannot be confirmed ({outcome})")
 
 
-class AccessMixin(StrictRefresh):
+class AccessMixin(Revocation):
     """``refresh_user`` and ``pre_spawn_start`` for an authenticator with ``recheck``."""
-
-    stop_servers_when_revoked = Bool(
-        True,
-        help="""Stop a user's running servers when a refresh finds the account disabled,
-        expired, locked, deleted or no longer allowed (volumes are kept). A log line
-        names the user, the server and the reason. False = servers keep running until
-        they are stopped otherwise (the account still cannot use them through the hub).""",
-    ).tag(config=True)
 
     async def recheck(self, user: Any) -> tuple[str, dict[str, Any] | None]:
         raise NotImplementedError
@@ -81,7 +70,7 @@ class AccessMixin(StrictRefresh):
         if outcome == "unavailable":
             return True
         if model is None:
-            self.end_access(user, handler, outcome)
+            self.end_access(user, handler, reason_text(outcome))
             return False
         return model
 
@@ -114,39 +103,3 @@ class AccessMixin(StrictRefresh):
         if decision.status == 503:  # not a policy outcome: keep the status tornado sends
             error.status_code = 503
         raise error
-
-    # -- running servers ------------------------------------------------------------
-
-    def end_access(self, user: Any, handler: Any, outcome: str) -> None:
-        """Stop the user's running servers in the background (when so configured)."""
-        if not self.stop_servers_when_revoked:
-            return
-        spawners = getattr(user, "spawners", None) or {}
-        for name, spawner in list(spawners.items()):
-            if not getattr(spawner, "ready", False):
-                continue  # a pending start is refused or stopped at the next request
-            self.log.warning(  # type: ignore[attr-defined]
-                "directory: stopping server %r of %s: the account %s",
-                name,
-                user.name,
-                reason_text(outcome),
-            )
-            task = asyncio.ensure_future(self._stop_server(user, handler, name))
-            self._stopping.add(task)
-            task.add_done_callback(self._stopping.discard)
-
-    @property
-    def _stopping(self) -> set[asyncio.Future[None]]:
-        tasks = self.__dict__.get("_stopping_tasks")
-        if tasks is None:
-            tasks = self.__dict__["_stopping_tasks"] = set()
-        return tasks
-
-    async def _stop_server(self, user: Any, handler: Any, name: str) -> None:
-        try:
-            if handler is not None and hasattr(handler, "stop_single_user"):
-                await handler.stop_single_user(user, name)
-            else:
-                await user.stop(name)
-        except Exception:
-            self.log.exception("directory: stopping server %r of %s failed", name, user.name)  # type: ignore[attr-defined]

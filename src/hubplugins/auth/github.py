@@ -271,7 +271,7 @@ class GitHubAuthenticator(IdentityBindingMixin, GroupMapMixin, GitHubOAuthentica
                 "Keeping %s signed in; cannot refresh: %s", user.name, e.log_message % e.args
             )
             return True
-        return await self.recheck_refreshed(model)
+        return await self.recheck_refreshed(model, user, handler)
 
     async def pre_spawn_start(self, user: Any, spawner: Any) -> None:
         """Refuse a spawn for someone no longer allowed (403), or if GitHub is down (503)."""

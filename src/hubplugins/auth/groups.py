@@ -18,7 +18,7 @@ from typing import Any
 
 from traitlets import Dict, List, Unicode, default, validate
 
-from .strict_refresh import StrictRefresh
+from .revocation import Revocation
 
 EVERYONE = "*"
 
@@ -63,7 +63,7 @@ def map_groups(memberships: Iterable[str], group_map: Mapping[str, Iterable[str]
     return groups
 
 
-class GroupMapMixin(StrictRefresh):
+class GroupMapMixin(Revocation):
     """Traits and hooks shared by the group-mapping OAuth authenticators.
 
     Mix in before the oauthenticator class:
@@ -129,13 +129,20 @@ class GroupMapMixin(StrictRefresh):
         if hasattr(parent, "check_allow_config"):
             parent.check_allow_config()  # type: ignore[misc]
 
-    async def recheck_refreshed(self, model: Any) -> Any:
+    async def recheck_refreshed(self, model: Any, user: Any = None, handler: Any = None) -> Any:
         """Apply the sign-in checks again to a model that ``refresh_user`` built.
 
         Returns ``False`` (the user must sign in again, and will then see why
         they are refused) when the refreshed model is no longer allowed, the
-        model unchanged otherwise.
+        model unchanged otherwise. With ``user``, a refusal also stops the
+        user's running servers (:meth:`~.revocation.Revocation.end_access`).
         """
+        result = await self._recheck(model)
+        if result is False and user is not None:
+            self.end_access(user, handler, "is no longer allowed to use this hub")
+        return result
+
+    async def _recheck(self, model: Any) -> Any:
         if not isinstance(model, dict):
             return model
         name = model["name"]

@@ -37,7 +37,7 @@ from traitlets import Dict, List, default, import_item
 from .binding import bind_new_account
 from .multi_child import ChildMixin, NameNotOwned
 from .multi_names import LISTS, nested_prefixes, owned_entries, owner, provider_name
-from .strict_refresh import StrictRefresh
+from .revocation import Revocation
 
 __all__ = ["MultiAuthenticator", "NameNotOwned"]
 
@@ -59,7 +59,7 @@ async def _maybe(value: Any) -> Any:
     return await value if isawaitable(value) else value
 
 
-class MultiAuthenticator(StrictRefresh, Authenticator):
+class MultiAuthenticator(Revocation, Authenticator):
     """Offer several authenticators on one login page; route each user to theirs."""
 
     authenticators = List(

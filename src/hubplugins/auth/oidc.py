@@ -57,4 +57,4 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticat
     async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
         """oauthenticator's refresh (tokens, groups), then the allow rules again."""
         model = await super().refresh_user(user, handler, **kwargs)
-        return await self.recheck_refreshed(model)
+        return await self.recheck_refreshed(model, user, handler)
