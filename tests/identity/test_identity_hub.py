@@ -265,14 +265,17 @@ async def test_legacy_unlabelled_volume_adopted_once_by_its_saved_owner(
     await stop(hub, new)
 
 
-async def test_new_person_starting_while_the_renamed_account_runs(
+async def test_new_person_starting_right_after_the_rename_of_a_running_account(
     identity_hub, devcluster, github
 ) -> None:
+    """The rename stops the renamed account's server; the newcomer, starting right
+    away, never gets its pod, volume or key."""
     hub, n = identity_hub, _suffix(identity_hub)
     old, new = f"pia{n}", f"pia{n}b"
     github_user(github, old, 4000 + int(n))
     assert (await oauth_sign_in(hub.client(), old)).status_code == 200
     await start(hub, old)
+    claim, secret = volume_names.server_claim(old), volume_names.ssh_secret(old)
     resp = await hub.api("PATCH", f"/users/{old}", json={"name": new})
     assert resp.status_code == 200, resp.text
     hand_over_login(github, old, new, 4100 + int(n))
@@ -280,14 +283,14 @@ async def test_new_person_starting_while_the_renamed_account_runs(
     newcomer = hub.client()
     assert (await oauth_sign_in(newcomer, old)).status_code == 200
     assert await signed_in_as(newcomer) == old
-    await start(hub, old)
-    claim = volume_names.server_claim(old)
-    # a pod and volume of their own; the renamed account's pod is left running
-    assert mounts(devcluster, f"jupyter-{old}-2")[0] == [f"{claim}-2"]
-    assert mounts(devcluster, f"jupyter-{old}")[0] == [claim]
-    assert (await hub.api("GET", f"/users/{new}")).json()["servers"][""]["ready"]
+    model = await start(hub, old)
+    claims, secrets = mounts(devcluster, model["state"]["pod_name"])
+    assert claims == [f"{claim}-2"] and secrets == [f"{secret}-2"]
+    # the renamed account's server is stopped, its volume kept
+    renamed = (await hub.api("GET", f"/users/{new}")).json()["servers"]
+    assert not renamed.get("", {}).get("ready"), renamed
+    assert devcluster.control.volume_path(NS, claim) is not None
     await stop(hub, old)
-    await stop(hub, new)
 
 
 async def test_rename_stops_the_running_servers(identity_hub, devcluster, github) -> None:
