@@ -42,8 +42,18 @@ def owner(spawner: Any) -> str:
 
 
 async def _read(spawner: Any, kind: str, name: str) -> Any:
-    """The object as the API returns it, or None on 404."""
+    """The object as the API returns it, or None on 404.
+
+    Pods come from the pod reflector KubeSpawner already runs, once it has
+    listed them (no request); volumes and Secrets from the API.
+    """
     from kubernetes_asyncio.client.rest import ApiException
+
+    from .pool_sync import pods_now
+
+    pods = pods_now(spawner) if kind == POD else None
+    if pods is not None:
+        return pods.get(f"{spawner.namespace}/{name}")
 
     method = {
         PVC: "read_namespaced_persistent_volume_claim",
