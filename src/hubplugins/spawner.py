@@ -484,6 +484,8 @@ class PolicySpawner(KubeSpawner):
         # JupyterHub deletes the old client before this and reads the id after it
         if self.user is not None:
             self.oauth_client_id = oauth_client_id(self.user.name, self.name)
+            # a renamed account's server may still be stopping under this id
+            avoid_taken_oauth_client(self)
         self._release()
         if self._forget_when_stopped:
             self._forget_when_stopped = False

@@ -276,6 +276,8 @@ async def test_new_person_starting_right_after_the_rename_of_a_running_account(
     assert (await oauth_sign_in(hub.client(), old)).status_code == 200
     await start(hub, old)
     claim, secret = volume_names.server_claim(old), volume_names.ssh_secret(old)
+    # the stop the rename begins is still under way when the newcomer starts
+    devcluster.control.fail("delete", "pods", status=0, count=1, delay=3)
     resp = await hub.api("PATCH", f"/users/{old}", json={"name": new})
     assert resp.status_code == 200, resp.text
     hand_over_login(github, old, new, 4100 + int(n))
