@@ -16,6 +16,7 @@ from typing import Any
 from tornado import web
 
 from .errors import PolicyRefusal
+from .failure_count import NOT_A_FAILURE
 
 try:  # JupyterHub 6.x
     from jupyterhub.spawner import SpawnException as _SpawnException
@@ -35,6 +36,9 @@ def http_error(refusal: PolicyRefusal) -> web.HTTPError:
         error.reason = decision.rule
     # what JupyterHub's pages show (the spawn form, the pending page)
     error.jupyterhub_message = message  # type: ignore[attr-defined]
+    # a refusal, whatever status a caller gives it later (e.g. 503 when a
+    # sign-in provider is down): never a failed start (see failure_count)
+    setattr(error, NOT_A_FAILURE, True)
     return error
 
 

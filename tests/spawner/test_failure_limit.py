@@ -19,6 +19,9 @@ import pytest
 from tornado import web
 
 from hubplugins import failure_count
+from hubplugins.decisions import Decision
+from hubplugins.edge import http_error
+from hubplugins.errors import PolicyRefusal
 
 pytestmark = pytest.mark.slow
 
@@ -142,3 +145,12 @@ class _Marked(Exception):
 )
 def test_what_is_a_refusal(error, refusal):
     assert failure_count.is_refusal(error) is refusal
+
+
+@pytest.mark.parametrize("status", [400, 403, 409, 503])
+def test_a_policy_refusal_is_never_a_failure(status):
+    """Whatever status a caller gives it afterwards (the directory's outage is 503)."""
+    refusal = PolicyRefusal(Decision.refuse("test", "refused", status=status))
+    error = http_error(refusal)
+    error.status_code = status
+    assert failure_count.is_refusal(error)
