@@ -7,7 +7,6 @@
 - ``hubplugins explain [--file FILE] --groups a,b``: the effective policy of a
   user in those groups, and which source (``defaults`` or a group) gave each
   value. Without ``--file``, the built-in defaults.
-- ``hubplugins demo ...``: run the demo hub (see :mod:`hubplugins.demo`).
 """
 
 from __future__ import annotations
@@ -161,13 +160,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from . import demo  # imported here: the CLI works without the demo's dependencies
-
-    result = demo.main(args.demo_args)
-    return int(result or 0)
-
-
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hubplugins", description=__doc__.split("\n")[0])
     commands = top.add_subparsers(dest="command", required=True)
@@ -178,17 +170,11 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--file", help="policy or helm values file (default: built-in)")
     explain.add_argument("--groups", default="", help="comma-separated JupyterHub group names")
     explain.set_defaults(run=cmd_explain)
-    demo = commands.add_parser("demo", help="run the demo hub on a local devcluster")
-    demo.add_argument("demo_args", nargs=argparse.REMAINDER, help="arguments for the demo")
-    demo.set_defaults(run=cmd_demo)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["demo"]:
-        # the demo parses its own options (argparse's REMAINDER drops leading flags)
-        return cmd_demo(argparse.Namespace(demo_args=argv[1:]))
     args = parser().parse_args(argv)
     code: int = args.run(args)
     return code

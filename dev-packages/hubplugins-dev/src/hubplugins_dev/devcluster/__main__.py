@@ -1,4 +1,4 @@
-"""``python -m hubplugins.devcluster``: run a local Kubernetes API server and kubelet.
+"""``python -m hubplugins_dev.devcluster``: run a local Kubernetes API server and kubelet.
 
 Prints the kubeconfig path, then ``url=...``, and runs until SIGTERM or SIGINT.
 """
@@ -19,7 +19,7 @@ from .server import DevCluster
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m hubplugins.devcluster",
+        prog="python -m hubplugins_dev.devcluster",
         description="A local Kubernetes API server (the subset KubeSpawner uses) and kubelet.",
     )
     parser.add_argument("--root", type=Path, help="state directory (default: a new temp dir)")

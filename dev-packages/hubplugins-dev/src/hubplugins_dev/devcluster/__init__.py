@@ -9,11 +9,11 @@ responder answers 200 on the pod's port instead.
 
 Run it::
 
-    python -m hubplugins.devcluster --root DIR --capacity cpu=8,memory=32Gi,nvidia.com/gpu=4
+    python -m hubplugins_dev.devcluster --root DIR --capacity cpu=8,memory=32Gi,nvidia.com/gpu=4
 
 It prints the kubeconfig path and ``url=http://127.0.0.1:PORT``, and runs until
-SIGTERM/SIGINT. From tests, :func:`hubplugins.devcluster.testing.run_devcluster`
-starts one and :class:`hubplugins.devcluster.client.DevClusterControl` reads
+SIGTERM/SIGINT. From tests, :func:`hubplugins_dev.devcluster.testing.run_devcluster`
+starts one and :class:`hubplugins_dev.devcluster.client.DevClusterControl` reads
 request counts, injects faults, delays readiness and finds volume directories
 (``/devcluster/v1/`` on the same server).
 
