@@ -17,6 +17,10 @@ starts one and :class:`hubplugins_dev.devcluster.client.DevClusterControl` reads
 request counts, injects faults, delays readiness and finds volume directories
 (``/devcluster/v1/`` on the same server).
 
+Every object sent is checked against the official Kubernetes OpenAPI schemas
+of the versions the chart supports (:mod:`.schema`): unknown fields are dropped
+with a ``Warning`` header, or refused under ``fieldValidation=Strict``.
+
 What a real cluster does and this does not: authentication and RBAC (any token
 is accepted), TLS, more than one node, node selectors, affinity and tolerations
 (ignored: the one node matches every pod), container restarts (a container that
