@@ -1,77 +1,139 @@
 """``hubplugins``: the admin command line.
 
-- ``hubplugins check FILE``: validate a policy file, or a helm values file (the
-  policy under ``hub.config.HubPolicy.policy``, and the slugs of
-  ``singleuser.profileList``). Prints every error with its key path and exits
-  1; exits 0 with a one-line summary when valid.
+- ``hubplugins check FILE [--json] [--strict]``: check a policy file, or a helm
+  values file (the policy under ``hub.config.HubPolicy.policy``, the profiles
+  of ``singleuser.profileList`` against it, the chart's settings). Reports
+  every problem of every check in :data:`CHECKS` in one pass, each with its key
+  path; exits 1 on an error (or, with ``--strict``, a warning), else 0.
 - ``hubplugins explain [--file FILE] --groups a,b``: the effective policy of a
   user in those groups, and which source (``defaults`` or a group) gave each
   value. Without ``--file``, the built-in defaults.
+- ``hubplugins plan NEW_POLICY --url URL --token TOKEN``: what deploying a
+  policy would do to the hub's current users and servers (see
+  :mod:`hubplugins.plan`).
 - ``hubplugins demo ...``: run the demo hub (see :mod:`hubplugins.demo`).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigIssue, PolicyConfigError
+from .file_checks import is_values_file, policy_table
 from .policy_model import Policy
 from .policy_table import PolicyTable, load_yaml
-from .profiles import profile_slug_issues
 from .quantities import format_cpu, format_duration, format_memory
 
-HELM_PATH = ("hub", "config", "HubPolicy", "policy")
-PROFILES_PATH = "singleuser.profileList"  # the chart's KubeSpawner.profile_list
+Check = Callable[[Any], list[ConfigIssue]]
+
+CHECKS: list[str | Check] = [
+    "hubplugins.file_checks:policy_issues",
+    "hubplugins.file_checks:profile_slug_problems",
+    "hubplugins.file_checks:profile_resource_issues",
+    # further checks add themselves here, as "module:function" (imported when
+    # check runs) or a function: each takes the file as loaded (helm values or
+    # a bare policy table, plain data) and returns its problems, never raising
+]
+
+JSON_FORMAT = 1
+"""The version of ``check --json``'s shape; it changes only when a key changes meaning."""
+
+
+def _check_function(check: str | Check) -> Check:
+    if callable(check):
+        return check
+    module, _, name = check.partition(":")
+    function: Check = getattr(importlib.import_module(module), name)
+    return function
+
+
+def run_checks(document: Any) -> list[tuple[str, ConfigIssue]]:
+    """(check name, problem) for every problem every check in :data:`CHECKS` finds."""
+    found: list[tuple[str, ConfigIssue]] = []
+    for check in CHECKS:
+        function = _check_function(check)
+        found.extend((function.__name__, issue) for issue in function(document))
+    return found
 
 
 def _load(path: str) -> tuple[PolicyTable, str]:
     """The table in ``path`` and a note on where in the file it was found."""
-    text = Path(path).read_text(encoding="utf-8")
-    raw = load_yaml(text, path)
-    if (
-        isinstance(raw, Mapping)
-        and "hub" in raw
-        and not {"defaults", "groups", "cluster"} & set(raw)
-    ):
-        node: Any = raw
-        for key in HELM_PATH:
-            node = node.get(key) if isinstance(node, Mapping) else None
-        if node is None:
-            issue = ConfigIssue("", f"a helm values file without {'.'.join(HELM_PATH)}")
-            raise PolicyConfigError([issue], path)
-        prefix = ".".join(HELM_PATH)
-        profiles = raw.get("singleuser") if isinstance(raw.get("singleuser"), Mapping) else {}
-        issues = profile_slug_issues(profiles.get("profileList"), path=PROFILES_PATH)
+    document = load_yaml(Path(path).read_text(encoding="utf-8"), path)
+    try:
+        table = policy_table(document)
+    except PolicyConfigError as exc:
+        raise PolicyConfigError(exc.issues, path) from None
+    return table, " (at hub.config.HubPolicy.policy)" if is_values_file(document) else ""
+
+
+def check_report(path: str, document: Any, found: list[tuple[str, ConfigIssue]]) -> dict[str, Any]:
+    """The result of ``check`` as plain data: the shape ``--json`` prints."""
+    errors = sum(issue.severity == "error" for _, issue in found)
+    policy: dict[str, Any] | None = None
+    if not any(name == "policy_issues" for name, _ in found) and isinstance(document, Mapping):
         try:
-            table = PolicyTable.from_dict(node, source=path, prefix=prefix)
-        except PolicyConfigError as exc:
-            raise PolicyConfigError([*exc.issues, *issues], path) from None
-        if issues:
-            raise PolicyConfigError(issues, path)
-        return table, f" (at {prefix})"
-    return PolicyTable.from_dict(raw, source=path), ""
+            table = policy_table(document)
+        except PolicyConfigError:
+            table = None
+        if table is not None:
+            policy = {"groups": list(table.group_names), "gpu_pool": dict(table.cluster.gpu_pool)}
+    return {
+        "format": JSON_FORMAT,
+        "file": path,
+        "kind": "helm-values" if is_values_file(document) else "policy",
+        "valid": errors == 0,
+        "errors": errors,
+        "warnings": len(found) - errors,
+        "problems": [
+            {"severity": i.severity, "path": i.path, "message": i.message, "check": name}
+            for name, i in found
+        ],
+        "policy": policy,
+    }
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     try:
-        table, where = _load(args.file)
+        text = Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
+        if args.json:
+            print(json.dumps({"format": JSON_FORMAT, "file": args.file, "error": exc.strerror}))
         print(f"{args.file}: cannot read: {exc.strerror}", file=sys.stderr)
         return 1
-    except PolicyConfigError as exc:
-        n = len(exc.issues)
-        print(f"{args.file}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
-        for error in exc.errors:
-            print(f"  {error}", file=sys.stderr)
-        return 1
-    groups = ", ".join(table.group_names) or "none"
-    pool = ", ".join(f"{k}: {v}" for k, v in table.cluster.gpu_pool.items()) or "none"
-    print(f"{args.file}: valid policy{where}; groups: {groups}; GPU pool: {pool}")
-    return 0
+    try:
+        document = load_yaml(text, args.file)
+        found = run_checks(document)
+    except PolicyConfigError as exc:  # the file is not YAML
+        document, found = None, [("yaml", issue) for issue in exc.issues]
+    report = check_report(args.file, document, found)
+    failed = report["errors"] > 0 or (args.strict and report["warnings"] > 0)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 1 if failed else 0
+    if found:
+        counts = [_plural(report["errors"], "error")] if report["errors"] else []
+        counts += [_plural(report["warnings"], "warning")] if report["warnings"] else []
+        print(f"{args.file}: {', '.join(counts)}", file=sys.stderr)
+        for _, issue in found:
+            mark = "warning: " if issue.severity == "warning" else ""
+            print(f"  {mark}{issue}", file=sys.stderr)
+    if report["errors"] == 0:
+        where = " (at hub.config.HubPolicy.policy)" if report["kind"] == "helm-values" else ""
+        policy = report["policy"] or {}
+        groups = ", ".join(policy.get("groups", [])) or "none"
+        pool = ", ".join(f"{k}: {v}" for k, v in policy.get("gpu_pool", {}).items()) or "none"
+        print(f"{args.file}: valid policy{where}; groups: {groups}; GPU pool: {pool}")
+    return 1 if failed else 0
 
 
 def _fmt(key: str, value: Any) -> str:
@@ -171,8 +233,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hubplugins", description=__doc__.split("\n")[0])
     commands = top.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check", help="validate a policy or helm values file")
+    check = commands.add_parser("check", help="check a policy or helm values file")
     check.add_argument("file", help="YAML policy table, or helm values with hub.config.HubPolicy")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     check.set_defaults(run=cmd_check)
     explain = commands.add_parser("explain", help="show a user's effective policy and sources")
     explain.add_argument("--file", help="policy or helm values file (default: built-in)")

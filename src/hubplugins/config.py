@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -27,6 +28,7 @@ from .checks import check_new_named_server
 from .decisions import Decision, ServerUsage, Usage
 from .errors import ConfigIssue, PolicyConfigError, PolicyRefusal
 from .policy_table import PolicyTable, load_yaml
+from .profile_checks import profile_override_issues
 from .profiles import profile_slug_issues
 from .server_names import check_server_name
 
@@ -141,7 +143,9 @@ def validate_policy(c: Config) -> None:
 
 
 def validate_profile_list(c: Config) -> None:
-    """Stop the hub at start when two profiles of a static ``profile_list`` share a slug.
+    """Stop the hub at start when two profiles of a static ``profile_list`` share a slug,
+    or a profile sets a resource KubeSpawner cannot read; log each profile a tier
+    may pick but never start (see :mod:`hubplugins.profile_checks`).
 
     Checks ``c.KubeSpawner.profile_list`` and ``c.PolicySpawner.profile_list``
     as set so far (a callable one is checked at each start instead, where an
@@ -153,8 +157,16 @@ def validate_profile_list(c: Config) -> None:
         profile_list = (c.get(section) or {}).get("profile_list")
         if profile_list and not callable(profile_list):
             issues.extend(profile_slug_issues(profile_list, path=f"{section}.profile_list"))
-    if issues:
-        raise PolicyConfigError(issues, "the spawner's profile_list")
+            # each profile's resources, read as KubeSpawner reads them, against each tier
+            table = HubPolicy.instance_for(c).table
+            path = f"{section}.profile_list"
+            issues.extend(profile_override_issues(table, profile_list, path))
+    for issue in issues:
+        if issue.severity == "warning":
+            logging.getLogger("JupyterHub").warning("hubplugins: %s", issue)
+    errors = [issue for issue in issues if issue.severity == "error"]
+    if errors:
+        raise PolicyConfigError(errors, "the spawner's profile_list")
 
 
 def named_server_check(

@@ -30,6 +30,8 @@ CORE = [
     "gpu_pool",
     "pod_holdings",
     "profiles",
+    "profile_checks",
+    "file_checks",
     "volume_names",
     "oauth_clients",
     "identity_rules",
