@@ -17,10 +17,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +226,107 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+PLAN_SCOPES = "list:users, read:users:groups, read:servers, admin:server_state"
+
+
+def _hub_api_url(url: str) -> str:
+    url = url.rstrip("/")
+    return url if url.endswith("/hub/api") else f"{url}/hub/api"
+
+
+async def _hub_users(url: str, token: str) -> list[dict[str, Any]]:
+    from .lifecycle.hubapi import HubAPI  # tornado: only this command needs it
+
+    api = HubAPI(_hub_api_url(url), token)
+    try:
+        return await api.list_users(state=None, include_stopped=True)
+    finally:
+        api.close()
+
+
+def _read_table(path: str) -> PolicyTable:
+    table, _ = _load(path)
+    return table
+
+
+def plan_report(
+    table: PolicyTable,
+    users: list[dict[str, Any]],
+    now: datetime,
+    current: PolicyTable | None = None,
+) -> dict[str, Any]:
+    """The result of ``plan`` as plain data: the shape ``--json`` prints."""
+    from .plan import grant_of, plan_effects
+
+    effects = plan_effects(table, users, now, current=current)
+    running = [
+        (u["name"], s, m)
+        for u in users
+        for s, m in (u.get("servers") or {}).items()
+        if not m.get("stopped", False)
+    ]
+    unknown = sum(grant_of(m) is None for _, _, m in running)
+    notes = []
+    if unknown:
+        notes.append(
+            f"the resources of {_plural(unknown, 'running server')} are not shown to this "
+            f"token (they need admin:server_state): caps and quotas are not checked for them"
+        )
+    return {
+        "format": JSON_FORMAT,
+        "users": len(users),
+        "servers": sum(len(u.get("servers") or {}) for u in users),
+        "running": len(running),
+        "compared_with_current": current is not None,
+        "effects": [effect.as_dict() for effect in effects],
+        "notes": notes,
+    }
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    token = args.token or os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    if not token:
+        print("plan: give --token or set JUPYTERHUB_API_TOKEN", file=sys.stderr)
+        return 2
+    try:
+        table = _read_table(args.policy)
+        current = _read_table(args.current) if args.current else None
+    except OSError as exc:
+        print(f"{exc.filename}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 1
+    except PolicyConfigError as exc:
+        print(f"{exc}\n(run hubplugins check on it)", file=sys.stderr)
+        return 1
+    from .lifecycle.hubapi import HubAPIError
+
+    try:
+        users = asyncio.run(_hub_users(args.url, token))
+    except HubAPIError as exc:
+        hint = f"; the token needs {PLAN_SCOPES}" if exc.status in (401, 403) else ""
+        print(f"{_hub_api_url(args.url)}: {exc.status} {exc.message}{hint}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{_hub_api_url(args.url)}: cannot connect: {exc}", file=sys.stderr)
+        return 1
+    report = plan_report(table, users, datetime.now(UTC), current)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    effects = report["effects"]
+    print(
+        f"{args.policy} on {_hub_api_url(args.url)}: {_plural(report['users'], 'user')}, "
+        f"{_plural(report['servers'], 'server')} ({report['running']} running)"
+        + ("; changes from " + args.current if current is not None else "")
+    )
+    for effect in effects:
+        print(f"  {effect['user']}: {effect['message']}")
+    for note in report["notes"]:
+        print(f"note: {note}")
+    affected = len({e["user"] for e in effects})
+    print(f"{_plural(len(effects), 'effect')} on {_plural(affected, 'user')}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo  # imported here: the CLI works without the demo's dependencies
 
@@ -242,6 +346,19 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--file", help="policy or helm values file (default: built-in)")
     explain.add_argument("--groups", default="", help="comma-separated JupyterHub group names")
     explain.set_defaults(run=cmd_explain)
+    plan = commands.add_parser(
+        "plan", help="show what a new policy would do to the hub's users and servers"
+    )
+    plan.add_argument("policy", help="the new policy: YAML policy table or helm values")
+    plan.add_argument("--url", required=True, help="the hub's URL, e.g. https://hub.example.org")
+    plan.add_argument(
+        "--token",
+        default="",
+        help=f"an API token with {PLAN_SCOPES} (default: $JUPYTERHUB_API_TOKEN)",
+    )
+    plan.add_argument("--current", help="the policy the hub runs now: list only what changes")
+    plan.add_argument("--json", action="store_true", help="print the result as JSON")
+    plan.set_defaults(run=cmd_plan)
     demo = commands.add_parser("demo", help="run the demo hub on a local devcluster")
     demo.add_argument("demo_args", nargs=argparse.REMAINDER, help="arguments for the demo")
     demo.set_defaults(run=cmd_demo)

@@ -32,6 +32,7 @@ CORE = [
     "profiles",
     "profile_checks",
     "file_checks",
+    "plan",
     "volume_names",
     "oauth_clients",
     "identity_rules",
