@@ -61,7 +61,11 @@ def run_checks(document: Any) -> list[tuple[str, ConfigIssue]]:
     found: list[tuple[str, ConfigIssue]] = []
     for check in CHECKS:
         function = _check_function(check)
-        found.extend((function.__name__, issue) for issue in function(document))
+        try:
+            issues = function(document)
+        except Exception as exc:  # one broken check must not hide what the others find
+            issues = [ConfigIssue("", f"the check could not run: {type(exc).__name__}: {exc}")]
+        found.extend((function.__name__, issue) for issue in issues)
     return found
 
 
@@ -231,7 +235,9 @@ PLAN_SCOPES = "list:users, read:users:groups, read:servers, admin:server_state"
 
 def _hub_api_url(url: str) -> str:
     url = url.rstrip("/")
-    return url if url.endswith("/hub/api") else f"{url}/hub/api"
+    if url.endswith("/hub/api"):
+        return url
+    return f"{url}/api" if url.endswith("/hub") else f"{url}/hub/api"
 
 
 async def _hub_users(url: str, token: str) -> list[dict[str, Any]]:

@@ -89,7 +89,7 @@ def _read(
     fields: dict[str, Any] = {}
     issues: list[ConfigIssue] = []
     for trait, field in _MEMORY.items():
-        if trait in override:
+        if override.get(trait) is not None and not callable(override[trait]):
             try:
                 fields[field] = kubespawner_bytes(override[trait])
             except QuantityError as exc:
@@ -100,7 +100,7 @@ def _read(
                 issues.append(ConfigIssue(f"{where}.{trait}", f"{exc}{hint}"))
     for trait, field in _CPU.items():
         value = override.get(trait)
-        if trait not in override or value is None:
+        if value is None or callable(value):  # a callable is called with the spawner at start
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             issues.append(

@@ -194,6 +194,41 @@ def test_check_runs_every_listed_check(
     assert len(problems) == 5
 
 
+def test_a_broken_check_hides_no_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hubplugins import cli
+
+    def broken(document: Any) -> list[Any]:
+        raise KeyError("cull")
+
+    monkeypatch.setattr(cli, "CHECKS", [broken, *cli.CHECKS])
+    path = tmp_path / "values.yaml"
+    path.write_text(UNITS_YAML)
+    assert main(["check", str(path), "--json"]) == 1
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert [(p["check"], p["severity"]) for p in problems] == [
+        ("broken", "error"),
+        ("profile_resource_issues", "warning"),
+    ]
+    assert "the check could not run: KeyError" in problems[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("url", "api"),
+    [
+        ("https://hub.example.org", "https://hub.example.org/hub/api"),
+        ("https://hub.example.org/hub/", "https://hub.example.org/hub/api"),
+        ("https://hub.example.org/hub/api/", "https://hub.example.org/hub/api"),
+    ],
+    ids=["public-url", "hub-prefix", "api-url"],
+)
+def test_plan_url(url: str, api: str) -> None:
+    from hubplugins.cli import _hub_api_url
+
+    assert _hub_api_url(url) == api
+
+
 def test_check_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "/nonexistent/policy.yaml"]) == 1
     assert "cannot read" in capsys.readouterr().err

@@ -29,12 +29,14 @@ POLICY: dict[str, Any] = {
             "memory": {"guarantee": "100M", "limit": "1G", "max": "8G"},
         },
         "quota": {"cpu": 8, "memory": "16G"},
-        "profiles": ["small", "big"],
+        "profiles": ["small", "big", "huge"],
     }
 }
 PROFILES = [
     {"display_name": "Small", "slug": "small", "default": True},
     {"display_name": "Big", "slug": "big", "kubespawner_override": {"cpu_limit": 2.0}},
+    # 8·2³⁰ bytes to KubeSpawner, above max 8G: the hub logs it when it starts
+    {"display_name": "Huge", "slug": "huge", "kubespawner_override": {"mem_limit": "8G"}},
 ]
 CONFIG = f"""
 import hubplugins
@@ -80,6 +82,12 @@ async def plan_hub(devcluster, tmp_path_factory: pytest.TempPathFactory) -> Asyn
         yield hub
     finally:
         await hub.stop()
+
+
+def test_hub_start_logs_the_two_readings(plan_hub: Hub) -> None:
+    log = plan_hub.log_text()
+    assert "hubplugins: KubeSpawner.profile_list[2].kubespawner_override: profile 'huge'" in log
+    assert "reads as 8·2³⁰ bytes (8Gi)" in log
 
 
 def _plan(

@@ -163,6 +163,8 @@ PROFILES: dict[str, tuple[dict[str, Any], list[tuple[str, str, list[str]]]]] = {
         [("warning", "", ["more GPUs than groups.gpu.resources.gpu.max: 1", "tier gpu is"])],
     ),
     "image-only": (_profile("big", image="x"), []),
+    "callable-is-read-at-start": (_profile("big", mem_limit=lambda spawner: "8Gi"), []),
+    "no-limit": (_profile("big", mem_limit=None, cpu_limit=None), []),
 }
 
 
