@@ -139,7 +139,24 @@ def validate_policy(c: Config) -> None:
     """Validate ``c.HubPolicy`` now, if it is set, so a broken table stops the hub at start."""
     section = c.get("HubPolicy") or {}
     if section.get("policy") or section.get("policy_file"):
-        HubPolicy.instance_for(c).table  # noqa: B018 - raises PolicyConfigError if invalid
+        try:
+            HubPolicy.instance_for(c).table  # noqa: B018 - raises PolicyConfigError if invalid
+        except PolicyConfigError as exc:
+            # the profile list's own errors too, so the hub stops once with every problem
+            more = [i for i in _profile_list_issues(c, None) if i.severity == "error"]
+            raise PolicyConfigError([*exc.issues, *more], exc.source) from None
+
+
+def _profile_list_issues(c: Config, table: PolicyTable | None) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    for section in ("KubeSpawner", "PolicySpawner"):
+        profile_list = (c.get(section) or {}).get("profile_list")
+        if profile_list and not callable(profile_list):
+            path = f"{section}.profile_list"
+            issues.extend(profile_slug_issues(profile_list, path=path))
+            # each profile's resources, read as KubeSpawner reads them, against each tier
+            issues.extend(profile_override_issues(table, profile_list, path))
+    return issues
 
 
 def validate_profile_list(c: Config) -> None:
@@ -152,15 +169,7 @@ def validate_profile_list(c: Config) -> None:
     ambiguous list refuses the start). Raises :class:`PolicyConfigError`
     naming both profiles and the slug.
     """
-    issues: list[ConfigIssue] = []
-    for section in ("KubeSpawner", "PolicySpawner"):
-        profile_list = (c.get(section) or {}).get("profile_list")
-        if profile_list and not callable(profile_list):
-            issues.extend(profile_slug_issues(profile_list, path=f"{section}.profile_list"))
-            # each profile's resources, read as KubeSpawner reads them, against each tier
-            table = HubPolicy.instance_for(c).table
-            path = f"{section}.profile_list"
-            issues.extend(profile_override_issues(table, profile_list, path))
+    issues = _profile_list_issues(c, HubPolicy.instance_for(c).table)
     for issue in issues:
         if issue.severity == "warning":
             logging.getLogger("JupyterHub").warning("hubplugins: %s", issue)

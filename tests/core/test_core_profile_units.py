@@ -208,3 +208,15 @@ def test_hub_start_stops_on_a_value_kubespawner_cannot_read() -> None:
     with pytest.raises(PolicyConfigError) as info:
         setup(_config([_profile("big", mem_limit="8Gi")]))
     assert "KubeSpawner.profile_list[0].kubespawner_override.mem_limit" in str(info.value)
+
+
+def test_hub_start_stops_once_with_every_problem() -> None:
+    c = _config([_profile("big", mem_limit="8Gi"), _profile("big")])
+    c.HubPolicy.policy = {"defaults": {"resources": {"memory": {"max": "8X"}}}}
+    with pytest.raises(PolicyConfigError) as info:
+        setup(c)
+    assert [issue.path for issue in info.value.issues] == [
+        "defaults.resources.memory.max",
+        "KubeSpawner.profile_list",
+        "KubeSpawner.profile_list[0].kubespawner_override.mem_limit",
+    ]
