@@ -255,40 +255,6 @@ def _read_table(path: str) -> PolicyTable:
     return table
 
 
-def plan_report(
-    table: PolicyTable,
-    users: list[dict[str, Any]],
-    now: datetime,
-    current: PolicyTable | None = None,
-) -> dict[str, Any]:
-    """The result of ``plan`` as plain data: the shape ``--json`` prints."""
-    from .plan import grant_of, plan_effects
-
-    effects = plan_effects(table, users, now, current=current)
-    running = [
-        (u["name"], s, m)
-        for u in users
-        for s, m in (u.get("servers") or {}).items()
-        if not m.get("stopped", False)
-    ]
-    unknown = sum(grant_of(m) is None for _, _, m in running)
-    notes = []
-    if unknown:
-        notes.append(
-            f"the resources of {_plural(unknown, 'running server')} are not shown to this "
-            f"token (they need admin:server_state): caps and quotas are not checked for them"
-        )
-    return {
-        "format": JSON_FORMAT,
-        "users": len(users),
-        "servers": sum(len(u.get("servers") or {}) for u in users),
-        "running": len(running),
-        "compared_with_current": current is not None,
-        "effects": [effect.as_dict() for effect in effects],
-        "notes": notes,
-    }
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get("JUPYTERHUB_API_TOKEN", "")
     if not token:
@@ -314,6 +280,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{_hub_api_url(args.url)}: cannot connect: {exc}", file=sys.stderr)
         return 1
+    from .plan import plan_report
+
     report = plan_report(table, users, datetime.now(UTC), current)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))

@@ -33,7 +33,7 @@ from .policy_model import Policy
 from .policy_table import PolicyTable
 from .quantities import format_cpu, format_duration, format_memory, millicores
 
-__all__ = ["Effect", "grant_of", "plan_effects"]
+__all__ = ["Effect", "grant_of", "plan_effects", "plan_report"]
 
 STATE_KEY = "hubplugins"  # where PolicySpawner keeps its grant in a server's state
 
@@ -240,3 +240,36 @@ def plan_effects(
             before = {e.key for e in _user_effects(current, user, now, ())}
         effects.extend(e for e in _user_effects(table, user, now, had) if e.key not in before)
     return effects
+
+
+def plan_report(
+    table: PolicyTable,
+    users: list[dict[str, Any]],
+    now: datetime,
+    current: PolicyTable | None = None,
+) -> dict[str, Any]:
+    """The result of ``hubplugins plan`` as plain data: the shape ``--json`` prints."""
+    effects = plan_effects(table, users, now, current=current)
+    running = [
+        (u["name"], s, m)
+        for u in users
+        for s, m in (u.get("servers") or {}).items()
+        if not m.get("stopped", False)
+    ]
+    unknown = sum(grant_of(m) is None for _, _, m in running)
+    notes: list[str] = []
+    if unknown:
+        notes.append(
+            f"the resources of {unknown} running server{'s' if unknown != 1 else ''} are not "
+            "shown to this token (they need admin:server_state): caps and quotas are not "
+            "checked for them"
+        )
+    return {
+        "format": 1,
+        "users": len(users),
+        "servers": sum(len(u.get("servers") or {}) for u in users),
+        "running": len(running),
+        "compared_with_current": current is not None,
+        "effects": [effect.as_dict() for effect in effects],
+        "notes": notes,
+    }
