@@ -75,9 +75,20 @@ def check_id_token_claims(
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         return token_refused("subject missing", sub)
-    if nonce is not None and claims.get("nonce") != nonce:
+    if nonce is not None and (not nonce or claims.get("nonce") != nonce):
         return token_refused("nonce does not match this sign-in", claims.get("nonce"))
     return Decision.allow(RULE, limit=issuer, usage=sub)
+
+
+def claim_missing(claim: str) -> Decision:
+    """The refusal of a sign-in whose provider sent no usable ``claim`` (e.g. the username)."""
+    return Decision.refuse(
+        RULE,
+        f"The sign-in provider did not send the {echo(claim)} claim this hub needs to name "
+        f"your account. {_AGAIN}",
+        status=403,
+        limit=claim,
+    )
 
 
 def check_same_subject(id_claims: Mapping[str, Any], userinfo: Any) -> Decision:

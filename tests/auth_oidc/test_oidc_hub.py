@@ -9,7 +9,9 @@ import httpx
 import pytest
 from auth_github.helpers import crypt_env
 from auth_oidc.helpers import GPU, JUPYTER, oidc_config, oidc_sign_in, populate
+from harness.browser import chromium, have_chromium
 from harness.hub import Hub, start_hub
+from playwright.async_api import Browser
 from services.fake_oidc import FakeOIDC
 
 POLICY = {
@@ -204,3 +206,31 @@ async def test_freed_username_is_not_inherited(world: tuple[Hub, FakeOIDC]) -> N
     resp = await oidc_sign_in(hub.client(), "rita-new")
     assert resp.status_code == 403, resp.text[:500]
     assert "belongs to another oidc account" in resp.text
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    if not have_chromium():
+        pytest.skip("Debian's chromium is not installed")
+    async with chromium() as browser:
+        yield browser
+
+
+@pytest.mark.browser
+async def test_sign_in_pages(world: tuple[Hub, FakeOIDC], browser: Browser) -> None:
+    """Chromium: the provider's page, the hub's home; a forged ID token's 403 page."""
+    hub, provider = world
+    for login, spoil in [("alice", None), ("bob", "forged")]:
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(f"{hub.url}/hub/login")
+        if spoil:
+            provider.spoil_next_id_token(spoil)
+        await page.get_by_role("button", name="Sign in with").click()
+        await page.get_by_role("button", name=f"Sign in as {login}").click()
+        if spoil is None:
+            await page.wait_for_url(f"{hub.url}/hub/home")
+            assert login in await page.content()
+        else:
+            await page.get_by_text("ID token was not accepted (signature)").wait_for()
+        await context.close()

@@ -41,7 +41,7 @@ from traitlets import Bool, Float, Unicode, default
 
 from ..edge import http_error, log_decision
 from ..errors import PolicyRefusal
-from ..oidc_rules import check_same_subject, token_refused
+from ..oidc_rules import check_same_subject, claim_missing, token_refused
 from .binding import IdentityBindingMixin
 from .groups import GroupMapMixin, map_groups
 from .oidc_keys import ProviderKeys, ProviderUnavailable
@@ -195,6 +195,8 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticat
                 model = await super().authenticate(handler, data, **kwargs)
             except HTTPClientError as e:  # the provider refused the code, or the token
                 raise PolicyRefusal(token_refused("the provider refused this sign-in", e)) from e
+            except ValueError as e:  # no username claim (oauthenticator's user_info_to_username)
+                raise PolicyRefusal(claim_missing(str(self.username_claim))) from e
             if isinstance(model, dict):
                 state = model.get("auth_state") or {}
                 claims = state.get(CLAIMS_KEY)
