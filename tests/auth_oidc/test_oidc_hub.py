@@ -199,13 +199,25 @@ async def test_entitlement_changes_take_effect(world: tuple[Hub, FakeOIDC]) -> N
 async def test_freed_username_is_not_inherited(world: tuple[Hub, FakeOIDC]) -> None:
     """Another ``sub`` with a freed ``preferred_username`` does not get the account."""
     hub, provider = world
-    provider.add_person("rita", entitlements=[JUPYTER])
+    rita = provider.add_person("rita", entitlements=[JUPYTER])
     assert (await oidc_sign_in(hub.client(), "rita")).status_code == 200
+    bound = (await hub.api("GET", "/hubplugins/identities/rita")).json()
+    assert (bound["provider"], bound["subject"]) == ("oidc", f"{provider.issuer} {rita.sub}")
+
+    # an account bound by an earlier version to the bare sub still signs its person in
+    legacy = {"provider": "oidc", "subject": rita.sub}
+    assert (await hub.api("PUT", "/hubplugins/identities/rita", json=legacy)).status_code == 200
+    assert (await oidc_sign_in(hub.client(), "rita")).status_code == 200
+
+    # rita leaves, a newcomer gets the name at the provider: refused, the account kept
     provider.remove_person("rita")
-    provider.add_person("rita-new", username="rita", entitlements=[JUPYTER])
+    newcomer = provider.add_person("rita-new", username="rita", entitlements=[JUPYTER])
     resp = await oidc_sign_in(hub.client(), "rita-new")
     assert resp.status_code == 403, resp.text[:500]
     assert "belongs to another oidc account" in resp.text
+    assert newcomer.sub in hub.log_text()  # the admin's log line names both identities
+    bound = (await hub.api("GET", "/hubplugins/identities/rita")).json()
+    assert bound["subject"] == rita.sub
 
 
 @pytest.fixture(scope="module")

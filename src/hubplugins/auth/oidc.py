@@ -245,6 +245,16 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticat
             return None
         return f"{claims['iss']} {sub}" if claims.get("iss") else str(sub)
 
+    def former_identities(self, auth_model: dict[str, Any]) -> list[str]:
+        """The bare ``sub`` of the verified token: what was recorded when userinfo had no ``iss``.
+
+        Only when the token is verified (``issuer`` set): the ``sub`` is then
+        this issuer's.
+        """
+        claims = (auth_model.get("auth_state") or {}).get(CLAIMS_KEY) or {}
+        sub = claims.get("sub")
+        return [str(sub)] if sub else []
+
     # -- groups ----------------------------------------------------------------
 
     async def get_user_groups(self, auth_state: dict[str, Any]) -> set[str]:
