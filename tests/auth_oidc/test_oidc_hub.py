@@ -142,6 +142,19 @@ async def test_bad_id_tokens_are_refused(world: tuple[Hub, FakeOIDC]) -> None:
     )
     assert callback.status_code == 403, callback.text[:500]
     assert "provider refused this sign-in" in callback.text
+
+    # the provider down between its page and the hub's callback: 503, no account
+    client = hub.client()
+    resp = await client.get("/hub/oauth_login", follow_redirects=False)
+    resp = await client.get(resp.headers["location"] + "&login=mallory")
+    await provider.stop()
+    try:
+        callback = await client.get(resp.headers["location"])
+    finally:
+        await provider.start()
+    assert callback.status_code == 503, callback.text[:500]
+    assert "sign-in provider cannot be reached" in callback.text
+    assert (await hub.api("GET", "/users/mallory")).status_code == 404
     assert " 500 " not in hub.log_text()
 
 

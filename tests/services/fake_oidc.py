@@ -460,7 +460,8 @@ class FakeOIDC:
         )
 
     async def start(self) -> FakeOIDC:
-        self._sockets = bind_sockets(0, "127.0.0.1")
+        """Listen (again, on the same port after :meth:`stop`)."""
+        self._sockets = bind_sockets(self.port, "127.0.0.1")
         self.port = self._sockets[0].getsockname()[1]
         self._server = HTTPServer(self._app())
         self._server.add_sockets(self._sockets)
