@@ -49,6 +49,7 @@ BAD_TOKENS = [
     pytest.param("nonce", "nonce does not match", id="replayed-nonce"),
     pytest.param("issuer", "issuer must be", id="wrong-issuer"),
     pytest.param("unknown-key", "unknown key", id="unknown-key"),
+    pytest.param("userinfo", "userinfo is about another subject", id="userinfo-of-another"),
 ]
 
 
@@ -122,12 +123,15 @@ async def test_sign_in_and_tiers(world: tuple[Hub, FakeOIDC]) -> None:
 
 
 async def test_bad_id_tokens_are_refused(world: tuple[Hub, FakeOIDC]) -> None:
-    """A forged, expired, mis-addressed or replayed ID token: a 403 page, no account."""
+    """A forged, expired, mis-addressed or replayed ID token, or userinfo of another: 403."""
     hub, provider = world
     provider.add_person("mallory", entitlements=[JUPYTER])
     for case in BAD_TOKENS:
         kind, words = case.values
-        provider.spoil_next_id_token(kind)
+        if kind == "userinfo":
+            provider.spoil_next_userinfo(sub="alice-0001")
+        else:
+            provider.spoil_next_id_token(kind)
         resp = await oidc_sign_in(hub.client(), "mallory")
         assert resp.status_code == 403, (case.id, resp.text[:500])
         assert "ID token was not accepted" in resp.text, case.id

@@ -12,9 +12,10 @@ port:
 A test changes the world between requests through the Python API (the
 control API): a person's claims (:meth:`FakeOIDC.set_claims`), the signing
 keys (:meth:`FakeOIDC.rotate_keys`), access tokens that stop working
-(:meth:`FakeOIDC.expire_access_tokens`) and the next ID token spoiled on
+(:meth:`FakeOIDC.expire_access_tokens`), the next ID token spoiled on
 purpose (:meth:`FakeOIDC.spoil_next_id_token`: forged, expired, another
-audience, another nonce, another issuer).
+audience, another nonce, another issuer, an unpublished key) and the next
+userinfo answer about someone else (:meth:`FakeOIDC.spoil_next_userinfo`).
 
     oidc = await FakeOIDC().start()
     oidc.add_person("alice", entitlements=[GPU_URN])
@@ -172,6 +173,7 @@ class ProviderState:
     tokens: dict[str, Token] = field(default_factory=dict)  # access token -> token
     refresh: dict[str, Token] = field(default_factory=dict)  # refresh token -> token
     spoil: str | None = None  # what to spoil in the next ID token
+    userinfo_sub: str | None = None  # the next userinfo answer names this sub instead
     requests: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def by_sub(self, sub: str) -> Person | None:
@@ -404,7 +406,10 @@ class UserInfoHandler(_Base):
             self.set_header("WWW-Authenticate", 'Bearer error="invalid_token"')
             self.finish({"error": "invalid_token"})
             return
-        self.finish(dict(person.claims))
+        claims = dict(person.claims)
+        if self.provider.state.userinfo_sub is not None:
+            claims["sub"], self.provider.state.userinfo_sub = self.provider.state.userinfo_sub, None
+        self.finish(claims)
 
     post = get
 
@@ -531,6 +536,10 @@ class FakeOIDC:
         if kind not in SPOILS:
             raise ValueError(f"unknown spoil {kind!r}; one of {SPOILS}")
         self.state.spoil = kind
+
+    def spoil_next_userinfo(self, sub: str = "someone-else") -> None:
+        """The next userinfo answer is about ``sub``, not the token's person."""
+        self.state.userinfo_sub = sub
 
     def sign_id_token(self, claims: dict[str, Any]) -> str:
         """Sign ``claims`` with the current key, spoiled as :meth:`spoil_next_id_token` asked."""
