@@ -191,10 +191,12 @@ async def test_entitlement_changes_take_effect(world: tuple[Hub, FakeOIDC]) -> N
         assert (await client.get("/hub/home")).status_code == 200
         return sorted((await hub.api("GET", "/users/bob")).json()["groups"]) == expected
 
-    # gained GPU (read with the access token)
-    provider.set_claims("bob", eduperson_entitlement=[JUPYTER, GPU])
+    # renamed at the provider, and gained GPU (read with the access token): the
+    # account keeps its name
+    provider.set_claims("bob", preferred_username="robert", eduperson_entitlement=[JUPYTER, GPU])
     await _poll(lambda: groups_are(["gpu", "jupyter"]), "GPU tier never granted")
     assert await spawn_profiles(client) == ["CPU notebook", "GPU notebook"]
+    assert "bob is now 'robert' at the provider" in hub.log_text()
 
     # lost GPU, with an expired access token: the refresh token gets a new one
     provider.expire_access_tokens("bob")
@@ -211,6 +213,8 @@ async def test_entitlement_changes_take_effect(world: tuple[Hub, FakeOIDC]) -> N
 
     await _poll(signed_out, "the hub never asked for a new sign-in")
     assert (await oidc_sign_in(hub.client(), "bob")).status_code == 403
+    assert (await hub.api("GET", "/users/robert")).status_code == 404
+    assert " 500 " not in hub.log_text()
 
 
 async def test_freed_username_is_not_inherited(world: tuple[Hub, FakeOIDC]) -> None:

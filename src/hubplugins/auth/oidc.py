@@ -298,9 +298,18 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticat
         except PolicyRefusal as refusal:
             log_decision(self.log, "refresh", refusal, user=user.name)
             return False
-        if isinstance(model, dict) and not self._same_person(model, before.get(CLAIMS_KEY)):
-            self.log.warning("Refresh: %s answered for another subject; sign-in needed", user.name)
-            return False
+        if isinstance(model, dict):
+            if not self._same_person(model, before.get(CLAIMS_KEY)):
+                self.log.warning(
+                    "Refresh: %s answered for another subject; sign-in needed", user.name
+                )
+                return False
+            if model.get("name") != user.name:
+                # the provider renamed the person (preferred_username); the account is
+                # bound to the sub and keeps its name (JupyterHub refuses a refresh
+                # that changes it)
+                self.log.info("Refresh: %s is now %r at the provider", user.name, model["name"])
+                model["name"] = user.name
         return await self.recheck_refreshed(model, user, handler)
 
     def _same_person(self, model: dict[str, Any], before: Any) -> bool:
