@@ -36,6 +36,7 @@ CORE = [
     "volume_names",
     "oauth_clients",
     "identity_rules",
+    "oidc_rules",
     "lifecycle/sweep",
     "lifecycle/conditions",
 ]
