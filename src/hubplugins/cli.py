@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigIssue, PolicyConfigError
+from .lifecycle.cullers import values_culler_issues
 from .policy_model import Policy
 from .policy_table import PolicyTable, load_yaml
 from .profiles import profile_slug_issues
@@ -46,6 +47,7 @@ def _load(path: str) -> tuple[PolicyTable, str]:
         prefix = ".".join(HELM_PATH)
         profiles = raw.get("singleuser") if isinstance(raw.get("singleuser"), Mapping) else {}
         issues = profile_slug_issues(profiles.get("profileList"), path=PROFILES_PATH)
+        issues += values_culler_issues(raw)
         try:
             table = PolicyTable.from_dict(node, source=path, prefix=prefix)
         except PolicyConfigError as exc:
