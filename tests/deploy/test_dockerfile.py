@@ -217,19 +217,17 @@ def test_the_constraints_pin_what_the_package_needs():
         # pip can bring nothing into the image that is not pinned here
         assert name in pins, f"{requirement.name} is not pinned in {CONSTRAINTS.name}"
         assert requirement.specifier.contains(pins[name]), (text, pins[name])
-    # the image the Dockerfile names; its JupyterHub stays, the only change is the
-    # KubeSpawner the package needs
+    # the image the Dockerfile names
     from .sites import CHART_VERSION
 
     assert f"quay.io/jupyterhub/k8s-hub:{CHART_VERSION}," in CONSTRAINTS.read_text(encoding="utf-8")
-    assert pins["jupyterhub"] == "5.5.0"
+    # the changes to the image's pins, each said where it is made: JupyterHub's
+    # last 5.5 release (security fixes) and the KubeSpawner the package needs
+    assert pins["jupyterhub"] == "5.5.4"
     assert pins["jupyterhub-kubespawner"] == "7.1.0"
-    changed = [
-        line
-        for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines()
-        if line.startswith("    # hubplugins:")
-    ]
-    assert len(changed) == 1 and "7.0.0" in changed[0]
+    lines = CONSTRAINTS.read_text(encoding="utf-8").splitlines()
+    changed = [lines[i - 1] for i, line in enumerate(lines) if line.startswith("    # hubplugins:")]
+    assert changed == ["jupyterhub==5.5.4", "jupyterhub-kubespawner==7.1.0"]
 
 
 def test_dev_builds_the_jupyterhub_55_environment_from_the_constraints():
