@@ -60,7 +60,7 @@ def _message(timeout: Any) -> str:
     )
 
 
-def lifecycle_wired(values: Mapping[str, Any]) -> bool:
+def lifecycle_wired(values: Any) -> bool:
     """Whether the values' ``hub.extraConfig`` wires the lifecycle service and
     ``hub.config.HubLifecycle.enabled`` does not turn it off."""
     snippets = _get(values, "hub", "extraConfig")
@@ -71,9 +71,12 @@ def lifecycle_wired(values: Mapping[str, Any]) -> bool:
     return _get(values, "hub", "config", "HubLifecycle", "enabled") is not False
 
 
-def values_culler_issues(values: Mapping[str, Any]) -> list[ConfigIssue]:
+def values_culler_issues(values: Any) -> list[ConfigIssue]:
     """Problems of a helm values file (as written: the chart's defaults apply to what it
-    leaves out) where the chart's culler and the lifecycle service would both run."""
+    leaves out) where the chart's culler and the lifecycle service would both run.
+
+    Takes any loaded file (a bare policy table has none) and never raises: one of
+    ``hubplugins check``'s checks."""
     cull = _get(values, "cull")
     cull = cull if isinstance(cull, Mapping) else {}
     enabled = cull.get("enabled")
