@@ -39,6 +39,7 @@ CHECKS: list[str | Check] = [
     "hubplugins.file_checks:policy_issues",
     "hubplugins.file_checks:profile_slug_problems",
     "hubplugins.file_checks:profile_resource_issues",
+    "hubplugins.lifecycle.cullers:values_culler_issues",
     # further checks add themselves here, as "module:function" (imported when
     # check runs) or a function: each takes the file as loaded (helm values or
     # a bare policy table, plain data) and returns its problems, never raising

@@ -39,6 +39,8 @@ CORE = [
     "oidc_rules",
     "lifecycle/sweep",
     "lifecycle/conditions",
+    "lifecycle/cullers",
+    "lifecycle/hub_url",
 ]
 OUTSIDE = ("jupyterhub", "tornado", "kubernetes_asyncio", "kubespawner", "ldap3", "oauthenticator")
 # pure helpers of those projects the core reuses rather than rewrites
