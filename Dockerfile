@@ -24,10 +24,16 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 FROM ${HUB_IMAGE}:${HUB_IMAGE_TAG}
 USER root
 COPY --from=wheel /wheels /tmp/wheels
-# The JupyterHub of the base image stays: the chart's database schema and
-# templates belong to it. pip may only add or upgrade what hubplugins needs.
-RUN pip freeze | grep -i '^jupyterhub==' > /tmp/constraints.txt \
+# The image ends with exactly the packages the tests run: the base image's
+# pins with two upgrades, as hub-image-constraints.txt says (JupyterHub 5.5.0
+# to 5.5.4, the 5.5 security and bug-fix releases, same database schema; and
+# KubeSpawner 7.0.0 to 7.1.0, which hubplugins needs), on the base image's
+# Python 3.12. A base image of another Python, or a pin pip cannot keep, fails
+# the build.
+COPY hub-image-constraints.txt /tmp/constraints.txt
+RUN python3 -c 'import sys; assert sys.version_info[:2] == (3, 12), sys.version' \
     && pip install --no-cache-dir --constraint /tmp/constraints.txt /tmp/wheels/*.whl \
+    && pip check \
     && rm -rf /tmp/wheels /tmp/constraints.txt \
     && hubplugins --help > /dev/null
 # Back to the base image's user (jovyan, uid 1000), numeric so that the chart's

@@ -1,7 +1,7 @@
 """Sphinx configuration of the hubplugins documentation.
 
 Build: ``sphinx-build -W -b html docs docs/_build/html`` (the ``docs`` extra
-installs Sphinx, MyST and autodoc-traits).
+installs Sphinx, MyST, autodoc-traits and the PyData theme).
 """
 
 from __future__ import annotations
@@ -37,5 +37,12 @@ myst_heading_anchors = 3
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"
 
-html_theme = "alabaster"
+# the theme of the Jupyter projects' documentation (JupyterHub, Zero to JupyterHub)
+html_theme = "pydata_sphinx_theme"
 html_title = f"hubplugins {release}"
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}

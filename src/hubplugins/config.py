@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -27,6 +28,7 @@ from .checks import check_new_named_server
 from .decisions import Decision, ServerUsage, Usage
 from .errors import ConfigIssue, PolicyConfigError, PolicyRefusal
 from .policy_table import PolicyTable, load_yaml
+from .profile_checks import profile_override_issues
 from .profiles import profile_slug_issues
 from .server_names import check_server_name
 
@@ -137,24 +139,43 @@ def validate_policy(c: Config) -> None:
     """Validate ``c.HubPolicy`` now, if it is set, so a broken table stops the hub at start."""
     section = c.get("HubPolicy") or {}
     if section.get("policy") or section.get("policy_file"):
-        HubPolicy.instance_for(c).table  # noqa: B018 - raises PolicyConfigError if invalid
+        try:
+            HubPolicy.instance_for(c).table  # noqa: B018 - raises PolicyConfigError if invalid
+        except PolicyConfigError as exc:
+            # the profile list's own errors too, so the hub stops once with every problem
+            more = [i for i in _profile_list_issues(c, None) if i.severity == "error"]
+            raise PolicyConfigError([*exc.issues, *more], exc.source) from None
+
+
+def _profile_list_issues(c: Config, table: PolicyTable | None) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    for section in ("KubeSpawner", "PolicySpawner"):
+        profile_list = (c.get(section) or {}).get("profile_list")
+        if profile_list and not callable(profile_list):
+            path = f"{section}.profile_list"
+            issues.extend(profile_slug_issues(profile_list, path=path))
+            # each profile's resources, read as KubeSpawner reads them, against each tier
+            issues.extend(profile_override_issues(table, profile_list, path))
+    return issues
 
 
 def validate_profile_list(c: Config) -> None:
-    """Stop the hub at start when two profiles of a static ``profile_list`` share a slug.
+    """Stop the hub at start when two profiles of a static ``profile_list`` share a slug,
+    or a profile sets a resource KubeSpawner cannot read; log each profile a tier
+    may pick but never start (see :mod:`hubplugins.profile_checks`).
 
     Checks ``c.KubeSpawner.profile_list`` and ``c.PolicySpawner.profile_list``
     as set so far (a callable one is checked at each start instead, where an
     ambiguous list refuses the start). Raises :class:`PolicyConfigError`
     naming both profiles and the slug.
     """
-    issues: list[ConfigIssue] = []
-    for section in ("KubeSpawner", "PolicySpawner"):
-        profile_list = (c.get(section) or {}).get("profile_list")
-        if profile_list and not callable(profile_list):
-            issues.extend(profile_slug_issues(profile_list, path=f"{section}.profile_list"))
-    if issues:
-        raise PolicyConfigError(issues, "the spawner's profile_list")
+    issues = _profile_list_issues(c, HubPolicy.instance_for(c).table)
+    for issue in issues:
+        if issue.severity == "warning":
+            logging.getLogger("JupyterHub").warning("hubplugins: %s", issue)
+    errors = [issue for issue in issues if issue.severity == "error"]
+    if errors:
+        raise PolicyConfigError(errors, "the spawner's profile_list")
 
 
 def named_server_check(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from .decisions import Decision
@@ -29,10 +29,16 @@ class QuantityError(ValueError):
 
 @dataclass(frozen=True)
 class ConfigIssue:
-    """One problem in a policy table: where it is and what is wrong."""
+    """One problem in a policy table: where it is and what is wrong.
+
+    ``severity`` is ``error`` (the hub refuses to start with it) or
+    ``warning`` (the hub starts and logs it; ``hubplugins check --strict``
+    fails on it).
+    """
 
     path: str
     message: str
+    severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message

@@ -30,11 +30,18 @@ def cross_check(
     where: str,
     *,
     only: str | None,
+    broken: frozenset[str] = frozenset(),
 ) -> list[ConfigIssue]:
-    """Problems in ``flat``; with ``only`` set, just those involving that source."""
+    """Problems in ``flat``; with ``only`` set, just those involving that source.
+
+    Checks involving a key in ``broken`` (one already reported as invalid,
+    whose value in ``flat`` is only a stand-in) are left out.
+    """
     issues: list[ConfigIssue] = []
 
     def report(keys: tuple[str, ...], path: str, message: str) -> None:
+        if broken.intersection(keys):
+            return
         involved = [sources.get(k, "defaults") for k in keys]
         if only is not None and not any(only in s.split(", ") for s in involved):
             return
@@ -88,7 +95,7 @@ def cross_check(
 
     resource = flat["resources.gpu.resource"]
     pool = cluster.gpu_pool.get(resource)
-    if pool is not None and flat["resources.gpu.max"] > pool:
+    if pool is not None and "resources.gpu.max" not in broken and flat["resources.gpu.max"] > pool:
         report(
             ("resources.gpu.max",),
             "resources.gpu.max",

@@ -243,6 +243,20 @@ def build_policy(flat: Flat, sources: Mapping[str, str], groups: Iterable[str]) 
     )
 
 
+def _broken(issues: Iterable[ConfigIssue], where: str, prefix: str) -> frozenset[str]:
+    """The keys of the section at ``where`` that an issue makes invalid (or the GPU pool's)."""
+    paths = {issue.path for issue in issues}
+    cluster = _path(["cluster"], prefix)
+    bad = set()
+    for key in FIELDS:
+        full = f"{where}.{key}"
+        if any(p == full or full.startswith(f"{p}.") or not p or p == prefix for p in paths):
+            bad.add(key)
+    if any(p.startswith(cluster) for p in paths):
+        bad.add("resources.gpu.max")  # checked against the pool
+    return frozenset(bad)
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A safe YAML loader that refuses a key given twice in one mapping."""
 
@@ -311,17 +325,20 @@ class PolicyTable:
             group_where = _path(["groups", name], prefix)
             groups[str(name)], more = _parse_section(_mapping(section), group_where, skip)
             issues.extend(more)
-        if issues:
-            raise PolicyConfigError(sorted(issues, key=lambda i: i.path), source)
-        cluster = ClusterPolicy(
-            MappingProxyType(dict(_mapping(raw.get("cluster")).get("gpu_pool") or {}))
-        )
+        issues.sort(key=lambda i: i.path)
+        # the cross-field checks run on what parsed, so one pass reports every problem
+        pool = _mapping(raw.get("cluster")).get("gpu_pool")
+        cluster = ClusterPolicy(MappingProxyType(dict(_mapping(pool))))
+        bad = _broken(issues, where, prefix)
         table_sources = dict.fromkeys(defaults, "defaults")
-        issues.extend(cross_check(defaults, table_sources, cluster, where, only=None))
+        issues.extend(cross_check(defaults, table_sources, cluster, where, only=None, broken=bad))
         for name in sorted(groups):
             merged, sources = merge(defaults, [(name, groups[name])])
             group_where = _path(["groups", name], prefix)
-            issues.extend(cross_check(merged, sources, cluster, group_where, only=name))
+            group_bad = bad | _broken(issues, group_where, prefix)
+            issues.extend(
+                cross_check(merged, sources, cluster, group_where, only=name, broken=group_bad)
+            )
         if issues:
             raise PolicyConfigError(issues, source)
         return cls(raw, defaults, groups, cluster)

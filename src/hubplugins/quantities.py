@@ -32,6 +32,7 @@ __all__ = [
     "format_cpu",
     "format_duration",
     "format_memory",
+    "kubespawner_bytes",
     "millicores",
     "parse_cpu",
     "parse_duration",
@@ -135,6 +136,39 @@ def parse_memory(value: object) -> int:
     if number > MAX_BYTES:
         raise QuantityError(f"{_show(value)} is not a memory quantity: too large")
     return int(number.to_integral_value(ROUND_CEILING))
+
+
+KUBESPAWNER_UNITS = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+"""The suffixes KubeSpawner's ``mem_limit``/``mem_guarantee`` read, all powers of 1024."""
+
+
+def kubespawner_bytes(value: object) -> int:
+    """Bytes as KubeSpawner reads a memory value (JupyterHub's ``ByteSpecification``).
+
+    ``8G`` is 8·2³⁰ there, not 8·10⁹ as in the policy and Kubernetes; ``8Gi``,
+    ``8g`` and ``8000000000`` as a string are not read at all. A number is
+    bytes. Raises :class:`~hubplugins.errors.QuantityError` where KubeSpawner
+    would refuse the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise QuantityError(f"{_show(value)} is not a memory value KubeSpawner reads")
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or value < 0:
+            raise QuantityError(f"{_show(value)} is not a memory value KubeSpawner reads")
+        return int(value)
+    suffix, number = value[-1:], value[:-1]
+    if suffix not in KUBESPAWNER_UNITS or len(value) > MAX_TEXT:
+        raise QuantityError(
+            f"{_show(value)} is not a memory value KubeSpawner reads: it takes bytes as a "
+            "number, or a number with K, M, G or T (powers of 1024: 8G is 8·2³⁰ bytes)"
+        )
+    try:
+        amount = float(number)
+    except ValueError:
+        raise QuantityError(f"{_show(value)} is not a memory value KubeSpawner reads") from None
+    if not math.isfinite(amount) or amount < 0:
+        raise QuantityError(f"{_show(value)} is not a memory value KubeSpawner reads")
+    return int(amount * KUBESPAWNER_UNITS[suffix])
 
 
 def _memory_hint(value: object, text: str) -> str:

@@ -80,6 +80,155 @@ def test_check(
         assert out.count("\n") == 1
 
 
+ONE_PASS_YAML = """\
+hub:
+  config:
+    HubPolicy:
+      policy:
+        defaults:
+          resources: {memory: {max: 8G, guarantee: 4G, limit: 1X}, cpu: {guarantee: 3}}
+singleuser:
+  profileList:
+    - {display_name: Small, slug: small, kubespawner_override: {mem_limit: 8Gi}}
+    - {display_name: Big, slug: small}
+"""
+
+UNITS_YAML = """\
+hub:
+  config:
+    HubPolicy:
+      policy:
+        defaults:
+          resources: {memory: {max: 8G}}
+singleuser:
+  profileList:
+    - {display_name: Big, slug: big, kubespawner_override: {mem_limit: 8G}}
+"""
+
+
+def test_check_reports_every_problem_in_one_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text(ONE_PASS_YAML)
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "4 errors" in err
+    prefix = "hub.config.HubPolicy.policy.defaults.resources"
+    for fragment in (
+        f"{prefix}.memory.limit: '1X' is not a memory quantity",
+        f"{prefix}.cpu: guarantee 3 is above limit 1",
+        "singleuser.profileList[0].kubespawner_override.mem_limit: '8Gi' is not a memory value",
+        'share the slug "small"',
+    ):
+        assert fragment in err, err
+
+
+# case -> (arguments after the file, exit code)
+UNITS_RUNS = {"warning-passes": ([], 0), "strict-fails": (["--strict"], 1)}
+
+
+@pytest.mark.parametrize(("extra", "code"), UNITS_RUNS.values(), ids=UNITS_RUNS.keys())
+def test_check_states_both_readings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], code: int
+) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text(UNITS_YAML)
+    assert main(["check", str(path), *extra]) == code
+    out, err = capsys.readouterr()
+    assert "1 warning" in err
+    assert "warning: singleuser.profileList[0].kubespawner_override: profile 'big'" in err
+    assert "8·2³⁰ bytes (8Gi)" in err and "8G = 8·10⁹ bytes" in err
+    assert "write hub.config.HubPolicy.policy.defaults.resources.memory.max: 8Gi" in err
+    assert "valid policy" in out  # no errors: warnings alone do not make it invalid
+
+
+def test_check_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text(UNITS_YAML)
+    assert main(["check", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {
+        "format",
+        "file",
+        "kind",
+        "valid",
+        "errors",
+        "warnings",
+        "problems",
+        "policy",
+    }
+    assert (report["format"], report["kind"], report["valid"]) == (1, "helm-values", True)
+    assert (report["errors"], report["warnings"]) == (0, 1)
+    [problem] = report["problems"]
+    assert problem["severity"] == "warning"
+    assert problem["check"] == "profile_resource_issues"
+    assert problem["path"] == "singleuser.profileList[0].kubespawner_override"
+    assert report["policy"] == {"groups": [], "gpu_pool": {}}
+    path.write_text(ONE_PASS_YAML)
+    assert main(["check", str(path), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert (report["valid"], report["errors"], report["policy"]) == (False, 4, None)
+
+
+def test_check_runs_every_listed_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hubplugins import cli
+    from hubplugins.errors import ConfigIssue
+
+    def chart_settings(document: Any) -> list[ConfigIssue]:
+        return [ConfigIssue("cull.enabled", "seen")] if "hub" in document else []
+
+    monkeypatch.setattr(cli, "CHECKS", [*cli.CHECKS, chart_settings])
+    path = tmp_path / "values.yaml"
+    path.write_text(ONE_PASS_YAML)
+    assert main(["check", str(path), "--json"]) == 1
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert problems[-1] == {
+        "severity": "error",
+        "path": "cull.enabled",
+        "message": "seen",
+        "check": "chart_settings",
+    }
+    assert len(problems) == 5
+
+
+def test_a_broken_check_hides_no_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hubplugins import cli
+
+    def broken(document: Any) -> list[Any]:
+        raise KeyError("cull")
+
+    monkeypatch.setattr(cli, "CHECKS", [broken, *cli.CHECKS])
+    path = tmp_path / "values.yaml"
+    path.write_text(UNITS_YAML)
+    assert main(["check", str(path), "--json"]) == 1
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert [(p["check"], p["severity"]) for p in problems] == [
+        ("broken", "error"),
+        ("profile_resource_issues", "warning"),
+    ]
+    assert "the check could not run: KeyError" in problems[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("url", "api"),
+    [
+        ("https://hub.example.org", "https://hub.example.org/hub/api"),
+        ("https://hub.example.org/hub/", "https://hub.example.org/hub/api"),
+        ("https://hub.example.org/hub/api/", "https://hub.example.org/hub/api"),
+    ],
+    ids=["public-url", "hub-prefix", "api-url"],
+)
+def test_plan_url(url: str, api: str) -> None:
+    from hubplugins.cli import _hub_api_url
+
+    assert _hub_api_url(url) == api
+
+
 def test_check_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "/nonexistent/policy.yaml"]) == 1
     assert "cannot read" in capsys.readouterr().err

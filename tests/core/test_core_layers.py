@@ -32,11 +32,17 @@ CORE = [
     "gpu_pool",
     "pod_holdings",
     "profiles",
+    "profile_checks",
+    "file_checks",
+    "plan",
     "volume_names",
     "oauth_clients",
     "identity_rules",
+    "oidc_rules",
     "lifecycle/sweep",
     "lifecycle/conditions",
+    "lifecycle/cullers",
+    "lifecycle/hub_url",
 ]
 OUTSIDE = ("jupyterhub", "tornado", "kubernetes_asyncio", "kubespawner", "ldap3", "oauthenticator")
 # pure helpers of those projects the core reuses rather than rewrites

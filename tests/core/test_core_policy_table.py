@@ -343,3 +343,42 @@ def test_combined_groups_stay_consistent() -> None:
     policy = PolicyTable.from_dict(TIERS).resolve(["a", "b"])
     cpu = policy.resources.cpu
     assert cpu.guarantee <= cpu.limit <= cpu.max
+
+
+# name -> (table, paths of every error, found in one pass)
+ONE_PASS: dict[str, tuple[Any, set[str]]] = {
+    "bad-value-and-guarantee-above-limit": (
+        {
+            "defaults": {"resources": {"memory": {"max": "32X"}, "cpu": {"guarantee": 4}}},
+            "groups": {"a": {"resources": {"gpu": {"default": 2}}}},
+        },
+        {
+            "defaults.resources.memory.max",
+            "defaults.resources.cpu",
+            "groups.a.resources.gpu",
+            "groups.a.quota.gpu",
+        },
+    ),
+    "broken-key-is-not-checked-again": (
+        {"defaults": {"resources": {"cpu": {"limit": "lots", "guarantee": 4}}}},
+        {"defaults.resources.cpu.limit"},
+    ),
+    "broken-section": (
+        {"defaults": {"quota": 5}, "groups": {"a": {"resources": {"cpu": {"guarantee": 3}}}}},
+        {"defaults.quota", "groups.a.resources.cpu"},
+    ),
+    "broken-pool": (
+        {
+            "cluster": {"gpu_pool": {"nvidia.com/gpu": "x"}},
+            "groups": {"a": {"resources": {"cpu": {"guarantee": 3}, "gpu": {"max": 1}}}},
+        },
+        {"cluster.gpu_pool.nvidia.com/gpu", "groups.a.resources.cpu"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("raw", "paths"), ONE_PASS.values(), ids=ONE_PASS.keys())
+def test_cross_checks_run_beside_value_errors(raw: Any, paths: set[str]) -> None:
+    with pytest.raises(PolicyConfigError) as info:
+        PolicyTable.from_dict(raw)
+    assert {issue.path for issue in info.value.issues} == paths, info.value.errors

@@ -4,7 +4,9 @@ It mirrors the chart's ``jupyterhub/files/hub/jupyterhub_config.py`` (4.x), for
 the keys the values files in ``helm-values/`` use, in the chart's order:
 
 1. chart settings: ``singleuser.*`` -> ``c.KubeSpawner.*`` (image, cmd,
-   resources, profile list, dynamic storage) and ``hub.allowNamedServers``;
+   resources, profile list, dynamic storage), ``hub.allowNamedServers`` and
+   ``hub.baseUrl``, the hub's bind and connect URLs, and the chart's idle
+   culler service with its role when ``cull.enabled``;
 2. the ``hub.config`` pass-through: ``c[Section].update(values)`` per section,
    minus the keys the chart refuses to pass through;
 3. the ``hub.extraConfig`` snippets, executed in sorted key order with ``c``
@@ -93,7 +95,54 @@ def _set_if_not_none(section: Any, trait: str, values: Mapping[str, Any], key: s
         setattr(section, trait, value)
 
 
+def _hub_urls(c: Any) -> int:
+    """The chart's hub URLs; returns the hub's port in the pod.
+
+    The chart binds every address of the pod on port 8081 and gives the
+    ``hub`` Service as the connect URL; here the test hub's own port stands
+    for 8081 and 127.0.0.1 for the Service.
+    """
+    port = int(c.JupyterHub.hub_port) if "hub_port" in c.JupyterHub else 8081
+    c.JupyterHub.hub_bind_url = f"http://:{port}"
+    c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{port}"
+    return port
+
+
+def _culler(c: Any, values: Mapping[str, Any], port: int) -> None:
+    """The chart's ``jupyterhub-idle-culler`` service and role, from ``cull.*``.
+
+    The chart starts from empty ``services`` and ``load_roles``; the
+    emulation keeps what the test hub's base config put there.
+    """
+    if not get_value(values, "cull.enabled", False):
+        return
+    scopes = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+    base_url = c.JupyterHub.base_url if "base_url" in c.JupyterHub else "/"
+    api = "/" + "/".join(p for p in (*base_url.split("/"), "hub", "api") if p)
+    command = ["python3", "-m", "jupyterhub_idle_culler", f"--url=http://localhost:{port}{api}"]
+    for key, flag in (("timeout", "--timeout"), ("every", "--cull-every")):
+        if get_value(values, f"cull.{key}"):
+            command.append(f"{flag}={get_value(values, f'cull.{key}')}")
+    if get_value(values, "cull.concurrency"):
+        command.append(f"--concurrency={get_value(values, 'cull.concurrency')}")
+    if get_value(values, "cull.users"):
+        command.append("--cull-users")
+        scopes.append("admin:users")
+    if not get_value(values, "cull.adminUsers"):
+        command.append("--cull-admin-users=false")
+    if get_value(values, "cull.removeNamedServers"):
+        command.append("--remove-named-servers")
+    if get_value(values, "cull.maxAge"):
+        command.append(f"--max-age={get_value(values, 'cull.maxAge')}")
+    name = "jupyterhub-idle-culler"
+    services = list(c.JupyterHub.services) if "services" in c.JupyterHub else []
+    roles = list(c.JupyterHub.load_roles) if "load_roles" in c.JupyterHub else []
+    c.JupyterHub.services = [*services, {"name": name, "command": command}]
+    c.JupyterHub.load_roles = [*roles, {"name": name, "scopes": scopes, "services": [name]}]
+
+
 def _chart_settings(c: Any, values: Mapping[str, Any]) -> None:
+    _set_if_not_none(c.JupyterHub, "base_url", values, "hub.baseUrl")
     _set_if_not_none(c.JupyterHub, "allow_named_servers", values, "hub.allowNamedServers")
     _set_if_not_none(
         c.JupyterHub, "named_server_limit_per_user", values, "hub.namedServerLimitPerUser"
@@ -130,6 +179,7 @@ def _chart_settings(c: Any, values: Mapping[str, Any]) -> None:
             {"name": volume_name, "persistentVolumeClaim": {"claimName": "{pvc_name}"}}
         ]
         c.KubeSpawner.volume_mounts = [mount]
+    _culler(c, values, _hub_urls(c))
 
 
 def _pass_through(c: Any, values: Mapping[str, Any]) -> None:

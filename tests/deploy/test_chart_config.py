@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from traitlets.config import Config
 
+from hubplugins.errors import PolicyConfigError
+
 from .chart_config import apply_values, get_value, merge_values
+from .sites import chart_file, merged_values, site_values
 
 # (case id, chart defaults, site values, merged)
 MERGES = [
@@ -74,3 +78,47 @@ def test_apply_values_in_the_charts_order():
     assert c.KubeSpawner.volume_mounts == [
         {"mountPath": "/home/jovyan", "name": "volume-{user_server}"}
     ]
+
+
+def _site_config(values: dict, hub_port: int = 8081) -> Config:
+    c = Config()
+    c.JupyterHub.hub_port = hub_port  # the test hub's port stands for the chart's 8081
+    apply_values(c, values)
+    return c
+
+
+def _service(c: Config, name: str) -> dict:
+    (service,) = [s for s in c.JupyterHub.services if s["name"] == name]
+    return service
+
+
+def _url(service: dict) -> str:
+    command = service["command"]
+    flag = next(w for w in command if w.startswith("--url"))
+    return str(flag.partition("=")[2] or command[command.index(flag) + 1])
+
+
+@pytest.mark.parametrize("base_url", ["/", "/jupyter/"])
+def test_lifecycle_service_reaches_the_hub_as_the_charts_culler_does(base_url):
+    values = merged_values("skao")
+    values["hub"]["baseUrl"] = base_url
+    lifecycle = _service(_site_config(values), "hubplugins-lifecycle")
+    values["cull"]["enabled"] = True
+    values["hub"]["config"]["HubLifecycle"] = {"enabled": False}
+    culler = _service(_site_config(values), "jupyterhub-idle-culler")
+    # the hub's own address in the pod, never the hub Service of hub_connect_url
+    assert _url(lifecycle) == _url(culler).replace("localhost", "127.0.0.1")
+    assert _url(lifecycle) == f"http://127.0.0.1:8081{base_url}hub/api"
+
+
+@pytest.mark.parametrize("cull", [None, {"enabled": True}], ids=["chart-default", "enabled"])
+def test_setup_refuses_the_charts_culler_beside_the_lifecycle_service(cull):
+    site = site_values("skao")
+    site.pop("cull")
+    if cull is not None:
+        site["cull"] = cull
+    values = merge_values(yaml.safe_load(chart_file("values.yaml").read_text()), site)
+    with pytest.raises(PolicyConfigError) as caught:
+        _site_config(values)
+    assert "cull.enabled: false" in str(caught.value)
+    assert "after 3600 s idle" in str(caught.value)  # the chart's default cull.timeout

@@ -14,6 +14,7 @@ DOCS = ROOT / "docs"
 pytest.importorskip("sphinx", reason="the docs extra (sphinx, myst-parser, autodoc-traits)")
 pytest.importorskip("myst_parser", reason="the docs extra (sphinx, myst-parser, autodoc-traits)")
 pytest.importorskip("autodoc_traits", reason="the docs extra (sphinx, myst-parser, autodoc-traits)")
+pytest.importorskip("pydata_sphinx_theme", reason="the docs extra (pydata-sphinx-theme)")
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,14 @@ PAGES = [
     ("reference-github", "reference.html", "c.GitHubAuthenticator.admin_teams"),
     ("install-values", "install.html", "hubplugins.setup(c)"),
     ("benchmarks-rows", "benchmarks.html", "concurrent LDAP sign-ins"),
+    ("reference-lifecycle", "reference.html", "c.HubLifecycle.enabled"),
+    ("cli-check-json", "cli.html", "profile_resource_issues"),
+    ("cli-plan", "cli.html", "admin:server_state"),
+    ("troubleshooting-units", "troubleshooting.html", "8·2³⁰"),
+    ("troubleshooting-cullers", "troubleshooting.html", "cull.removeNamedServers"),
+    ("troubleshooting-directory", "troubleshooting.html", "recheck_unavailable"),
+    ("upgrading-units", "upgrading.html", "two readings"),
+    ("jupyter-theme", "index.html", "pydata-sphinx-theme"),
 ]
 
 

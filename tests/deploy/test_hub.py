@@ -180,3 +180,49 @@ async def test_cerit(make_hub, devcluster, stopped_at_end):
         for pod in (first, second)
     ]
     assert claims[0] == claims[1] == {f"claim-{user}"}
+
+
+async def _lifecycle_hub(make_hub, devcluster, jupyterhub: str) -> Hub:
+    values = deploy_values("skao")
+    # the service on, in a dry run, sweeping every second
+    values["hub"]["config"]["HubLifecycle"] = {"enabled": True, "interval": 1, "dry_run": True}
+    return await make_hub(
+        config_text(values), jupyterhub=jupyterhub, kubeconfig=devcluster.kubeconfig
+    )
+
+
+async def _lifecycle_metrics(hub: Hub) -> str:
+    """The hub's /hub/metrics once it holds a sweep of the lifecycle service."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        resp = await hub.api("GET", "/metrics")  # the admin service holds read:metrics
+        assert resp.status_code == 200, resp.text
+        if "hubplugins_lifecycle_sweep_duration_seconds_count" in resp.text:
+            return resp.text
+        assert asyncio.get_running_loop().time() < deadline, hub.log_tail()
+        await asyncio.sleep(0.2)
+
+
+async def test_lifecycle_service_in_the_charts_hub_pod(make_hub, devcluster):
+    """Both series: the service reaches the hub at its local address, its metrics are the hub's."""
+    hubs = await asyncio.gather(
+        *(_lifecycle_hub(make_hub, devcluster, series) for series in ("5.5", "6"))
+    )
+    for hub in hubs:
+        text = await _lifecycle_metrics(hub)
+        assert "jupyterhub_" in text  # beside the hub's own
+        line = next(
+            x for x in hub.log_text().splitlines() if "Starting service 'hubplugins-lifecycle'" in x
+        )
+        assert f"'--url', 'http://127.0.0.1:{hub.hub_port}/hub/api'" in line
+        assert "metrics not sent" not in hub.log_text()
+        # nobody else may stand in for the service's metrics, an admin's token neither
+        resp = await hub.api(
+            "PUT",
+            "/hubplugins/lifecycle/metrics",
+            json={"metrics": "hubplugins_lifecycle_servers_stopped_total 1e9\n"},
+        )
+        assert resp.status_code == 403, resp.text
+        assert "custom:hubplugins:lifecycle-metrics" in resp.json()["message"]
+        lines = (await hub.api("GET", "/metrics")).text.splitlines()
+        assert not [x for x in lines if x.startswith("hubplugins_lifecycle_servers_stopped_total ")]

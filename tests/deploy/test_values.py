@@ -98,6 +98,8 @@ PROMISES = [
     ("cerit-named", "cerit", [], "servers.max_named", 5),
     ("cerit-delete-after", "cerit", [], "idle.delete_after", parse_duration("7d")),
     ("cerit-ssh", "cerit", [], "ssh_keys", True),
+    ("cerit-large-max-cpu", "cerit", ["large"], "resources.cpu.max", parse_cpu(16)),
+    ("cerit-large-max-mem", "cerit", ["large"], "resources.memory.max", parse_memory("64G")),
 ]
 
 

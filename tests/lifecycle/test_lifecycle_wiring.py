@@ -10,6 +10,7 @@ from traitlets.config import Config
 import hubplugins
 from hubplugins.lifecycle import LIFECYCLE_SCOPES, configure
 from hubplugins.lifecycle.endpoint import ENDPOINT
+from hubplugins.lifecycle.hub_metrics import METRICS_ENDPOINT, METRICS_SCOPE
 
 NAME = "hubplugins-lifecycle"
 
@@ -25,6 +26,11 @@ def policy_dict(c: Config) -> None:
 
 def policy_file(c: Config) -> None:
     c.HubPolicy.policy_file = "/etc/hub/policy.yaml"
+
+
+def _url(service: dict) -> str:
+    command = service["command"]
+    return str(command[command.index("--url") + 1])
 
 
 CASES = {
@@ -49,6 +55,16 @@ CASES = {
         lambda s: s["url"] == "http://127.0.0.1:9999",
     ),
     "no-url-without-metrics": (policy_dict, {}, lambda s: "url" not in s),
+    "hub-local-address": (
+        lambda c: c.JupyterHub.update(hub_bind_url="http://:8081", base_url="/jh/"),
+        {},
+        lambda s: _url(s) == "http://127.0.0.1:8081/jh/hub/api",
+    ),
+    "hub-api-url-given": (
+        policy_dict,
+        {"hub_api_url": "http://hub.example:8081/hub/api"},
+        lambda s: _url(s) == "http://hub.example:8081/hub/api",
+    ),
     "runs-the-module": (
         policy_dict,
         {"interval": 60},
@@ -68,10 +84,16 @@ def test_configure(case: str) -> None:
     assert [s["name"] for s in c.JupyterHub.services] == ["other", NAME]
     assert check(entry(c))
     (role,) = c.JupyterHub.load_roles
-    assert role == {"name": NAME, "scopes": LIFECYCLE_SCOPES, "services": [NAME]}
-    # the endpoint the service acts through, once
+    scopes = [*LIFECYCLE_SCOPES, METRICS_SCOPE]
+    assert role == {"name": NAME, "scopes": scopes, "services": [NAME]}
+    # the endpoints the service acts and sends its metrics through, once
     paths = [entry[0] for entry in c.JupyterHub.extra_handlers]
-    assert paths == [f"{ENDPOINT}/([^/]+)/server", f"{ENDPOINT}/([^/]+)/servers/([^/]*)"]
+    assert paths == [
+        f"{ENDPOINT}/([^/]+)/server",
+        f"{ENDPOINT}/([^/]+)/servers/([^/]*)",
+        METRICS_ENDPOINT,
+    ]
+    assert set(c.JupyterHub.custom_scopes) == {METRICS_SCOPE}
 
 
 SETUP = {

@@ -57,7 +57,11 @@ class IdentityBindingMixin:
             # the account is made by JupyterHub right after this returns
             self._pending_identities()[name] = presented
             return model
-        decision = check_binding(name, identity.bound_identity(handler.db, orm_user.id), presented)
+        bound = identity.bound_identity(handler.db, orm_user.id)
+        if bound is not None and bound[0] == presented[0]:
+            if bound[1] in self.former_identities(model):
+                presented = bound  # the same person, recorded in an earlier form
+        decision = check_binding(name, bound, presented)
         if not decision.allowed:
             refusal = PolicyRefusal(decision)
             log_decision(self._identity_log, "sign-in", refusal, user=name)
@@ -65,6 +69,14 @@ class IdentityBindingMixin:
         if identity.bind(handler.db, orm_user.id, *presented) != "kept":
             self._log_bound(name, presented)
         return model
+
+    def former_identities(self, auth_model: dict[str, Any]) -> list[str]:
+        """Earlier forms of this sign-in's identity that an account may be bound to (none).
+
+        A provider whose :meth:`stable_identity` changed form lists what older
+        versions recorded for the same person, so those accounts keep signing in.
+        """
+        return []
 
     def account_name(self, name: str) -> str:
         """The hub account a model's name signs in as (a combined authenticator adds its prefix)."""

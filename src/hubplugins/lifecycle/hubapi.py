@@ -11,6 +11,8 @@
   activity), checked and begun by the hub in one step; a delete runs the
   spawner's own delete path (and its volume rules). A refusal names its rule
   in :attr:`HubAPIError.rule`.
+- :meth:`HubAPI.send_metrics`: ``PUT /hubplugins/lifecycle/metrics`` after a
+  sweep (:mod:`hubplugins.lifecycle.hub_metrics`).
 """
 
 from __future__ import annotations
@@ -151,3 +153,8 @@ class HubAPI:
         path += f"/servers/{quote(server, safe='')}" if server else "/server"
         body = {"action": action, "last_activity": last_activity, "running": running}
         return (await self._fetch("POST", path, body=body)).code
+
+    async def send_metrics(self, text: str) -> None:
+        """Give the hub the service's metrics to serve in ``/hub/metrics``
+        (:mod:`hubplugins.lifecycle.hub_metrics`)."""
+        await self._fetch("PUT", "/hubplugins/lifecycle/metrics", body={"metrics": text})

@@ -205,14 +205,23 @@ class LifecycleService:
         _emit({**fields, "outcome": outcome})
         return outcome
 
+    async def send_metrics(self) -> None:
+        """Give the hub the metrics so far, for ``/hub/metrics``; a failure is logged."""
+        try:
+            await self.api.send_metrics(metrics.exposition().decode())
+        except Exception as exc:
+            log.warning("hubplugins lifecycle metrics not sent to the hub: %s", exc)
+
     async def run(self, interval: float, stop: asyncio.Event | None = None) -> None:
-        """Sweep every ``interval`` seconds until ``stop`` is set; a failed sweep is logged."""
+        """Sweep every ``interval`` seconds until ``stop`` is set, giving the hub the
+        metrics after each (:meth:`send_metrics`); a failed sweep is logged."""
         stop = stop or asyncio.Event()
         while not stop.is_set():
             try:
                 await self.sweep()
             except Exception:
                 log.exception("hubplugins lifecycle sweep failed")
+            await self.send_metrics()
             try:
                 await asyncio.wait_for(stop.wait(), interval)
             except TimeoutError:

@@ -15,7 +15,11 @@ from typing import Any
 from traitlets import Bool, Float, Integer, Unicode
 from traitlets.config import Config, Configurable
 
+from ..errors import PolicyConfigError
+from .cullers import services_culler_issues
 from .endpoint import setup_endpoint
+from .hub_metrics import METRICS_SCOPE, setup_metrics_endpoint
+from .hub_url import local_api_url
 from .service import POLICY_ENV
 
 __all__ = ["LIFECYCLE_SCOPES", "HubLifecycle", "configure", "setup_lifecycle"]
@@ -23,6 +27,8 @@ __all__ = ["LIFECYCLE_SCOPES", "HubLifecycle", "configure", "setup_lifecycle"]
 # What the service needs, and no more: list users with their groups and servers
 # (activity included); stop and delete servers, through the hubplugins endpoint
 # that acts only on a server still as listed (it checks delete:servers on each).
+# The wired service's role adds METRICS_SCOPE, a custom scope the wiring defines:
+# it sends its metrics to the hub, which serves them in /hub/metrics.
 LIFECYCLE_SCOPES = [
     "list:users",
     "read:users:activity",
@@ -52,8 +58,18 @@ class HubLifecycle(Configurable):
     concurrency = Integer(10, help="Hub API requests the service keeps in flight.").tag(config=True)
     metrics_port = Integer(
         0,
-        help="Port (on 127.0.0.1) where the service serves Prometheus metrics at /metrics; "
-        "it becomes the service's url. 0: no metrics server.",
+        help="Port (on 127.0.0.1) where the service also serves its Prometheus metrics at "
+        "/metrics, unauthenticated; it becomes the service's url. 0: no such server (the "
+        "metrics are in the hub's /hub/metrics either way).",
+    ).tag(config=True)
+    hub_api_url = Unicode(
+        "",
+        help="The hub's REST API as the service reaches it, e.g. "
+        "http://127.0.0.1:8081/hub/api. Empty: the hub's local address, read from "
+        "JupyterHub.hub_bind_url (else hub_ip and hub_port) and base_url when setup(c) "
+        "runs, as the chart gives its own culler (in the chart: "
+        "http://127.0.0.1:8081/hub/api, not the hub Service); with internal SSL or a unix "
+        "socket, the JUPYTERHUB_API_URL JupyterHub gives services.",
     ).tag(config=True)
 
 
@@ -74,12 +90,17 @@ def configure(
     dry_run: bool = False,
     concurrency: int = 10,
     metrics_port: int = 0,
+    hub_api_url: str = "",
     extra_args: Sequence[str] = (),
     environment: Mapping[str, str] | None = None,
 ) -> None:
     """Add the lifecycle service to ``c.JupyterHub.services``, its role to ``load_roles``
-    and the hub endpoint it acts through to ``extra_handlers``
-    (:mod:`hubplugins.lifecycle.endpoint`).
+    and the hub endpoints it acts and sends its metrics through to ``extra_handlers``
+    (:mod:`hubplugins.lifecycle.endpoint`, :mod:`hubplugins.lifecycle.hub_metrics`).
+
+    The service reaches the hub at ``hub_api_url``, by default the hub's local
+    address (:func:`~hubplugins.lifecycle.hub_url.local_api_url` of ``c`` as
+    set when this runs).
 
     The policy is ``c.HubPolicy.policy_file`` (passed as ``--policy-file``) or
     ``c.HubPolicy.policy`` (passed as JSON in ``$HUBPLUGINS_POLICY``) as set
@@ -87,6 +108,7 @@ def configure(
     entries of the same ``name``.
     """
     args, env = _policy_source(c)
+    url = hub_api_url or local_api_url(dict(c.JupyterHub))
     command = [
         sys.executable,
         "-m",
@@ -95,6 +117,7 @@ def configure(
         str(interval),
         "--concurrency",
         str(concurrency),
+        *(["--url", url] if url else []),
         *args,
         *(["--dry-run"] if dry_run else []),
         *extra_args,
@@ -106,20 +129,28 @@ def configure(
     }
     if metrics_port:
         service["url"] = f"http://127.0.0.1:{metrics_port}"
-    role = {"name": name, "scopes": list(LIFECYCLE_SCOPES), "services": [name]}
+    role = {"name": name, "scopes": [*LIFECYCLE_SCOPES, METRICS_SCOPE], "services": [name]}
     hub = c.JupyterHub
     services = [s for s in (hub.services if "services" in hub else []) if s.get("name") != name]
     roles = [r for r in (hub.load_roles if "load_roles" in hub else []) if r.get("name") != name]
     hub.services = [*services, service]
     hub.load_roles = [*roles, role]
     setup_endpoint(c)
+    setup_metrics_endpoint(c)
 
 
 def setup_lifecycle(c: Config) -> None:
-    """The ``setup(c)`` step: wire the service as the ``HubLifecycle`` section says."""
+    """The ``setup(c)`` step: wire the service as the ``HubLifecycle`` section says.
+
+    Raises :class:`~hubplugins.errors.PolicyConfigError` when the chart's idle
+    culler is already among the hub's services (:mod:`.cullers`).
+    """
     options = HubLifecycle(config=c)
     if not options.enabled:
         return
+    issues = services_culler_issues(c.JupyterHub.services if "services" in c.JupyterHub else [])
+    if issues:
+        raise PolicyConfigError(issues, "the hub's services")
     configure(
         c,
         name=options.service_name,
@@ -127,4 +158,5 @@ def setup_lifecycle(c: Config) -> None:
         dry_run=options.dry_run,
         concurrency=options.concurrency,
         metrics_port=options.metrics_port,
+        hub_api_url=options.hub_api_url,
     )
