@@ -16,7 +16,7 @@ ARG HUB_IMAGE_TAG=4.4.0
 FROM ${HUB_IMAGE}:${HUB_IMAGE_TAG} AS wheel
 USER root
 WORKDIR /build
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 

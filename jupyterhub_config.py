@@ -1,7 +1,8 @@
 """JupyterHub configuration with hubplugins.
 
-- Locally, ``./dev demo`` (``hubplugins demo``) runs the demo hub on the
-  bundled devcluster with :func:`hubplugins.demo.configure_demo`; running
+- Locally, ``./dev demo`` (``hubplugins-demo``, of the development
+  distribution ``hubplugins-dev``) runs the demo hub on the devcluster with
+  :func:`hubplugins_dev.demo.configure_demo`; running
   ``jupyterhub -f jupyterhub_config.py`` with ``HUBPLUGINS_DEMO_STATE`` set
   does the same.
 - In the Zero-to-JupyterHub chart, the chart's own configuration has already
@@ -17,7 +18,7 @@ import hubplugins
 c = get_config()  # noqa: F821 - provided by JupyterHub
 
 if os.environ.get("HUBPLUGINS_DEMO_STATE"):
-    from hubplugins.demo import configure_demo
+    from hubplugins_dev.demo import configure_demo
 
     configure_demo(c)
 else:

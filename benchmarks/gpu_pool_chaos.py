@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from spawner.pool_chaos import POOL, Chaos  # noqa: E402
 from spawner.pool_hub import start_pool_hub  # noqa: E402
 
-from hubplugins.devcluster.testing import run_devcluster  # noqa: E402
+from hubplugins_dev.devcluster.testing import run_devcluster  # noqa: E402
 
 
 async def run(steps: int, seed: int, jupyterhub: str) -> int:

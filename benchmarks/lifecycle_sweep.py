@@ -1,7 +1,7 @@
 """One idle sweep over 5,000 users of 2 servers each: hubplugins vs jupyterhub-idle-culler.
 
 Both tools run as their own process against the same stand-in of the hub's
-REST API (:mod:`hubplugins.lifecycle.standin`: the hub's pagination, default
+REST API (:mod:`hubplugins_dev.standin`: the hub's pagination, default
 page 50 and cap 200, every stop taking ``--stop-delay`` seconds as a spawner's
 would). Every server has been idle 2 h; the timeout is 1 h, so a sweep stops
 all 10,000. The sweep time runs from a tool's first request to the moment the
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hubplugins.lifecycle.standin import StandinHub
+from hubplugins_dev.standin import StandinHub
 
 POLICY = "defaults:\n  idle: {stop_after: 1h, delete_after: null}\n"
 

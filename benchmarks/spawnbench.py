@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from harness.hub import start_hub  # noqa: E402
 
-from hubplugins.devcluster.testing import run_devcluster  # noqa: E402
+from hubplugins_dev.devcluster.testing import run_devcluster  # noqa: E402
 
 CAPACITY = {"cpu": "1000", "memory": "10Ti", "pods": "2000", "nvidia.com/gpu": "0"}
 

@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings  # noqa: E402
 from hypothesis import seed as hypothesis_seed  # noqa: E402
 from spawner.user_options_cases import CONFIGS, Case, Runner, cases, may_start  # noqa: E402
 
-from hubplugins.devcluster.testing import run_devcluster  # noqa: E402
+from hubplugins_dev.devcluster.testing import run_devcluster  # noqa: E402
 
 
 async def _fuzz(runner: Runner, n: int, seed: int, max_starts: int) -> None:

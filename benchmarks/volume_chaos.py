@@ -32,7 +32,7 @@ from harness.hub import start_hub  # noqa: E402
 from volumes.hubconfig import CONFIG  # noqa: E402
 
 from hubplugins import volume_names  # noqa: E402
-from hubplugins.devcluster.testing import run_devcluster  # noqa: E402
+from hubplugins_dev.devcluster.testing import run_devcluster  # noqa: E402
 
 NS = "default"
 USERS = {

@@ -49,7 +49,7 @@ async def make_hub(
 
 
 def _devcluster(root: Path, **kwargs: object) -> Iterator[object]:
-    from hubplugins.devcluster.testing import run_devcluster
+    from hubplugins_dev.devcluster.testing import run_devcluster
 
     env_path = os.environ.get("PATH", "")
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env_path])

@@ -15,6 +15,8 @@ _LAZY = {
     "PolicySpawner": "hubplugins.spawner",
     "DirectoryAuthenticator": "hubplugins.auth.directory",
     "GitHubAuthenticator": "hubplugins.auth.github",
+    "OIDCAuthenticator": "hubplugins.auth.oidc",
+    "MultiAuthenticator": "hubplugins.auth.multi",
     "HubPolicy": "hubplugins.config",
     "setup": "hubplugins.config",
 }

@@ -11,7 +11,6 @@
 - ``hubplugins plan NEW_POLICY --url URL --token TOKEN``: what deploying a
   policy would do to the hub's current users and servers (see
   :mod:`hubplugins.plan`).
-- ``hubplugins demo ...``: run the demo hub (see :mod:`hubplugins.demo`).
 """
 
 from __future__ import annotations
@@ -302,13 +301,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from . import demo  # imported here: the CLI works without the demo's dependencies
-
-    result = demo.main(args.demo_args)
-    return int(result or 0)
-
-
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hubplugins", description=__doc__.split("\n")[0])
     commands = top.add_subparsers(dest="command", required=True)
@@ -334,17 +326,11 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--current", help="the policy the hub runs now: list only what changes")
     plan.add_argument("--json", action="store_true", help="print the result as JSON")
     plan.set_defaults(run=cmd_plan)
-    demo = commands.add_parser("demo", help="run the demo hub on a local devcluster")
-    demo.add_argument("demo_args", nargs=argparse.REMAINDER, help="arguments for the demo")
-    demo.set_defaults(run=cmd_demo)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["demo"]:
-        # the demo parses its own options (argparse's REMAINDER drops leading flags)
-        return cmd_demo(argparse.Namespace(demo_args=argv[1:]))
     args = parser().parse_args(argv)
     code: int = args.run(args)
     return code

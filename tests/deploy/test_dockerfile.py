@@ -118,11 +118,13 @@ def _ignored(patterns: list[str], path: str) -> bool:
     [
         ("pyproject.toml", False),
         ("README.md", False),
+        ("LICENSE", False),
         ("src/hubplugins/__init__.py", False),
         (".git/config", True),
         (".venv/bin/python", True),
         ("node_modules/x/index.js", True),
         ("tests/conftest.py", True),
+        ("dev-packages/hubplugins-dev/pyproject.toml", True),
         ("docs/_build/index.html", True),
     ],
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from devcluster.devcluster_helpers import Api
 
-from hubplugins.devcluster.server import DevCluster
+from hubplugins_dev.devcluster.server import DevCluster
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from hubplugins.devcluster.server import DevCluster
+from hubplugins_dev.devcluster.server import DevCluster
 
 
 @dataclass

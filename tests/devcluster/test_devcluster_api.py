@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from devcluster.devcluster_helpers import Api, is_ready, pod, pvc, wait_for
 
-from hubplugins.devcluster.server import DevCluster
+from hubplugins_dev.devcluster.server import DevCluster
 
 NS = "/api/v1/namespaces/default"
 

@@ -18,8 +18,8 @@ from devcluster.devcluster_helpers import is_ready, wait_for
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import watch as k8s_watch
 
-from hubplugins.devcluster.server import DevCluster
-from hubplugins.devcluster.testing import DevClusterProcess, arun_devcluster, run_devcluster
+from hubplugins_dev.devcluster.server import DevCluster
+from hubplugins_dev.devcluster.testing import DevClusterProcess, arun_devcluster, run_devcluster
 
 
 def call(

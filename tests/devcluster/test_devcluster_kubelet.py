@@ -14,7 +14,7 @@ import pytest
 from devcluster.devcluster_helpers import Api, is_ready, pod, pvc, wait_for
 from tornado.httpclient import AsyncHTTPClient
 
-from hubplugins.devcluster.server import DevCluster
+from hubplugins_dev.devcluster.server import DevCluster
 
 NS = "/api/v1/namespaces/default"
 

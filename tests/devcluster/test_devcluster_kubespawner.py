@@ -23,7 +23,7 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 from traitlets.config import Config
 
-from hubplugins.devcluster.testing import DevClusterProcess, run_devcluster
+from hubplugins_dev.devcluster.testing import DevClusterProcess, run_devcluster
 
 
 @dataclass

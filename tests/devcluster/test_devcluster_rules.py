@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from hubplugins.devcluster.podstatus import insufficient, pod_requests, unschedulable_message
-from hubplugins.devcluster.quantity import parse_quantity
-from hubplugins.devcluster.selectors import field_matcher, label_matcher
-from hubplugins.devcluster.validation import name_errors
+from hubplugins_dev.devcluster.podstatus import insufficient, pod_requests, unschedulable_message
+from hubplugins_dev.devcluster.quantity import parse_quantity
+from hubplugins_dev.devcluster.selectors import field_matcher, label_matcher
+from hubplugins_dev.devcluster.validation import name_errors
 
 
 @pytest.mark.parametrize(

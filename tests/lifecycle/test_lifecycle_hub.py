@@ -17,7 +17,7 @@ import pytest
 from harness.ports import free_port
 
 from hubplugins.lifecycle import LIFECYCLE_SCOPES, HubAPI, LifecycleService, PolicySource
-from hubplugins.lifecycle.standin import iso
+from hubplugins_dev.standin import iso
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 
 from hubplugins.lifecycle import HubAPI, LifecycleService, PolicySource, metrics
 from hubplugins.lifecycle.service import serve_metrics
-from hubplugins.lifecycle.standin import StandinHub
+from hubplugins_dev.standin import StandinHub
 
 POLICY = {
     "defaults": {"idle": {"stop_after": "60s", "delete_after": "1h"}},

@@ -37,7 +37,7 @@ def _events(hub, event: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def fault_cluster(tmp_path_factory: pytest.TempPathFactory):
     """A devcluster of this module's own: faults injected here touch no other test."""
-    from hubplugins.devcluster.testing import run_devcluster
+    from hubplugins_dev.devcluster.testing import run_devcluster
 
     with run_devcluster(tmp_path_factory.mktemp("faultcluster")) as cluster:
         yield cluster

@@ -1,4 +1,4 @@
-"""``python -m hubplugins.devcluster``: run a local Kubernetes API server and kubelet.
+"""``python -m hubplugins_dev.devcluster``: run a local Kubernetes API server and kubelet.
 
 Prints the kubeconfig path, then ``url=...``, and runs until SIGTERM or SIGINT.
 """
@@ -14,12 +14,13 @@ import tempfile
 from pathlib import Path
 
 from .quantity import parse_resource_list
+from .schema import DEFAULT_VERSIONS, supported_versions
 from .server import DevCluster
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m hubplugins.devcluster",
+        prog="python -m hubplugins_dev.devcluster",
         description="A local Kubernetes API server (the subset KubeSpawner uses) and kubelet.",
     )
     parser.add_argument("--root", type=Path, help="state directory (default: a new temp dir)")
@@ -32,6 +33,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="node capacity, e.g. cpu=8,memory=32Gi,nvidia.com/gpu=4,pods=110"
         " (unnamed resources keep their defaults)",
     )
+    parser.add_argument(
+        "--kubernetes-versions",
+        default=",".join(DEFAULT_VERSIONS),
+        help="Kubernetes versions whose OpenAPI schemas every object must satisfy, comma"
+        f" separated (default: {','.join(DEFAULT_VERSIONS)}; shipped:"
+        f" {','.join(supported_versions())})",
+    )
     parser.add_argument("--log-level", default="WARNING", help="Python logging level")
     parser.add_argument(
         "--access-log", action="store_true", help="log every API request (to stderr)"
@@ -42,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def serve(args: argparse.Namespace) -> int:
     capacity = {k: str(v) for k, v in parse_resource_list(args.capacity).items()}
     root = args.root or Path(tempfile.mkdtemp(prefix="devcluster-"))
-    dev = DevCluster(root.resolve(), args.namespace, capacity)
+    versions = [v.strip() for v in args.kubernetes_versions.split(",") if v.strip()]
+    dev = DevCluster(root.resolve(), args.namespace, capacity, kubernetes_versions=versions)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -65,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         parse_resource_list(args.capacity)
     except ValueError as e:
         sys.stderr.write(f"--capacity: {e}\n")
+        return 2
+    shipped = supported_versions()
+    unknown = [v for v in args.kubernetes_versions.split(",") if v.strip() not in shipped]
+    if unknown or not args.kubernetes_versions.strip():
+        sys.stderr.write(f"--kubernetes-versions: {unknown} not among {shipped}\n")
         return 2
     return asyncio.run(serve(args))
 

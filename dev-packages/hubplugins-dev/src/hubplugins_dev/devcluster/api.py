@@ -12,6 +12,7 @@ from tornado.web import RequestHandler
 
 from .cluster import NAMESPACED, RESOURCES
 from .errors import ApiError, status_object
+from .schema import Decoding, warning_header
 from .selectors import selector_matcher
 from .validation import KINDS
 
@@ -28,11 +29,15 @@ class JSONHandler(RequestHandler):
     def initialize(self, dev: DevCluster, resource: str | None = None) -> None:
         self.dev = dev
         self.fixed_resource = resource
+        # ?fieldValidation=, and what the schema check dropped, sent back as warnings
+        self.decoding = Decoding(self.get_argument("fieldValidation", "Warn"))
 
     def check_xsrf_cookie(self) -> None:
         pass
 
     def send(self, body: Any, status: int = 200) -> None:
+        for warning in self.decoding.warnings:
+            self.add_header("Warning", warning_header(warning))
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
@@ -112,7 +117,10 @@ class CollectionHandler(ApiHandler):
             "create",
             resource,
             namespace,
-            lambda: (self.dev.cluster.create(resource, namespace, self.json_body()), 201),
+            lambda: (
+                self.dev.cluster.create(resource, namespace, self.json_body(), self.decoding),
+                201,
+            ),
         )
 
     async def _watch(self, resource: str, namespace: str | None, labels: str, fields: str) -> None:
@@ -183,7 +191,9 @@ class ObjectHandler(ApiHandler):
             "update",
             resource,
             namespace,
-            lambda: self.dev.cluster.replace(resource, namespace, name, self.json_body()),
+            lambda: self.dev.cluster.replace(
+                resource, namespace, name, self.json_body(), self.decoding
+            ),
         )
 
     async def patch(
@@ -198,7 +208,9 @@ class ObjectHandler(ApiHandler):
             "patch",
             resource,
             namespace,
-            lambda: self.dev.cluster.patch(resource, namespace, name, self.json_body()),
+            lambda: self.dev.cluster.patch(
+                resource, namespace, name, self.json_body(), self.decoding
+            ),
         )
 
     async def delete(

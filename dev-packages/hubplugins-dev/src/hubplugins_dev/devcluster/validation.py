@@ -270,10 +270,15 @@ def _service_causes(svc: dict[str, Any]) -> Causes:
     return causes
 
 
-def validate(resource: str, obj: dict[str, Any]) -> None:
-    """Raise a 422 ``Invalid`` ApiError naming each bad field of ``obj``."""
+def validate(resource: str, obj: dict[str, Any], schema_causes: Causes | None = None) -> None:
+    """Raise a 422 ``Invalid`` ApiError naming each bad field of ``obj``.
+
+    ``schema_causes``: what the OpenAPI schema check found (``schema.py``),
+    reported first, each field once.
+    """
     meta = obj.get("metadata") or {}
-    causes = _metadata_causes(resource, meta)
+    causes = list(schema_causes or [])
+    causes += [c for c in _metadata_causes(resource, meta) if c[0] not in dict(causes)]
     if resource == "pods":
         causes += _pod_causes(obj)
     elif resource == "persistentvolumeclaims":

@@ -1,4 +1,4 @@
-"""``hubplugins demo``: a working hub on this machine, on the bundled devcluster.
+"""``hubplugins-demo``: a working hub on this machine, on the bundled devcluster.
 
 It starts the devcluster (a local Kubernetes API whose pods are local
 processes), then JupyterHub with configurable-http-proxy on
@@ -148,7 +148,7 @@ def _wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hubplugins demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="hubplugins-demo", description=__doc__)
     parser.add_argument("--ip", default="127.0.0.1", help="address to serve on")
     parser.add_argument("--port", type=int, default=8000, help="port to serve on")
     parser.add_argument(
@@ -158,14 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from hubplugins.devcluster.testing import run_devcluster
+    from hubplugins_dev.devcluster.testing import run_devcluster
 
     state = Path(args.state_dir).resolve()
     state.mkdir(parents=True, exist_ok=True)
     # the devcluster's pods run jupyterhub-singleuser from this environment
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
     config = state / "jupyterhub_config.py"
-    config.write_text("from hubplugins.demo import configure_demo\nconfigure_demo(get_config())\n")
+    config.write_text(
+        "from hubplugins_dev.demo import configure_demo\nconfigure_demo(get_config())\n"
+    )
     with run_devcluster(state / "devcluster") as cluster:
         env = dict(os.environ)
         env.update(
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             users = ", ".join(f"{u} ({tier})" for u, tier in DEMO_USERS.items())
             print(
-                f"\nhubplugins demo is running at {url}\n"
+                f"\nhubplugins-demo is running at {url}\n"
                 f"Sign in as one of {users} with the password {DEMO_PASSWORD!r}.\n"
                 f"Kubernetes API (devcluster): {cluster.url}, kubeconfig {cluster.kubeconfig}\n"
                 "Press Ctrl-C to stop everything.\n",

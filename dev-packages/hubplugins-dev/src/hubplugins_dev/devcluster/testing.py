@@ -34,7 +34,7 @@ def _child_env(extra_path: list[str] | None) -> dict[str, str]:
 
 
 class DevClusterProcess:
-    """A running ``python -m hubplugins.devcluster``; a context manager that stops it."""
+    """A running ``python -m hubplugins_dev.devcluster``; a context manager that stops it."""
 
     def __init__(
         self,
@@ -55,7 +55,7 @@ class DevClusterProcess:
         self.control: DevClusterControl = DevClusterControl("http://127.0.0.1:1")
 
     def start(self) -> DevClusterProcess:
-        argv = [sys.executable, "-m", "hubplugins.devcluster", "--root", str(self.root)]
+        argv = [sys.executable, "-m", "hubplugins_dev.devcluster", "--root", str(self.root)]
         argv += ["--namespace", self.namespace, *_capacity_arg(self.capacity)]
         self.process = subprocess.Popen(
             argv,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from .cluster import Cluster
 from .control import Control
 from .controlapi import control_routes
 from .kubelet import Kubelet
+from .schema import DEFAULT_VERSIONS
 
 TOKEN = "devcluster-token"
 
@@ -45,10 +47,11 @@ class DevCluster:
         namespace: str = "default",
         capacity: dict[str, Any] | None = None,
         path: str | None = None,
+        kubernetes_versions: Sequence[str] = DEFAULT_VERSIONS,
     ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.cluster = Cluster(self.root, namespace)
+        self.cluster = Cluster(self.root, namespace, kubernetes_versions=kubernetes_versions)
         self.kubelet = Kubelet(self.cluster, capacity, path)
         self.control = Control()
         self.app = Application(api_routes(self) + control_routes(self))

@@ -9,13 +9,17 @@ responder answers 200 on the pod's port instead.
 
 Run it::
 
-    python -m hubplugins.devcluster --root DIR --capacity cpu=8,memory=32Gi,nvidia.com/gpu=4
+    python -m hubplugins_dev.devcluster --root DIR --capacity cpu=8,memory=32Gi,nvidia.com/gpu=4
 
 It prints the kubeconfig path and ``url=http://127.0.0.1:PORT``, and runs until
-SIGTERM/SIGINT. From tests, :func:`hubplugins.devcluster.testing.run_devcluster`
-starts one and :class:`hubplugins.devcluster.client.DevClusterControl` reads
+SIGTERM/SIGINT. From tests, :func:`hubplugins_dev.devcluster.testing.run_devcluster`
+starts one and :class:`hubplugins_dev.devcluster.client.DevClusterControl` reads
 request counts, injects faults, delays readiness and finds volume directories
 (``/devcluster/v1/`` on the same server).
+
+Every object sent is checked against the official Kubernetes OpenAPI schemas
+of the versions the chart supports (:mod:`.schema`): unknown fields are dropped
+with a ``Warning`` header, or refused under ``fieldValidation=Strict``.
 
 What a real cluster does and this does not: authentication and RBAC (any token
 is accepted), TLS, more than one node, node selectors, affinity and tolerations

@@ -8,10 +8,13 @@ import random
 import shutil
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import schema
 from .errors import ApiError, already_exists, conflict, not_found
+from .schema import Decoding
 from .selectors import selector_matcher
 from .store import Store, now_rfc3339
 from .validation import KINDS, validate
@@ -41,8 +44,15 @@ def merge_patch(target: Any, patch: Any) -> Any:
 class Cluster:
     """The objects of one devcluster and the rules a real API server applies to them."""
 
-    def __init__(self, root: Path, namespace: str = "default", max_events: int = 2000) -> None:
+    def __init__(
+        self,
+        root: Path,
+        namespace: str = "default",
+        max_events: int = 2000,
+        kubernetes_versions: Sequence[str] = schema.DEFAULT_VERSIONS,
+    ) -> None:
         self.root = root
+        self.kubernetes_versions = tuple(kubernetes_versions)
         self.store = Store()
         self.default_namespace = namespace
         self.kubelet: Kubelet | None = None
@@ -125,8 +135,22 @@ class Cluster:
             meta.pop(key, None)
         return obj
 
-    def create(self, resource: str, namespace: str | None, body: Any) -> dict[str, Any]:
+    def _decode(
+        self, resource: str, obj: dict[str, Any], decoding: Decoding | None
+    ) -> schema.Causes:
+        """The OpenAPI schema check: drops unknown fields, raises a 400; the 422 causes."""
+        decoding = decoding or Decoding()
+        checked = schema.check(
+            KINDS[resource], obj, decoding.field_validation, self.kubernetes_versions
+        )
+        decoding.warnings += checked.warnings
+        return checked.causes
+
+    def create(
+        self, resource: str, namespace: str | None, body: Any, decoding: Decoding | None = None
+    ) -> dict[str, Any]:
         obj = self._prepare(resource, namespace, body)
+        causes = self._decode(resource, obj, decoding)
         self._check_namespace(resource, namespace)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
@@ -135,7 +159,7 @@ class Cluster:
                 if self.store.get(resource, namespace or "", name) is None:
                     meta["name"] = name
                     break
-        validate(resource, obj)
+        validate(resource, obj, causes)
         if self.store.get(resource, namespace or "", meta["name"]) is not None:
             raise already_exists(resource, meta["name"])
         getattr(self, f"_default_{resource}")(obj)
@@ -242,9 +266,17 @@ class Cluster:
 
     # replacing and patching
 
-    def replace(self, resource: str, namespace: str | None, name: str, body: Any) -> dict[str, Any]:
+    def replace(
+        self,
+        resource: str,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        decoding: Decoding | None = None,
+    ) -> dict[str, Any]:
         current = self.get(resource, namespace, name)
         obj = self._prepare(resource, namespace, body)
+        causes = self._decode(resource, obj, decoding)
         meta = obj["metadata"]
         if meta.get("name") and meta["name"] != name:
             raise ApiError(
@@ -257,7 +289,7 @@ class Cluster:
         wanted_rv = (body.get("metadata") or {}).get("resourceVersion")
         if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
             raise conflict(resource, name)
-        validate(resource, obj)
+        validate(resource, obj, causes)
         old_meta = current["metadata"]
         for key in ("uid", "creationTimestamp", "deletionTimestamp", "generateName"):
             if key in old_meta:
@@ -273,7 +305,14 @@ class Cluster:
                 finalizers.append(PVC_PROTECTION)
         return self.store.update(resource, obj)
 
-    def patch(self, resource: str, namespace: str | None, name: str, patch: Any) -> dict[str, Any]:
+    def patch(
+        self,
+        resource: str,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        decoding: Decoding | None = None,
+    ) -> dict[str, Any]:
         if not isinstance(patch, dict):
             raise ApiError(
                 415, "only JSON merge patches are supported", reason="UnsupportedMediaType"
@@ -282,7 +321,7 @@ class Cluster:
         merged = merge_patch(copy.deepcopy(current), patch)
         if "resourceVersion" not in (patch.get("metadata") or {}):
             merged["metadata"].pop("resourceVersion", None)
-        return self.replace(resource, namespace, name, merged)
+        return self.replace(resource, namespace, name, merged, decoding)
 
     # deleting
 

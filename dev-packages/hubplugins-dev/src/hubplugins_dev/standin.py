@@ -27,9 +27,9 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from ..decisions import Decision
-from .conditions import ServerNow, read_request, refuse, still_as_planned
-from .endpoint import RULE_HEADER
+from hubplugins.decisions import Decision
+from hubplugins.lifecycle.conditions import ServerNow, read_request, refuse, still_as_planned
+from hubplugins.lifecycle.endpoint import RULE_HEADER
 
 __all__ = ["StandinHub", "iso"]
 
