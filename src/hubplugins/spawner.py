@@ -41,6 +41,7 @@ from . import (
     ownership,
     pod_guard,
     pool_sync,
+    quota_sync,
     renames,
     storage,
     user_delete,
@@ -419,7 +420,15 @@ class PolicySpawner(KubeSpawner):
         # on a 409 KubeSpawner stops the old pod and tries again: this start keeps its grant
         self._replacing_pod = True
         try:
-            return bool(await super()._make_create_pod_request(pod, request_timeout))
+            return await quota_sync.create_pod(
+                self, pod, request_timeout, super()._make_create_pod_request
+            )
+        except PolicyRefusal as refusal:
+            # refused by a ResourceQuota: no pod exists, nothing of this start stays
+            self._nothing_created = True
+            await pod_guard.undo_start(self)
+            self._forget_when_stopped = self._own_record
+            raise self._pod_refused(refusal.decision) from None
         finally:
             self._replacing_pod = False
 

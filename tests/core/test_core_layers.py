@@ -29,6 +29,7 @@ CORE = [
     "server_names",
     "gpu_pool",
     "pod_holdings",
+    "quota_answer",
     "profiles",
     "volume_names",
     "oauth_clients",
