@@ -192,7 +192,9 @@ class PolicySpawner(KubeSpawner):
         gpu_resources = [*self.gpu_pool.capacity]
         if policy is not None:
             gpu_resources.append(policy.resources.gpu.resource)
-        from_pods = pool_sync.usage_from_pods(pods, self.user.name, gpu_resources)
+        from_pods = pool_sync.usage_from_pods(
+            pods, self.user.name, gpu_resources, self.common_labels
+        )
         servers = []
         for name in self.user.orm_user.orm_spawners:
             other = spawners.get(name)  # dict.get: never instantiates a spawner
