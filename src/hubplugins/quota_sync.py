@@ -5,9 +5,10 @@ through a ``ResourceQuota``: the API server admits or refuses each pod
 atomically with its creation, so hubs racing never exceed it. Its refusal is
 a 403 that KubeSpawner lets end the start as a 500, with the whole pod in a
 traceback. Here it becomes the refusal of :mod:`hubplugins.quota_answer` (the
-pool's 409, naming the quota, its limit and its usage); any other answer goes
-to KubeSpawner's own handling, as :func:`hubplugins.pod_guard.create_pvc`
-does for volumes.
+pool's 409, naming the quota, its limit and its usage). A 409 (a pod of that
+name exists) goes to KubeSpawner's own handling, as
+:func:`hubplugins.pod_guard.create_pvc` does for volumes; any other error
+ends the start, as in KubeSpawner.
 """
 
 from __future__ import annotations
@@ -40,13 +41,12 @@ def quota_refusal_of(error: ApiException) -> Decision | None:
 async def create_pod(spawner: Any, pod: Any, request_timeout: float, fallback: Any) -> bool:
     """Create the pod; raise :class:`PolicyRefusal` if a quota refuses it.
 
-    ``fallback`` is KubeSpawner's ``_make_create_pod_request``, which handles
-    every other error (a 409 stops the old pod and tries again) by sending
-    the request once more.
+    ``fallback`` is KubeSpawner's ``_make_create_pod_request``: on a 409 it
+    sends the request again, meets the existing pod, stops it and has the
+    start try again.
     """
-    spawner.log.info(
-        "Attempting to create pod %s, with timeout %s", pod.metadata.name, request_timeout
-    )
+    name = pod.metadata.name
+    spawner.log.info("Attempting to create pod %s, with timeout %s", name, request_timeout)
     try:
         await asyncio.wait_for(
             spawner.api.create_namespaced_pod(spawner.namespace, pod), request_timeout
@@ -57,5 +57,8 @@ async def create_pod(spawner: Any, pod: Any, request_timeout: float, fallback: A
         decision = quota_refusal_of(e)
         if decision is not None:
             raise PolicyRefusal(decision) from None
-        return bool(await fallback(pod, request_timeout))
+        if e.status == 409:
+            return bool(await fallback(pod, request_timeout))
+        spawner.log.error("Failed to create pod %s: %s %s", name, e.status, e.reason)
+        raise
     return True
