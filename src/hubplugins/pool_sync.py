@@ -181,12 +181,14 @@ def usage_from_pods(
         name = owner[1]
         held = holdings(pod)
         seen = found.get(name, ServerUsage(name, running=True))
+        kinds = {r: seen.gpus.get(r, 0) + int(held.get(r, 0)) for r in gpus}
         found[name] = ServerUsage(
             name,
             running=True,
             cpu=seen.cpu + held.get("cpu", 0.0),
             memory=seen.memory + int(held.get("memory", 0)),
             gpu=seen.gpu + sum(int(held.get(r, 0)) for r in gpus),
+            gpus={r: n for r, n in kinds.items() if n},
         )
     return found
 
@@ -195,10 +197,12 @@ def larger(a: ServerUsage, b: ServerUsage | None) -> ServerUsage:
     """A server counted with the larger of what the hub granted and what its pods hold."""
     if b is None:
         return a
+    kinds = {r: max(a.gpus.get(r, 0), b.gpus.get(r, 0)) for r in {*a.gpus, *b.gpus}}
     return ServerUsage(
         a.name,
         running=a.running or b.running,
         cpu=max(a.cpu, b.cpu),
         memory=max(a.memory, b.memory),
         gpu=max(a.gpu, b.gpu),
+        gpus=kinds,
     )
