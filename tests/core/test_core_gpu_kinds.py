@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from hubplugins.cli import explain_text
 from hubplugins.decisions import ServerUsage, Usage
 from hubplugins.errors import PolicyConfigError, PolicyRefusal
 from hubplugins.gpu_pool import GpuPool
@@ -153,3 +154,13 @@ def test_the_form_offers_the_kinds(groups, shown) -> None:
             "gpu": "2",
             "gpu_kind": MIG,
         }
+
+
+def test_explain_shows_the_kinds() -> None:
+    out = explain_text(PolicyTable.from_dict(TABLE), ["slices", "more-slices"]).splitlines()
+    kinds = [line for line in out if line.strip().startswith("gpu_kinds:")]
+    assert len(kinds) == 2, out
+    assert kinds[0].split("#")[0].strip() == f"gpu_kinds: {{{MIG}: 4, {SHARED}: 1}}"
+    assert kinds[1].split("#")[0].strip() == f"gpu_kinds: {{{MIG}: null}}"
+    plain = explain_text(PolicyTable.from_dict({}), []).splitlines()
+    assert not any("gpu_kinds" in line for line in plain)
