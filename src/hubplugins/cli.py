@@ -156,6 +156,9 @@ def _fmt(key: str, value: Any) -> str:
         return format_duration(value)
     if isinstance(value, tuple):
         return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+    if isinstance(value, Mapping):  # per GPU kind
+        shown = ("null" if n is None else str(n) for n in value.values())
+        return "{" + ", ".join(f"{k}: {n}" for k, n in zip(value, shown, strict=True)) + "}"
     return str(value)
 
 
@@ -163,6 +166,9 @@ def policy_values(policy: Policy) -> dict[str, Any]:
     """The policy as dotted key -> value, in the order of the admin guide."""
     p = policy
     r = p.resources
+    # GPU kinds beside the tier's own, only where the table offers some
+    kinds = {"resources.gpu_kinds": r.gpu_kinds} if r.gpu_kinds else {}
+    kind_quota = {"quota.gpu_kinds": p.quota.gpu_kinds} if p.quota.gpu_kinds else {}
     return {
         "servers.max_named": p.servers.max_named,
         "servers.max_running": p.servers.max_running,
@@ -178,9 +184,11 @@ def policy_values(policy: Policy) -> dict[str, Any]:
         "resources.gpu.default": r.gpu.default,
         "resources.gpu.max": r.gpu.max,
         "resources.gpu.resource": r.gpu.resource,
+        **kinds,
         "quota.cpu": p.quota.cpu,
         "quota.memory": p.quota.memory,
         "quota.gpu": p.quota.gpu,
+        **kind_quota,
         "storage.capacity": p.storage.capacity,
         "storage.scope": p.storage.scope,
         "storage.mount_path": p.storage.mount_path,

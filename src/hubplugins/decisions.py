@@ -98,7 +98,9 @@ class ServerUsage:
     """One of a user's servers. ``name`` is ``""`` for the default server.
 
     ``cpu`` (cores), ``memory`` (bytes) and ``gpu`` are the server's *limits*
-    and only count while it is running.
+    and only count while it is running. ``gpus`` holds its GPUs per kind
+    (``{"nvidia.com/mig-1g.10gb": 2}``); when empty, ``gpu`` counts as the
+    tier's own GPU kind.
     """
 
     name: str
@@ -106,6 +108,13 @@ class ServerUsage:
     cpu: float = 0.0
     memory: int = 0
     gpu: int = 0
+    gpus: Mapping[str, int] = field(default_factory=lambda: _EMPTY, hash=False)
+
+    def gpus_of(self, resource: str, main: str) -> int:
+        """GPUs of ``resource`` held (``main``: the tier's ``resources.gpu.resource``)."""
+        if self.gpus:
+            return int(self.gpus.get(resource, 0))
+        return self.gpu if resource == main else 0
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 from .pod_resources import effective_resources
 
-__all__ = ["holds", "is_live", "pod_owner", "pooled_holdings"]
+__all__ = ["has_labels", "holds", "is_live", "pod_owner", "pooled_holdings"]
 
 TERMINATED_PHASES = frozenset({"Succeeded", "Failed"})
 USER_ANNOTATION = "hub.jupyter.org/username"
@@ -97,3 +97,9 @@ def pod_owner(pod: Mapping[str, Any]) -> tuple[str, str] | None:
         return None
     server = annotations.get(SERVER_ANNOTATION) or ""
     return user, str(server)
+
+
+def has_labels(pod: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """Does the pod carry every one of ``labels`` (e.g. a hub's ``common_labels``)?"""
+    have = (pod.get("metadata") or {}).get("labels") or {}
+    return all(have.get(k) == v for k, v in labels.items())

@@ -102,4 +102,20 @@ def cross_check(
             f"{flat['resources.gpu.max']} is above cluster.gpu_pool {resource}: {pool}; "
             "no server could ever get that many",
         )
+    for kind, most in flat["resources.gpu_kinds"].items():
+        if kind == resource:
+            report(
+                ("resources.gpu_kinds", "resources.gpu.resource"),
+                f"resources.gpu_kinds.{kind}",
+                f"{kind} is the tier's resources.gpu.resource; set its max there",
+            )
+            continue
+        pool = cluster.gpu_pool.get(kind)
+        if pool is not None and most is not None and most > pool:
+            report(
+                ("resources.gpu_kinds",),
+                f"resources.gpu_kinds.{kind}",
+                f"{most} is above cluster.gpu_pool {kind}: {pool}; "
+                "no server could ever get that many",
+            )
     return issues

@@ -77,11 +77,27 @@ class GpuSpec:
     resource: str = DEFAULT_GPU_RESOURCE
 
 
+_NO_KINDS: Mapping[str, int] = MappingProxyType({})
+
+
 @dataclass(frozen=True)
 class Resources:
     cpu: CpuSpec
     memory: MemorySpec
     gpu: GpuSpec
+    gpu_kinds: Mapping[str, int] = field(default_factory=lambda: _NO_KINDS, hash=False)
+    """Other GPU kinds a server may ask for instead of ``gpu.resource``: resource -> max."""
+
+    def gpu_max(self, resource: str) -> int | None:
+        """The most GPUs of ``resource`` one server may hold; None: not offered."""
+        if resource == self.gpu.resource:
+            return self.gpu.max
+        return self.gpu_kinds.get(resource)
+
+    @property
+    def gpu_resources(self) -> tuple[str, ...]:
+        """Every GPU kind offered: ``gpu.resource`` first."""
+        return (self.gpu.resource, *(r for r in self.gpu_kinds if r != self.gpu.resource))
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,15 @@ class Quota:
     cpu: float | None
     memory: int | None
     gpu: int | None
+    gpu_kinds: Mapping[str, int | None] = field(default_factory=lambda: _NO_KINDS, hash=False)
+    """Per GPU kind of ``resources.gpu_kinds``: resource -> count (None = no limit; a kind
+    not listed: 0)."""
+
+    def gpu_for(self, resource: str, main: str) -> int | None:
+        """The quota of GPUs of ``resource`` (``main``: the tier's ``resources.gpu.resource``)."""
+        if resource == main:
+            return self.gpu
+        return self.gpu_kinds.get(resource, 0)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,14 @@ def _memory(nullable: bool = False) -> dict[str, Any]:
     return {"type": types, "x-kind": "memory"}
 
 
+def _kinds(value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "propertyNames": {"pattern": _RESOURCE_NAME},
+        "additionalProperties": value,
+    }
+
+
 _DURATION = {"type": ["string", "number", "null"], "x-kind": "duration"}
 _COUNT = {"type": "integer", "minimum": 0}
 _COUNT_OR_NULL = {"type": ["integer", "null"], "minimum": 0}
@@ -70,10 +78,17 @@ SECTION_SCHEMA: dict[str, Any] = _obj(
                         "resource": {"type": "string", "pattern": _RESOURCE_NAME},
                     }
                 ),
+                # other GPU kinds a server may ask for instead: resource -> per-server max
+                "gpu_kinds": _kinds(_COUNT),
             }
         ),
         "quota": _obj(
-            {"cpu": _cpu(nullable=True), "memory": _memory(nullable=True), "gpu": _COUNT_OR_NULL}
+            {
+                "cpu": _cpu(nullable=True),
+                "memory": _memory(nullable=True),
+                "gpu": _COUNT_OR_NULL,
+                "gpu_kinds": _kinds(_COUNT_OR_NULL),
+            }
         ),
         "storage": _obj(
             {
@@ -179,9 +194,7 @@ def _schema_issue(error: jsonschema.ValidationError, prefix: str) -> list[Config
         return [ConfigIssue(where, f"{show(error.instance)} must be {bound} {schema[validator]}")]
     if validator == "pattern" and where.endswith("mount_path"):
         return [ConfigIssue(where, f"{show(error.instance)} must be an absolute path")]
-    if validator in ("pattern", "propertyNames") and (
-        "gpu" in where or "resource" in where or "gpu_pool" in where
-    ):
+    if validator in ("pattern", "propertyNames") and ("gpu" in where or "resource" in where):
         return [
             ConfigIssue(
                 where,

@@ -14,6 +14,7 @@ Resolution, key by key (see :data:`FIELDS`):
    (unlimited / never) over any number, the union of profiles, ``true`` over
    ``false`` for ``ssh_keys``, and ``false`` (keep the data) over ``true`` for
    ``storage.delete_with_server`` / ``delete_with_user``;
+   per GPU kind of ``resources.gpu_kinds`` and ``quota.gpu_kinds``, the same;
 3. keys with no "more generous" order (``storage.scope``,
    ``storage.mount_path``, ``resources.gpu.resource``) come from the first
    group, in sorted name order, that sets them; otherwise from ``defaults``.
@@ -55,7 +56,7 @@ from .quantities import parse_cpu, parse_duration, parse_memory
 __all__ = ["BUILTIN_DEFAULTS", "FIELDS", "Flat", "PolicyTable"]
 
 Flat = dict[str, Any]
-Merge = Literal["more", "first", "false_wins", "true_wins", "union"]
+Merge = Literal["more", "first", "false_wins", "true_wins", "union", "kinds"]
 
 
 def _cpu_or_none(value: Any) -> float | None:
@@ -80,6 +81,21 @@ def _mount_path(value: Any) -> str:
     return text
 
 
+def _kinds(value: Any) -> Mapping[str, int | None]:
+    return MappingProxyType({str(k): _int_or_none(v) for k, v in dict(value).items()})
+
+
+def _merge_kinds(
+    current: Mapping[str, int | None], new: Mapping[str, int | None]
+) -> Mapping[str, int | None]:
+    """Per GPU kind, the more generous count; a kind only one side lists is kept."""
+    merged = dict(current)
+    for kind, value in new.items():
+        if kind not in merged or _more(value, merged[kind]):
+            merged[kind] = value
+    return MappingProxyType(merged)
+
+
 def _profiles(value: Any) -> tuple[str, ...]:
     items = {str(v) for v in value}
     return ("*",) if "*" in items else tuple(sorted(items))
@@ -101,9 +117,11 @@ FIELDS: dict[str, tuple[Callable[[Any], Any], Merge]] = {
     "resources.gpu.default": (int, "more"),
     "resources.gpu.max": (int, "more"),
     "resources.gpu.resource": (str, "first"),
+    "resources.gpu_kinds": (_kinds, "kinds"),
     "quota.cpu": (_cpu_or_none, "more"),
     "quota.memory": (_memory_or_none, "more"),
     "quota.gpu": (_int_or_none, "more"),
+    "quota.gpu_kinds": (_kinds, "kinds"),
     "storage.capacity": (parse_memory, "more"),
     "storage.scope": (str, "first"),
     "storage.mount_path": (_mount_path, "first"),
@@ -129,9 +147,11 @@ BUILTIN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "resources.gpu.default": 0,
         "resources.gpu.max": 0,
         "resources.gpu.resource": DEFAULT_GPU_RESOURCE,
+        "resources.gpu_kinds": MappingProxyType({}),
         "quota.cpu": 2.0,
         "quota.memory": 4 * 10**9,
         "quota.gpu": 0,
+        "quota.gpu_kinds": MappingProxyType({}),
         "storage.capacity": 2 * 2**30,
         "storage.scope": "server",
         "storage.mount_path": "/home/jovyan",
@@ -189,6 +209,12 @@ def merge(defaults: Flat, groups: Iterable[tuple[str, Flat]]) -> tuple[Flat, dic
         for key, value in section.items():
             rule = FIELDS[key][1]
             current = result[key]
+            if rule == "kinds":
+                merged_kinds = _merge_kinds(current, value)
+                if dict(merged_kinds) != dict(current):
+                    result[key] = merged_kinds
+                    sources[key] = name if sources[key] == "defaults" else f"{sources[key]}, {name}"
+                continue
             if rule == "union":
                 merged = _profiles([*current, *value])
                 if merged != current:
@@ -227,8 +253,11 @@ def build_policy(flat: Flat, sources: Mapping[str, str], groups: Iterable[str]) 
             gpu=GpuSpec(
                 f["resources.gpu.default"], f["resources.gpu.max"], f["resources.gpu.resource"]
             ),
+            gpu_kinds=MappingProxyType(
+                {k: int(v or 0) for k, v in f["resources.gpu_kinds"].items()}
+            ),
         ),
-        quota=Quota(f["quota.cpu"], f["quota.memory"], f["quota.gpu"]),
+        quota=Quota(f["quota.cpu"], f["quota.memory"], f["quota.gpu"], f["quota.gpu_kinds"]),
         storage=StoragePolicy(
             f["storage.capacity"],
             f["storage.scope"],

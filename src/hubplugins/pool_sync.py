@@ -8,9 +8,12 @@ is unreachable) never takes that for an empty pool.
 
 Which pods count: every pod the reflector sees, whichever hub made it. A
 namespace shared by two hubs counts both hubs' GPU pods against each pool,
-and a user's pods of both hubs (by KubeSpawner's ``hub.jupyter.org/username``
-annotation) against their quota: the safe side for a shared resource. Pods
-without the ``component=singleuser-server`` label are not seen.
+and a user's pods (by KubeSpawner's ``hub.jupyter.org/username`` annotation)
+against their quota, but only the pods of this hub: those carrying every one
+of its ``KubeSpawner.common_labels`` (Zero-to-JupyterHub sets ``release`` to
+the release name, so two releases in one namespace tell their pods apart;
+with no labels set, every user pod counts, the safe side). Pods without the
+``component=singleuser-server`` label are not seen.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 from .decisions import ServerUsage
 from .errors import QuantityError
 from .gpu_pool import GpuPool, not_synced
-from .pod_holdings import holdings, is_live, pod_owner, pooled_holdings
+from .pod_holdings import has_labels, holdings, is_live, pod_owner, pooled_holdings
 from .policy_model import DEFAULT_GPU_RESOURCE
 from .quantities import parse_cpu
 
@@ -155,26 +158,37 @@ def restore(spawner: Any, server_id: str, grant: Mapping[str, Any], saved: Any) 
 
 
 def usage_from_pods(
-    pods: Pods | None, user: str, gpu_resources: Iterable[str]
+    pods: Pods | None,
+    user: str,
+    gpu_resources: Iterable[str],
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, ServerUsage]:
-    """The user's servers as their live pods say: server name -> what its pods hold."""
+    """The user's servers as their live pods say: server name -> what its pods hold.
+
+    Only pods carrying every one of ``labels`` (this hub's ``common_labels``) count.
+    """
     found: dict[str, ServerUsage] = {}
     if not pods:
         return found
     gpus = tuple(dict.fromkeys(gpu_resources))
+    wanted = dict(labels or {})
     for pod in list(pods.values()):
         owner = pod_owner(pod)
         if owner is None or owner[0] != user or not is_live(pod):
             continue
+        if wanted and not has_labels(pod, wanted):
+            continue
         name = owner[1]
         held = holdings(pod)
         seen = found.get(name, ServerUsage(name, running=True))
+        kinds = {r: seen.gpus.get(r, 0) + int(held.get(r, 0)) for r in gpus}
         found[name] = ServerUsage(
             name,
             running=True,
             cpu=seen.cpu + held.get("cpu", 0.0),
             memory=seen.memory + int(held.get("memory", 0)),
             gpu=seen.gpu + sum(int(held.get(r, 0)) for r in gpus),
+            gpus={r: n for r, n in kinds.items() if n},
         )
     return found
 
@@ -183,10 +197,12 @@ def larger(a: ServerUsage, b: ServerUsage | None) -> ServerUsage:
     """A server counted with the larger of what the hub granted and what its pods hold."""
     if b is None:
         return a
+    kinds = {r: max(a.gpus.get(r, 0), b.gpus.get(r, 0)) for r in {*a.gpus, *b.gpus}}
     return ServerUsage(
         a.name,
         running=a.running or b.running,
         cpu=max(a.cpu, b.cpu),
         memory=max(a.memory, b.memory),
         gpu=max(a.gpu, b.gpu),
+        gpus=kinds,
     )

@@ -10,6 +10,9 @@ Accepted ``user_options`` keys:
   (CPU guarantee / limit in cores), ``memr`` / ``meml`` (memory guarantee /
   limit in **GB = 10⁹ bytes**, a plain number with no unit, matching the
   Kubernetes ``G``). A missing line keeps the default.
+- ``gpu_kind``: the GPU kind the server's GPUs are of, an extended resource
+  name the tier offers in ``resources.gpu_kinds`` (``"nvidia.com/mig-1g.10gb"``);
+  without it, ``resources.gpu.resource``. Asked without ``gpu``, one GPU.
 - ``profile`` and the chosen profile's options (KubeSpawner's own; the caller
   names them in ``extra_keys``).
 
@@ -46,13 +49,14 @@ __all__ = [
 
 RULE = "request"
 RESOURCE_KEYS = ("gpu", "cpur", "cpul", "memr", "meml")
-OPTION_KEYS = ("cpu", "memory", "gpu", "resources", "profile")
+OPTION_KEYS = ("cpu", "memory", "gpu", "gpu_kind", "resources", "profile")
 MAX_TEXT = 4096
 MAX_GPUS = 10_000
 """Largest GPU count read at all; anything above is refused as malformed."""
 MAX_LINES = 64
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _WHOLE = re.compile(r"[0-9]{1,6}")
+_RESOURCE = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?")
 _FIELDS = {
     "cpur": "cpu_guarantee",
     "cpul": "cpu_limit",
@@ -72,6 +76,7 @@ class Request:
     memory_limit: int | None = None
     gpu: int | None = None
     profile: str | None = None
+    gpu_kind: str | None = None
 
 
 def _bad(message: str, **details: Any) -> PolicyRefusal:
@@ -233,6 +238,14 @@ def parse_request(user_options: Any, *, extra_keys: Collection[str] = ()) -> Req
                 f"Invalid options: {key} is given both as an option and as {line} in resources."
             )
         fields[field_name] = value
+    if "gpu_kind" in user_options:
+        kind = user_options["gpu_kind"]
+        if not isinstance(kind, str) or len(kind) > 253 or not _RESOURCE.fullmatch(kind):
+            raise _bad(
+                f"Invalid gpu_kind: {_kind(kind)} is not an extended resource name "
+                "(e.g. nvidia.com/mig-1g.10gb)."
+            )
+        fields["gpu_kind"] = kind
     if "profile" in user_options:
         profile = user_options["profile"]
         if not isinstance(profile, str) or not profile:

@@ -3,7 +3,7 @@
 They only appear when the user's policy lets them ask for more than the
 defaults, and state the tier's limits so that a user knows what to ask for.
 Values typed into the form reach ``user_options`` under the same keys the
-REST API takes (``cpu``, ``memory``, ``gpu``, ``resources``).
+REST API takes (``cpu``, ``memory``, ``gpu``, ``gpu_kind``, ``resources``).
 
 A form post is a mapping of field names to lists of strings; it is turned into
 plain strings here, where the form is read, so that the checks of
@@ -18,21 +18,24 @@ from typing import Any
 from .policy_model import Policy
 from .quantities import format_cpu, format_memory
 
-FORM_KEYS = ("cpu", "memory", "gpu", "resources")
+FORM_KEYS = ("cpu", "memory", "gpu", "gpu_kind", "resources")
 
 
 def render_resource_fields(policy: Policy) -> str:
     """HTML for the form, or ``""`` when there is nothing above the defaults to ask."""
     cpu, mem, gpu = policy.resources.cpu, policy.resources.memory, policy.resources.gpu
-    if cpu.max <= cpu.limit and mem.max <= mem.limit and gpu.max <= gpu.default:
+    kinds = policy.resources.gpu_kinds
+    if cpu.max <= cpu.limit and mem.max <= mem.limit and gpu.max <= gpu.default and not kinds:
         return ""
     tier = escape(policy.tier)
     rows = [
         _field("cpu", "CPU cores", format_cpu(cpu.limit), f"up to {format_cpu(cpu.max)}"),
         _field("memory", "Memory", format_memory(mem.limit), f"up to {format_memory(mem.max)}"),
     ]
-    if gpu.max:
+    if gpu.max or kinds:
         rows.append(_field("gpu", "GPUs", str(gpu.default), f"up to {gpu.max}"))
+    if kinds:
+        rows.append(_kind_field(policy))
     return f"""
 <fieldset class="hubplugins-resources" style="margin-top: 1em">
   <legend>Resources for this server ({tier})</legend>
@@ -54,6 +57,19 @@ def _field(name: str, label: str, default: str, limit: str) -> str:
         f"(default {escape(default)}, {escape(limit)})</label>"
         f'<input class="form-control" id="hubplugins-{name}" name="{name}" '
         f'placeholder="{escape(default)}" autocomplete="off"></div>'
+    )
+
+
+def _kind_field(policy: Policy) -> str:
+    """A choice of GPU kind: the tier's own first (sent as no choice), then each other kind."""
+    res = policy.resources
+    options = [f'<option value="">{escape(res.gpu.resource)} (up to {res.gpu.max})</option>']
+    for kind, most in res.gpu_kinds.items():
+        options.append(f'<option value="{escape(kind)}">{escape(kind)} (up to {most})</option>')
+    return (
+        '<div class="form-group"><label for="hubplugins-gpu_kind">GPU kind</label>'
+        '<select class="form-control" id="hubplugins-gpu_kind" name="gpu_kind">'
+        f"{''.join(options)}</select></div>"
     )
 
 

@@ -41,6 +41,7 @@ from . import (
     ownership,
     pod_guard,
     pool_sync,
+    quota_sync,
     renames,
     storage,
     user_delete,
@@ -190,19 +191,23 @@ class PolicySpawner(KubeSpawner):
         spawners = self.user.spawners
         gpu_resources = [*self.gpu_pool.capacity]
         if policy is not None:
-            gpu_resources.append(policy.resources.gpu.resource)
-        from_pods = pool_sync.usage_from_pods(pods, self.user.name, gpu_resources)
+            gpu_resources.extend(policy.resources.gpu_resources)
+        from_pods = pool_sync.usage_from_pods(
+            pods, self.user.name, gpu_resources, self.common_labels
+        )
         servers = []
         for name in self.user.orm_user.orm_spawners:
             other = spawners.get(name)  # dict.get: never instantiates a spawner
             running = bool(other is not None and other is not self and other.active)
             grant = (getattr(other, "_grant", None) or {}) if running else {}
+            gpu, kind = int(grant.get("gpu", 0)), grant.get("gpu_resource")
             server = ServerUsage(
                 name=name,
                 running=running,
                 cpu=float(grant.get("cpu_limit", 0.0)),
                 memory=int(grant.get("mem_limit", 0)),
-                gpu=int(grant.get("gpu", 0)),
+                gpu=gpu,
+                gpus={str(kind): gpu} if gpu and kind else {},
             )
             servers.append(pool_sync.larger(server, from_pods.pop(name, None)))
         servers.extend(from_pods.values())  # pods of servers the hub no longer lists
@@ -373,21 +378,23 @@ class PolicySpawner(KubeSpawner):
         self.cpu_limit = grant["cpu_limit"]
         self.mem_guarantee = grant["mem_guarantee"]
         self.mem_limit = grant["mem_limit"]
-        resource = policy.resources.gpu.resource
+        resource = str(grant.get("gpu_resource") or policy.resources.gpu.resource)
         limits = dict(self.extra_resource_limits)
         guarantees = dict(self.extra_resource_guarantees)
+        for kind in policy.resources.gpu_resources:  # one kind per server: the granted one
+            limits.pop(kind, None)
+            guarantees.pop(kind, None)
         if grant.get("gpu"):
             limits[resource] = str(grant["gpu"])
             guarantees[resource] = str(grant["gpu"])
-        else:
-            limits.pop(resource, None)
-            guarantees.pop(resource, None)
         self.extra_resource_limits = limits
         self.extra_resource_guarantees = guarantees
+        main_gpu = policy.resources.gpu.resource
         notes = [
             f"Policy ({policy.tier}): {format_cpu(grant['cpu_limit'])} CPU, "
             f"{format_memory(grant['mem_limit'])} memory"
             + (f", {grant['gpu']} GPU" if grant.get("gpu") else "")
+            + (f" ({resource})" if grant.get("gpu") and resource != main_gpu else "")
         ]
         if policy.quota.cpu is not None:
             used = usage.totals(excluding=self.name)[0] / 1000 + grant["cpu_limit"]
@@ -419,7 +426,15 @@ class PolicySpawner(KubeSpawner):
         # on a 409 KubeSpawner stops the old pod and tries again: this start keeps its grant
         self._replacing_pod = True
         try:
-            return bool(await super()._make_create_pod_request(pod, request_timeout))
+            return await quota_sync.create_pod(
+                self, pod, request_timeout, super()._make_create_pod_request
+            )
+        except PolicyRefusal as refusal:
+            # refused by a ResourceQuota: no pod exists, nothing of this start stays
+            self._nothing_created = True
+            await pod_guard.undo_start(self)
+            self._forget_when_stopped = self._own_record
+            raise self._pod_refused(refusal.decision) from None
         finally:
             self._replacing_pod = False
 

@@ -117,15 +117,29 @@ def grant(policy: Policy, request: Request, base: Request | None = None) -> Deci
     )
     if isinstance(memory, Decision):
         return memory
-    gpu = request.gpu if request.gpu is not None else base.gpu
+    kind = request.gpu_kind or res.gpu.resource
+    if res.gpu_max(kind) is None:
+        offered = ", ".join(res.gpu_resources)
+        return Decision.refuse(
+            "resources.gpu_kinds",
+            f"GPU kind {echo(kind, 80)} is not offered to your groups; the kinds are "
+            f"{offered}. Ask for one of them.",
+            limit=offered,
+            usage=kind,
+        )
+    if kind == res.gpu.resource:
+        gpu = request.gpu if request.gpu is not None else base.gpu
+        gpu = gpu if gpu is not None else res.gpu.default
+    else:  # another kind: the profile's count is of the tier's own kind
+        gpu = request.gpu if request.gpu is not None else 1
     return Decision.allow(
         "request",
         cpu_guarantee=cpu[0],
         cpu_limit=cpu[1],
         mem_guarantee=memory[0],
         mem_limit=memory[1],
-        gpu=gpu if gpu is not None else res.gpu.default,
-        gpu_resource=res.gpu.resource,
+        gpu=gpu,
+        gpu_resource=kind,
     )
 
 
@@ -147,15 +161,23 @@ def check_start(
         return granted
     g = granted.details
     res = policy.resources
+    main, gpu_kind = res.gpu.resource, str(g["gpu_resource"])
+    label = dict(_LABEL)
+    rules = {k: f"resources.{k}.max" for k in _KINDS}
+    quota_rules = {k: f"quota.{k}" for k in _KINDS}
+    if gpu_kind != main:
+        label["gpu"] = f"GPU ({gpu_kind})"
+        rules["gpu"] = f"resources.gpu_kinds.{gpu_kind}"
+        quota_rules["gpu"] = f"quota.gpu_kinds.{gpu_kind}"
     asked = (g["cpu_limit"], g["mem_limit"], g["gpu"])
     asked_units = (round(asked[0] * 1000), asked[1], asked[2])
-    caps = (res.cpu.max, res.memory.max, res.gpu.max)
+    caps = (res.cpu.max, res.memory.max, res.gpu_max(gpu_kind) or 0)
     cap_units = (round(caps[0] * 1000), caps[1], caps[2])
     for i, kind in enumerate(_KINDS):
         if asked_units[i] > cap_units[i]:
             return Decision.refuse(
-                f"resources.{kind}.max",
-                f"{_LABEL[kind]} request too large: {_server(server_name)} asks for "
+                rules[kind],
+                f"{label[kind]} request too large: {_server(server_name)} asks for "
                 f"{_amount(kind, asked[i])}; the most allowed per server for your groups "
                 f"({policy.tier}) is {_amount(kind, caps[i])}. Ask for "
                 f"{_amount(kind, caps[i])} or less.",
@@ -168,7 +190,7 @@ def check_start(
             running += 1
             cpu_used += round(server.cpu * 1000)
             memory_used += server.memory
-            gpu_used += server.gpu
+            gpu_used += server.gpus_of(gpu_kind, main)
     max_running = policy.servers.max_running
     if max_running is not None and running + 1 > max_running:
         return Decision.refuse(
@@ -181,7 +203,7 @@ def check_start(
         )
     quota = policy.quota
     used_units = (cpu_used, memory_used, gpu_used)
-    limits = (quota.cpu, quota.memory, quota.gpu)
+    limits = (quota.cpu, quota.memory, quota.gpu_for(gpu_kind, main))
     for i, kind in enumerate(_KINDS):
         limit = limits[i]
         if limit is None:
@@ -190,8 +212,8 @@ def check_start(
         if used_units[i] + asked_units[i] > limit_units:
             used = cpu_used / 1000 if i == 0 else used_units[i]
             return Decision.refuse(
-                f"quota.{kind}",
-                f"{_LABEL[kind]} quota reached: your running servers use "
+                quota_rules[kind],
+                f"{label[kind]} quota reached: your running servers use "
                 f"{_amount(kind, used)} of {_amount(kind, limit)} allowed for your "
                 f"groups ({policy.tier}), and {_server(server_name)} needs "
                 f"{_amount(kind, asked[i])}. Stop a server or ask for {_FEWER[kind]}.",

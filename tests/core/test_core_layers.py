@@ -31,6 +31,7 @@ CORE = [
     "server_names",
     "gpu_pool",
     "pod_holdings",
+    "quota_answer",
     "profiles",
     "profile_checks",
     "file_checks",

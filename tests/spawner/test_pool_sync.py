@@ -65,6 +65,26 @@ def test_usage_from_pods_counts_the_users_live_pods() -> None:
     assert found["nb"].running and found["nb"].cpu == 1.0
 
 
+OWN = {"app": "jupyterhub", "release": "gpu"}
+RELEASES = [
+    # (case, this hub's common_labels, the pod's labels, counted)
+    ("same-release", OWN, OWN, True),
+    ("other-release", OWN, {"app": "jupyterhub", "release": "storage"}, False),
+    ("unlabelled-pod", OWN, {}, False),
+    ("no-labels-set-counts-all", {}, {"release": "storage"}, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("own", "labels", "counted"), [c[1:] for c in RELEASES], ids=[c[0] for c in RELEASES]
+)
+def test_usage_from_pods_counts_this_hubs_pods(own, labels, counted) -> None:
+    pod = _pod("alice", "", cpu="2")
+    pod["metadata"]["labels"] = labels
+    found = pool_sync.usage_from_pods({"ns/a": pod}, "alice", [GPU], own)
+    assert ("" in found) is counted
+
+
 def test_a_pooled_start_is_refused_while_the_pods_are_not_listed() -> None:
     pool = GpuPool({GPU: 4})
     grant = {"gpu": 1, "gpu_resource": GPU}

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import schema
+from . import quota, schema
 from .errors import ApiError, already_exists, conflict, not_found
 from .schema import Decoding
 from .selectors import selector_matcher
@@ -22,7 +22,15 @@ from .validation import KINDS, validate
 if TYPE_CHECKING:
     from .kubelet import Kubelet
 
-NAMESPACED = ("pods", "persistentvolumeclaims", "services", "secrets", "configmaps", "events")
+NAMESPACED = (
+    "pods",
+    "persistentvolumeclaims",
+    "services",
+    "secrets",
+    "configmaps",
+    "events",
+    "resourcequotas",
+)
 RESOURCES = ("namespaces", *NAMESPACED)
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
 _NAME_SUFFIX = "bcdfghjklmnpqrstvwxz2456789"
@@ -59,6 +67,7 @@ class Cluster:
         self.max_events = max_events
         self._event_keys: deque[tuple[str, str]] = deque()
         self._service_ips = 0
+        self.store.listeners.append(self._quotas_follow_pods)
         self.add_namespace(namespace)
 
     def add_namespace(self, name: str) -> None:
@@ -163,6 +172,8 @@ class Cluster:
         if self.store.get(resource, namespace or "", meta["name"]) is not None:
             raise already_exists(resource, meta["name"])
         getattr(self, f"_default_{resource}")(obj)
+        if resource == "pods":  # admission and creation in one step: see quota
+            quota.admit(self, namespace or "", obj)
         obj = self.store.add(resource, obj)
         if resource == "persistentvolumeclaims":
             self.volume_path(namespace or "", meta["name"]).mkdir(parents=True, exist_ok=True)
@@ -218,6 +229,13 @@ class Cluster:
 
     def _default_configmaps(self, obj: dict[str, Any]) -> None:
         pass
+
+    def _default_resourcequotas(self, obj: dict[str, Any]) -> None:
+        obj["status"] = quota.status_of(self, obj["metadata"]["namespace"], obj)
+
+    def _quotas_follow_pods(self, resource: str, obj: dict[str, Any]) -> None:
+        if resource == "pods":
+            quota.refresh(self, obj["metadata"].get("namespace", ""))
 
     def _default_events(self, obj: dict[str, Any]) -> None:
         for key in ("firstTimestamp", "lastTimestamp", "eventTime"):
@@ -303,6 +321,8 @@ class Cluster:
             finalizers = meta.setdefault("finalizers", [])
             if PVC_PROTECTION not in finalizers and old_meta.get("deletionTimestamp") is None:
                 finalizers.append(PVC_PROTECTION)
+        if resource == "resourcequotas":  # status is the quota controller's
+            obj["status"] = quota.status_of(self, namespace or "", obj)
         return self.store.update(resource, obj)
 
     def patch(

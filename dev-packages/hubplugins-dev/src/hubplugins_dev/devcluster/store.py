@@ -10,7 +10,7 @@ import asyncio
 import bisect
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +79,8 @@ class Store:
         self._history: dict[str, list[Change]] = {}
         self._compacted: dict[str, int] = {}
         self._watchers: dict[str, set[Watcher]] = {}
+        # called with (resource, object) after every change, e.g. to keep quota status
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
     # reading
 
@@ -106,6 +108,8 @@ class Store:
                 continue
             if watcher.matcher(obj):
                 watcher.push(change.line)
+        for listener in self.listeners:
+            listener(resource, obj)
 
     def _bump(self, obj: dict[str, Any]) -> None:
         self.rv += 1

@@ -27,6 +27,7 @@ KINDS = {
     "secrets": "Secret",
     "configmaps": "ConfigMap",
     "events": "Event",
+    "resourcequotas": "ResourceQuota",
 }
 
 Causes = list[tuple[str, str]]
@@ -270,6 +271,24 @@ def _service_causes(svc: dict[str, Any]) -> Causes:
     return causes
 
 
+def _quota_causes(quota: dict[str, Any]) -> Causes:
+    causes: Causes = []
+    for rname, amount in ((quota.get("spec") or {}).get("hard") or {}).items():
+        try:
+            value = parse_quantity(amount)
+        except ValueError as e:
+            causes.append((f"spec.hard[{rname}]", f'Invalid value: "{amount}": {e}'))
+            continue
+        if value < 0:
+            causes.append(
+                (
+                    f"spec.hard[{rname}]",
+                    f'Invalid value: "{amount}": must be greater than or equal to 0',
+                )
+            )
+    return causes
+
+
 def validate(resource: str, obj: dict[str, Any], schema_causes: Causes | None = None) -> None:
     """Raise a 422 ``Invalid`` ApiError naming each bad field of ``obj``.
 
@@ -289,6 +308,8 @@ def validate(resource: str, obj: dict[str, Any], schema_causes: Causes | None = 
         causes += _data_causes(obj, base64_values=False)
     elif resource == "services":
         causes += _service_causes(obj)
+    elif resource == "resourcequotas":
+        causes += _quota_causes(obj)
     elif resource == "events" and not obj.get("involvedObject"):
         causes.append(("involvedObject", "Required value"))
     if causes:
