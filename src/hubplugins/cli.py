@@ -7,6 +7,8 @@
 - ``hubplugins explain [--file FILE] --groups a,b``: the effective policy of a
   user in those groups, and which source (``defaults`` or a group) gave each
   value. Without ``--file``, the built-in defaults.
+- ``hubplugins usage --url URL --token TOKEN [--json]``: each user's servers
+  against their limits and who holds which GPUs (see :mod:`hubplugins.usage_cli`).
 - ``hubplugins demo ...``: run the demo hub (see :mod:`hubplugins.demo`).
 """
 
@@ -100,6 +102,8 @@ def policy_values(policy: Policy) -> dict[str, Any]:
         "servers.name_max_length": p.servers.name_max_length,
         "idle.stop_after": p.idle.stop_after,
         "idle.delete_after": p.idle.delete_after,
+        "idle.delete_notice": p.idle.delete_notice,
+        "idle.allow_keep": p.idle.allow_keep,
         "resources.cpu.guarantee": r.cpu.guarantee,
         "resources.cpu.limit": r.cpu.limit,
         "resources.cpu.max": r.cpu.max,
@@ -178,6 +182,9 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--file", help="policy or helm values file (default: built-in)")
     explain.add_argument("--groups", default="", help="comma-separated JupyterHub group names")
     explain.set_defaults(run=cmd_explain)
+    from .usage_cli import add_parser as add_usage
+
+    add_usage(commands)
     demo = commands.add_parser("demo", help="run the demo hub on a local devcluster")
     demo.add_argument("demo_args", nargs=argparse.REMAINDER, help="arguments for the demo")
     demo.set_defaults(run=cmd_demo)

@@ -35,6 +35,8 @@ CORE = [
     "identity_rules",
     "lifecycle/sweep",
     "lifecycle/conditions",
+    "lifecycle/notices",
+    "usage",
 ]
 OUTSIDE = ("jupyterhub", "tornado", "kubernetes_asyncio", "kubespawner", "ldap3", "oauthenticator")
 # pure helpers of those projects the core reuses rather than rewrites

@@ -10,6 +10,7 @@ from traitlets.config import Config
 import hubplugins
 from hubplugins.lifecycle import LIFECYCLE_SCOPES, configure
 from hubplugins.lifecycle.endpoint import ENDPOINT
+from hubplugins.lifecycle.notice_endpoint import NOTICE_ENDPOINT
 
 NAME = "hubplugins-lifecycle"
 
@@ -43,6 +44,11 @@ CASES = {
         lambda s: s["command"][-2:] == ["--policy-file", "/etc/hub/policy.yaml"],
     ),
     "dry-run-flag": (policy_dict, {"dry_run": True}, lambda s: "--dry-run" in s["command"]),
+    "notice-webhook-flag": (
+        policy_dict,
+        {"notice_webhook": "http://mailer/notices"},
+        lambda s: s["command"][-2:] == ["--notice-webhook", "http://mailer/notices"],
+    ),
     "metrics-port-is-service-url": (
         policy_dict,
         {"metrics_port": 9999},
@@ -71,7 +77,11 @@ def test_configure(case: str) -> None:
     assert role == {"name": NAME, "scopes": LIFECYCLE_SCOPES, "services": [NAME]}
     # the endpoint the service acts through, once
     paths = [entry[0] for entry in c.JupyterHub.extra_handlers]
-    assert paths == [f"{ENDPOINT}/([^/]+)/server", f"{ENDPOINT}/([^/]+)/servers/([^/]*)"]
+    assert paths == [
+        f"{ENDPOINT}/([^/]+)/server",
+        f"{ENDPOINT}/([^/]+)/servers/([^/]*)",
+        f"{NOTICE_ENDPOINT}/([^/]+)/servers/([^/]*)",
+    ]
 
 
 SETUP = {

@@ -50,6 +50,13 @@ class HubLifecycle(Configurable):
         config=True
     )
     concurrency = Integer(10, help="Hub API requests the service keeps in flight.").tag(config=True)
+    notice_webhook = Unicode(
+        "",
+        help="URL that gets a JSON POST for each new retention notice (a tier's "
+        "idle.delete_notice), e.g. a small service that sends the owner an e-mail. "
+        'Example: "http://mailer.jhub.svc:8000/notices". Empty: no webhook (the log line '
+        "and the metric still count each notice).",
+    ).tag(config=True)
     metrics_port = Integer(
         0,
         help="Port (on 127.0.0.1) where the service serves Prometheus metrics at /metrics; "
@@ -74,6 +81,7 @@ def configure(
     dry_run: bool = False,
     concurrency: int = 10,
     metrics_port: int = 0,
+    notice_webhook: str = "",
     extra_args: Sequence[str] = (),
     environment: Mapping[str, str] | None = None,
 ) -> None:
@@ -97,6 +105,7 @@ def configure(
         str(concurrency),
         *args,
         *(["--dry-run"] if dry_run else []),
+        *(["--notice-webhook", notice_webhook] if notice_webhook else []),
         *extra_args,
     ]
     service: dict[str, Any] = {
@@ -127,4 +136,5 @@ def setup_lifecycle(c: Config) -> None:
         dry_run=options.dry_run,
         concurrency=options.concurrency,
         metrics_port=options.metrics_port,
+        notice_webhook=options.notice_webhook,
     )
