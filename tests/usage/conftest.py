@@ -49,7 +49,7 @@ c.JupyterHub.load_roles.append(
 """
 
 
-@pytest.fixture(scope="module", params=["6", "5.5"], ids=["jh6", "jh55"])
+@pytest.fixture(scope="package", params=["6", "5.5"], ids=["jh6", "jh55"])
 async def usage_hub(
     request: pytest.FixtureRequest, devcluster, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Hub]:

@@ -26,15 +26,19 @@ async def user_token(hub, name: str) -> str:
     return resp.json()["token"]
 
 
+async def join(hub, names: list[str], group: str) -> None:
+    resp = await hub.api("POST", f"/groups/{group}", json={"users": names})
+    assert resp.status_code in (201, 409), resp.text
+    if resp.status_code == 409:  # the group exists
+        resp = await hub.api("POST", f"/groups/{group}/users", json={"users": names})
+        assert resp.status_code == 200, resp.text
+
+
 async def make_users(hub, names: list[str], group: str | None = None) -> None:
     resp = await hub.api("POST", "/users", json={"usernames": names})
     assert resp.status_code == 201, resp.text
     if group:
-        resp = await hub.api("POST", f"/groups/{group}", json={"users": names})
-        assert resp.status_code in (201, 409), resp.text
-        if resp.status_code == 409:
-            resp = await hub.api("POST", f"/groups/{group}/users", json={"users": names})
-            assert resp.status_code == 200, resp.text
+        await join(hub, names, group)
 
 
 async def start(hub, user: str, server: str, options: dict | None = None) -> None:
