@@ -96,6 +96,7 @@ def report_for(user: Any, config: Any, now: datetime | None = None) -> dict[str,
         grant = (getattr(spawner, "_grant", None) or {}) if active else {}
         held = larger(_server_usage(name, ready or active, grant), from_pods.pop(name, None))
         facts = usage_store.notes_of(usage_store.mark_of(db, orm.id), orm)
+        facts["kept"] = facts["kept"] and policy.idle.allow_keep  # a tier that still allows it
         servers.append(
             ServerFacts(
                 name=name,

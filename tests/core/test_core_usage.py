@@ -190,3 +190,35 @@ def test_cli_text_and_json_name_gpu_holders():
     assert usage_json([got])["gpu_holders"] == [
         {"user": "alice", "server": "gpu", "gpu": 2, "resource": "nvidia.com/gpu"}
     ]
+
+
+def test_spawn_form_states_the_caps():
+    from hubplugins.spawn_form import render_caps
+
+    html = render_caps(TABLE.resolve(["gpu-beta"]))
+    assert html == (
+        '<p class="hubplugins-caps form-text">Your limits (gpu-beta): each server up to 1 CPUs, '
+        "2G memory, 2 GPUs; all your running servers together 4 CPUs, 8G memory, 4 GPUs; "
+        "5 named servers; 6 running at once.</p>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "idle", "error"),
+    [
+        ("notice_shorter", {"delete_after": "7d", "delete_notice": "1d"}, None),
+        ("notice_too_long", {"delete_after": "7d", "delete_notice": "7d"}, "must be shorter"),
+        ("notice_without_retention", {"delete_notice": "1d"}, None),
+        ("keep_not_a_bool", {"allow_keep": "yes"}, "true or false"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_idle_notice_and_keep_keys(case, idle, error):
+    from hubplugins.errors import PolicyConfigError
+
+    try:
+        PolicyTable.from_dict({"defaults": {"idle": idle}})
+    except PolicyConfigError as exc:
+        assert error is not None and error in str(exc), str(exc)
+    else:
+        assert error is None

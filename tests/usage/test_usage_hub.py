@@ -216,6 +216,15 @@ async def test_notice_webhook_keep_and_the_rule_that_acted(usage_hub, webhook):
         assert (keeper, "kept") in {(a.user, a.server) for a in result.actions("kept")}
         assert "kept" in by_name(await usage(hub, keeper))  # admins see it, and that it is kept
         assert by_name(await usage(hub, keeper))["kept"]["kept"]
+
+        # a tier that no longer allows keeping: the mark counts for nothing
+        resp = await hub.api("DELETE", "/groups/keepers/users", json={"users": [keeper]})
+        assert resp.status_code == 200, resp.text
+        assert not by_name(await usage(hub, keeper))["kept"]["kept"]
+        result = await service(29.5).sweep()
+        assert (keeper, "kept", "delete", "done") in {
+            (a.user, a.server, a.action, o) for a, o in result.done
+        }
     finally:
         api.close()
         await remove(hub, keeper)

@@ -120,7 +120,7 @@ def _handler_class() -> type:
             )
             decision = still_as_planned(request, label, server_now(spawner))
             if decision.allowed:
-                kept = not_kept(request, label, notes.is_kept(self.db, spawner))
+                kept = not_kept(request, label, notes.is_kept(self, user, spawner))
                 if not kept.allowed and request.running:
                     # kept from retention, not from the idle stop its idle time is past
                     future = await self.stop_single_user(user, server_name)

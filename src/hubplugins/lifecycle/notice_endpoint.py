@@ -29,19 +29,26 @@ NOTICE_ENDPOINT = "/api/hubplugins/lifecycle/notices"
 RULE_HEADER = "X-Hubplugins-Rule"
 
 
-def rule_for(handler: Any, user: Any, action: str) -> tuple[str, str, float]:
-    """(rule, the group that set it, its limit in seconds) of ``action`` for ``user``."""
+def _policy(handler: Any, user: Any) -> Any:
     from ..config import HubPolicy
 
     table = HubPolicy.instance_for(handler.settings.get("config"), log=handler.log).table
-    policy = table.resolve(g.name for g in user.groups)
+    return table.resolve(g.name for g in user.groups)
+
+
+def rule_for(handler: Any, user: Any, action: str) -> tuple[str, str, float]:
+    """(rule, the group that set it, its limit in seconds) of ``action`` for ``user``."""
+    policy = _policy(handler, user)
     rule = "idle.delete_after" if action == "delete" else "idle.stop_after"
     limit = policy.idle.delete_after if action == "delete" else policy.idle.stop_after
     return rule, policy.sources.get(rule, "defaults"), float(limit or 0)
 
 
-def is_kept(db: Any, spawner: Any) -> bool:
-    return bool(usage_store.mark_of(db, spawner.orm_spawner.id).get("kept"))
+def is_kept(handler: Any, user: Any, spawner: Any) -> bool:
+    """Kept by its owner, in a tier that still allows keeping (a kept mark outlives neither)."""
+    if not _policy(handler, user).idle.allow_keep:
+        return False
+    return bool(usage_store.mark_of(handler.db, spawner.orm_spawner.id).get("kept"))
 
 
 def acted(handler: Any, user: Any, spawner: Any, action: str, stopped: Any = None) -> None:
@@ -103,7 +110,8 @@ def _handler_class() -> type:
             spawner = user.spawners[server_name]
             seen, delete_at = request
             label = f"server {server_name!r} of {user_name}"
-            decision = notice_allowed(seen, label, server_now(spawner), is_kept(self.db, spawner))
+            kept = is_kept(self, user, spawner)
+            decision = notice_allowed(seen, label, server_now(spawner), kept)
             if not decision.allowed:
                 raise self._refuse(decision, **fields)
             noticed = usage_store.record_notice(self.db, spawner.orm_spawner, delete_at)
