@@ -33,6 +33,11 @@ MEANING = {
     "idle.stop_after": "Stop a server idle this long; its volume is kept. null: never.",
     "idle.delete_after": "Delete an idle named server, and its volume where the storage "
     "rules allow, after this long. null: never.",
+    "idle.delete_notice": "Mark a named server this long before retention deletes it: the "
+    "home page flags it and the lifecycle service sends one event (log, metric, webhook) "
+    "per idle period. Must be shorter than delete_after. null: no notice.",
+    "idle.allow_keep": "Users may keep a named server: retention never deletes a kept "
+    "server (the idle stop still applies). Admins see kept servers in the usage endpoint.",
     "resources.cpu.guarantee": "CPU each server is guaranteed (the pod's request) "
     "unless the user asks for another amount.",
     "resources.cpu.limit": "CPU each server may use (the pod's limit) unless the user asks.",

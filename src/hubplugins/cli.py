@@ -11,6 +11,8 @@
 - ``hubplugins plan NEW_POLICY --url URL --token TOKEN``: what deploying a
   policy would do to the hub's current users and servers (see
   :mod:`hubplugins.plan`).
+- ``hubplugins usage --url URL --token TOKEN [--json]``: each user's servers
+  against their limits and who holds which GPUs (see :mod:`hubplugins.usage_cli`).
 """
 
 from __future__ import annotations
@@ -175,6 +177,8 @@ def policy_values(policy: Policy) -> dict[str, Any]:
         "servers.name_max_length": p.servers.name_max_length,
         "idle.stop_after": p.idle.stop_after,
         "idle.delete_after": p.idle.delete_after,
+        "idle.delete_notice": p.idle.delete_notice,
+        "idle.allow_keep": p.idle.allow_keep,
         "resources.cpu.guarantee": r.cpu.guarantee,
         "resources.cpu.limit": r.cpu.limit,
         "resources.cpu.max": r.cpu.max,
@@ -334,6 +338,9 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--current", help="the policy the hub runs now: list only what changes")
     plan.add_argument("--json", action="store_true", help="print the result as JSON")
     plan.set_defaults(run=cmd_plan)
+    from .usage_cli import add_parser as add_usage
+
+    add_usage(commands)
     return top
 
 

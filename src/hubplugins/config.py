@@ -264,6 +264,8 @@ SETUP_STEPS: list[str | Callable[[Config], None]] = [
     "hubplugins.lifecycle.wiring:setup_lifecycle",
     "hubplugins.storage:setup_handlers",  # SSH public key and volume-failure endpoints
     "hubplugins.identity_api:setup_handlers",  # admins re-link an account's identity
+    # GET /hub/api/hubplugins/usage, the keep endpoint, the home page's usage panel
+    "hubplugins.usage_api:setup_usage",
     # further steps add themselves here, as "module:function" (imported when
     # setup runs) or a function taking the config, e.g. the lifecycle service
 ]

@@ -81,6 +81,15 @@ def cross_check(
             f"stop_after {format_duration(stop)}",
         )
 
+    notice = flat.get("idle.delete_notice")
+    if notice is not None and delete is not None and notice >= delete:
+        report(
+            ("idle.delete_notice", "idle.delete_after"),
+            "idle",
+            f"delete_notice {format_duration(notice)} must be shorter than "
+            f"delete_after {format_duration(delete)}",
+        )
+
     for kind, per_server in (("cpu", "limit"), ("memory", "limit"), ("gpu", "default")):
         quota_key, server_key = f"quota.{kind}", f"resources.{kind}.{per_server}"
         quota, server = flat[quota_key], flat[server_key]

@@ -48,6 +48,10 @@ class IdlePolicy:
 
     stop_after: float | None
     delete_after: float | None
+    delete_notice: float | None = None
+    """Mark a server this long before retention deletes it (None = no notice)."""
+    allow_keep: bool = False
+    """Users may keep a server: retention never deletes a kept server."""
 
 
 @dataclass(frozen=True)

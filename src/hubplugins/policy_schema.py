@@ -66,7 +66,14 @@ SECTION_SCHEMA: dict[str, Any] = _obj(
                 "name_max_length": {"type": "integer", "minimum": 1, "maximum": 30},
             }
         ),
-        "idle": _obj({"stop_after": _DURATION, "delete_after": _DURATION}),
+        "idle": _obj(
+            {
+                "stop_after": _DURATION,
+                "delete_after": _DURATION,
+                "delete_notice": _DURATION,
+                "allow_keep": {"type": "boolean"},
+            }
+        ),
         "resources": _obj(
             {
                 "cpu": _obj({"guarantee": _cpu(), "limit": _cpu(), "max": _cpu()}),

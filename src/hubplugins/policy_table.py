@@ -108,6 +108,8 @@ FIELDS: dict[str, tuple[Callable[[Any], Any], Merge]] = {
     "servers.name_max_length": (int, "more"),
     "idle.stop_after": (parse_duration, "more"),
     "idle.delete_after": (parse_duration, "more"),
+    "idle.delete_notice": (parse_duration, "more"),
+    "idle.allow_keep": (bool, "true_wins"),
     "resources.cpu.guarantee": (parse_cpu, "more"),
     "resources.cpu.limit": (parse_cpu, "more"),
     "resources.cpu.max": (parse_cpu, "more"),
@@ -138,6 +140,8 @@ BUILTIN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "servers.name_max_length": 20,
         "idle.stop_after": 7200.0,
         "idle.delete_after": None,
+        "idle.delete_notice": None,
+        "idle.allow_keep": False,
         "resources.cpu.guarantee": 0.5,
         "resources.cpu.limit": 1.0,
         "resources.cpu.max": 1.0,
@@ -240,7 +244,12 @@ def build_policy(flat: Flat, sources: Mapping[str, str], groups: Iterable[str]) 
         servers=ServerLimits(
             f["servers.max_named"], f["servers.max_running"], f["servers.name_max_length"]
         ),
-        idle=IdlePolicy(f["idle.stop_after"], f["idle.delete_after"]),
+        idle=IdlePolicy(
+            f["idle.stop_after"],
+            f["idle.delete_after"],
+            f["idle.delete_notice"],
+            f["idle.allow_keep"],
+        ),
         resources=Resources(
             cpu=CpuSpec(
                 f["resources.cpu.guarantee"], f["resources.cpu.limit"], f["resources.cpu.max"]

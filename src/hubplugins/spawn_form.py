@@ -51,6 +51,34 @@ def render_resource_fields(policy: Policy) -> str:
 """
 
 
+def render_caps(policy: Policy) -> str:
+    """One line stating the tier's caps, per server and across running servers."""
+    cpu, mem, gpu = policy.resources.cpu, policy.resources.memory, policy.resources.gpu
+    each = [f"{format_cpu(cpu.max)} CPUs", f"{format_memory(mem.max)} memory"]
+    if gpu.max:
+        each.append(f"{gpu.max} GPUs")
+    quota = policy.quota
+    total = []
+    if quota.cpu is not None:
+        total.append(f"{format_cpu(quota.cpu)} CPUs")
+    if quota.memory is not None:
+        total.append(f"{format_memory(quota.memory)} memory")
+    if quota.gpu:
+        total.append(f"{quota.gpu} GPUs")
+    parts = [f"each server up to {', '.join(each)}"]
+    if total:
+        parts.append(f"all your running servers together {', '.join(total)}")
+    servers = policy.servers
+    if servers.max_named is not None:
+        parts.append(f"{servers.max_named} named servers")
+    if servers.max_running is not None:
+        parts.append(f"{servers.max_running} running at once")
+    return (
+        f'<p class="hubplugins-caps form-text">Your limits ({escape(policy.tier)}): '
+        f"{escape('; '.join(parts))}.</p>"
+    )
+
+
 def _field(name: str, label: str, default: str, limit: str) -> str:
     return (
         f'<div class="form-group"><label for="hubplugins-{name}">{escape(label)} '

@@ -67,6 +67,7 @@ from .renames import avoid_taken_oauth_client, follow_rename
 from .resources_text import Request, parse_request, require_mapping
 from .spawn_form import (
     profile_options_from_form,
+    render_caps,
     render_resource_fields,
     resource_options_from_form,
 )
@@ -536,6 +537,8 @@ class PolicySpawner(KubeSpawner):
             self.user_options = saved
         if self.resource_form:
             html += render_resource_fields(policy)
+        if html:  # the tier's caps, stated before the user asks (no form: no page)
+            html += render_caps(policy)
         return html
 
     @default("options_form")

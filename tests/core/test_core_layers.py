@@ -44,6 +44,8 @@ CORE = [
     "lifecycle/conditions",
     "lifecycle/cullers",
     "lifecycle/hub_url",
+    "lifecycle/notices",
+    "usage",
 ]
 OUTSIDE = ("jupyterhub", "tornado", "kubernetes_asyncio", "kubespawner", "ldap3", "oauthenticator")
 # pure helpers of those projects the core reuses rather than rewrites

@@ -11,6 +11,7 @@ import hubplugins
 from hubplugins.lifecycle import LIFECYCLE_SCOPES, configure
 from hubplugins.lifecycle.endpoint import ENDPOINT
 from hubplugins.lifecycle.hub_metrics import METRICS_ENDPOINT, METRICS_SCOPE
+from hubplugins.lifecycle.notice_endpoint import NOTICE_ENDPOINT
 
 NAME = "hubplugins-lifecycle"
 
@@ -49,6 +50,11 @@ CASES = {
         lambda s: s["command"][-2:] == ["--policy-file", "/etc/hub/policy.yaml"],
     ),
     "dry-run-flag": (policy_dict, {"dry_run": True}, lambda s: "--dry-run" in s["command"]),
+    "notice-webhook-flag": (
+        policy_dict,
+        {"notice_webhook": "http://mailer/notices"},
+        lambda s: s["command"][-2:] == ["--notice-webhook", "http://mailer/notices"],
+    ),
     "metrics-port-is-service-url": (
         policy_dict,
         {"metrics_port": 9999},
@@ -91,6 +97,7 @@ def test_configure(case: str) -> None:
     assert paths == [
         f"{ENDPOINT}/([^/]+)/server",
         f"{ENDPOINT}/([^/]+)/servers/([^/]*)",
+        f"{NOTICE_ENDPOINT}/([^/]+)/servers/([^/]*)",
         METRICS_ENDPOINT,
     ]
     assert set(c.JupyterHub.custom_scopes) == {METRICS_SCOPE}

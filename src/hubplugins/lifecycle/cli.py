@@ -81,6 +81,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--metrics-ip", default="127.0.0.1", help="address of the metrics server (127.0.0.1)"
     )
+    p.add_argument(
+        "--notice-webhook",
+        default=env("HUBPLUGINS_LIFECYCLE_NOTICE_WEBHOOK", ""),
+        help="URL that gets a JSON POST for each new retention notice (idle.delete_notice), "
+        "e.g. to send an e-mail (default: none)",
+    )
     p.add_argument("--log-level", default=env("HUBPLUGINS_LIFECYCLE_LOG_LEVEL", "INFO"))
     return p
 
@@ -109,7 +115,12 @@ async def _run(args: argparse.Namespace) -> int:
         log.info("hubplugins lifecycle metrics at http://%s:%d/metrics", metrics_ip, port)
     api = HubAPI(args.url, token, concurrency=args.concurrency)
     service = LifecycleService(
-        api, source, dry_run=args.dry_run, concurrency=args.concurrency, page_size=args.page_size
+        api,
+        source,
+        dry_run=args.dry_run,
+        concurrency=args.concurrency,
+        page_size=args.page_size,
+        webhook=args.notice_webhook,
     )
     try:
         if args.once:

@@ -14,7 +14,9 @@ between. A refusal is a :class:`~hubplugins.decisions.Decision`:
   plan saw it stopped;
 - ``lifecycle.busy`` (409): the server is stopping or being renamed;
 - ``lifecycle.stopped`` (409): the server stopped where the plan saw it running;
-- ``lifecycle.activity`` (412): its last activity is not the one the plan saw.
+- ``lifecycle.activity`` (412): its last activity is not the one the plan saw;
+- ``lifecycle.kept`` (409): its owner keeps it (``idle.allow_keep``): never deleted
+  by retention.
 
 JupyterHub records the start and the stop of a server as activity, so a start
 and a stop since the plan (even a failed start) also change the activity.
@@ -29,7 +31,14 @@ from typing import Any, Literal
 
 from ..decisions import Decision, echo
 
-__all__ = ["RULES", "LifecycleRequest", "ServerNow", "read_request", "still_as_planned"]
+__all__ = [
+    "RULES",
+    "LifecycleRequest",
+    "ServerNow",
+    "not_kept",
+    "read_request",
+    "still_as_planned",
+]
 
 RULES = {
     "lifecycle.request": 400,
@@ -38,6 +47,7 @@ RULES = {
     "lifecycle.busy": 409,
     "lifecycle.stopped": 409,
     "lifecycle.activity": 412,
+    "lifecycle.kept": 409,
 }
 FIELDS = ("action", "last_activity", "running")
 
@@ -116,6 +126,17 @@ def read_request(body: Any, server: str) -> LifecycleRequest | Decision:
             f"{echo(str(body['last_activity']))}.",
         )
     return LifecycleRequest(action, last_activity, running)
+
+
+def not_kept(request: LifecycleRequest, name: str, kept: bool) -> Decision:
+    """Retention never deletes a server its owner keeps; stops still apply."""
+    if kept and request.action == "delete":
+        return refuse(
+            "lifecycle.kept",
+            f"Not deleted: {name} is kept by its owner (idle.allow_keep).",
+            usage="kept",
+        )
+    return Decision.allow("lifecycle.kept")
 
 
 def _when(value: datetime | None) -> str:

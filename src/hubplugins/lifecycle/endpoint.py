@@ -20,9 +20,12 @@ being cancelled. Then:
 
 Answers: 400 malformed body, 403 without ``delete:servers`` on the server (or
 for the server's owner: owners delete through JupyterHub's own API), 404
-unknown user or server, 409 started or stopped since the plan, 412 activity
-since the plan; every refusal names its rule in the JSON message and the
+unknown user or server, 409 started or stopped since the plan, or (delete)
+kept by its owner (a running kept server is stopped by the idle rule instead),
+412 activity since the plan; every refusal names its rule in the JSON message and the
 ``X-Hubplugins-Rule`` header, and is logged as one ``lifecycle-request`` line.
+Each stop and delete records the rule and the group that set it, for the
+owner's page (:mod:`hubplugins.lifecycle.notice_endpoint`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,14 @@ from typing import Any
 
 from ..decisions import Decision
 from ..errors import PolicyRefusal
-from .conditions import LifecycleRequest, ServerNow, read_request, refuse, still_as_planned
+from .conditions import (
+    LifecycleRequest,
+    ServerNow,
+    not_kept,
+    read_request,
+    refuse,
+    still_as_planned,
+)
 
 __all__ = ["ENDPOINT", "RULE_HEADER", "handlers", "setup_endpoint"]
 
@@ -65,6 +75,7 @@ def _handler_class() -> type:
     from jupyterhub.utils import maybe_future
 
     from ..edge import http_error, log_decision
+    from . import notice_endpoint as notes
 
     class LifecycleServerHandler(APIHandler):
         """Stop or delete one server for the lifecycle service, if it is as planned."""
@@ -108,12 +119,20 @@ def _handler_class() -> type:
                 else f"{user_name}'s default server"
             )
             decision = still_as_planned(request, label, server_now(spawner))
+            if decision.allowed:
+                kept = not_kept(request, label, notes.is_kept(self, user, spawner))
+                if not kept.allowed and request.running:
+                    # kept from retention, not from the idle stop its idle time is past
+                    future = await self.stop_single_user(user, server_name)
+                    notes.acted(self, user, spawner, "stop", future)
+                decision = kept
             if not decision.allowed:
                 raise self._refuse(decision, **fields)
             # no await since the check: the server is marked before anything else runs
             if request.action == "stop" or request.running:
                 future = await self.stop_single_user(user, server_name)
                 if request.action == "stop":
+                    notes.acted(self, user, spawner, "stop", future)
                     stopping = bool(spawner._stop_pending)
                     outcome = "stopping" if stopping else "stopped"
                     log_decision(self.log, "lifecycle-request", {"outcome": outcome}, **fields)
@@ -126,6 +145,7 @@ def _handler_class() -> type:
                 if not decision.allowed:
                     raise self._refuse(decision, **fields)
             await self._delete(user, spawner, server_name)
+            notes.acted(self, user, spawner, "delete")
             log_decision(self.log, "lifecycle-request", {"outcome": "deleted"}, **fields)
             self.set_status(204)
 
@@ -170,8 +190,14 @@ def __getattr__(name: str) -> Any:
 
 def handlers() -> list[tuple[str, Any]]:
     """Entries for ``c.JupyterHub.extra_handlers``: the default server and named ones."""
+    from .notice_endpoint import handlers as notice_handlers
+
     cls = __getattr__("LifecycleServerHandler")
-    return [(rf"{ENDPOINT}/([^/]+)/server", cls), (rf"{ENDPOINT}/([^/]+)/servers/([^/]*)", cls)]
+    return [
+        (rf"{ENDPOINT}/([^/]+)/server", cls),
+        (rf"{ENDPOINT}/([^/]+)/servers/([^/]*)", cls),
+        *notice_handlers(),
+    ]
 
 
 def setup_endpoint(c: Any) -> None:

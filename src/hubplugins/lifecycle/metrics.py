@@ -28,7 +28,7 @@ SKIPPED = Counter(
     "Servers left alone for a reason other than not being idle long enough at the listing "
     "(pending: starting or stopping when listed; no_activity: no timestamp; and, found by the "
     "hub when acting: gone: removed, started: started or starting, busy: stopping, "
-    "stopped: stopped, active: activity since the listing)",
+    "stopped: stopped, active: activity since the listing, kept: kept by its owner)",
     ["reason"],
     registry=REGISTRY,
 )
@@ -36,6 +36,18 @@ FAILED = Counter(
     "hubplugins_lifecycle_action_failures",
     "Stop or delete requests the hub refused or that failed",
     ["action"],
+    registry=REGISTRY,
+)
+NOTICES = Counter(
+    "hubplugins_lifecycle_delete_notices",
+    "Named servers marked for deletion within their tier's idle.delete_notice, once per idle "
+    "period (or, in a dry run, that would have been)",
+    ["dry_run"],
+    registry=REGISTRY,
+)
+WEBHOOK_FAILURES = Counter(
+    "hubplugins_lifecycle_webhook_failures",
+    "Notice events the webhook did not accept (an error or a status other than 2xx)",
     registry=REGISTRY,
 )
 SWEEP_SECONDS = Histogram(

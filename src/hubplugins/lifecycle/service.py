@@ -29,6 +29,8 @@ from tornado.netutil import bind_sockets
 from ..policy_table import PolicyTable, load_yaml
 from . import metrics
 from .hubapi import HubAPI, HubAPIError
+from .notices import Notice, plan_notices
+from .notify import send_notice
 from .sweep import Action, Skip, needs_stopped_servers, plan_user
 
 __all__ = ["POLICY_ENV", "LifecycleService", "PolicySource", "SweepResult", "serve_metrics"]
@@ -44,6 +46,7 @@ SKIPS = {
     "lifecycle.busy": "busy",  # it is stopping or being renamed
     "lifecycle.stopped": "stopped",  # it stopped (a stop planned for it is moot)
     "lifecycle.activity": "active",  # it had activity since the listing
+    "lifecycle.kept": "kept",  # its owner keeps it from retention
 }
 MISSING_ENDPOINT = (
     "a 404 without a rule: the hub may not serve the lifecycle endpoint; "
@@ -89,12 +92,18 @@ class SweepResult:
 
     done: list[tuple[Action, str]] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
+    notices: list[tuple[Notice, str]] = field(default_factory=list)
     users: int = 0
     requests: int = 0
     seconds: float = 0.0
 
     def actions(self, outcome: str | None = None) -> list[Action]:
         return [a for a, o in self.done if outcome is None or o == outcome]
+
+    @property
+    def noticed(self) -> int:
+        """Retention notices recorded by this sweep."""
+        return sum(1 for _, outcome in self.notices if outcome == "noticed")
 
     def summary(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
@@ -107,6 +116,7 @@ class SweepResult:
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
             **counts,
+            **({"notices": self.noticed} if self.notices else {}),
         }
 
 
@@ -126,6 +136,7 @@ class LifecycleService:
         concurrency: int = 10,
         page_size: int = 200,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        webhook: str = "",
     ) -> None:
         self.api = api
         self.policy = policy
@@ -133,6 +144,7 @@ class LifecycleService:
         self.concurrency = max(1, concurrency)
         self.page_size = page_size
         self.clock = clock
+        self.webhook = webhook  # URL that gets each new retention notice as JSON ("": none)
 
     async def sweep(self) -> SweepResult:
         """One pass over the hub's users."""
@@ -149,7 +161,9 @@ class LifecycleService:
         now = self.clock()
         result = SweepResult(users=len(users))
         queue: asyncio.Queue[Action] = asyncio.Queue()
+        notices: list[Notice] = []
         for user in users:
+            notices.extend(plan_notices(table, user, now))
             plan = plan_user(table, user, now)
             for skip in plan.skipped:
                 metrics.SKIPPED.labels(reason=skip.reason).inc()
@@ -161,6 +175,7 @@ class LifecycleService:
             for _ in range(min(self.concurrency, queue.qsize()))
         ]
         await asyncio.gather(*workers)
+        await self._notify(notices, result)
         result.seconds = time.monotonic() - started
         result.requests = self.api.requests - requests_before
         metrics.SWEEP_SECONDS.observe(result.seconds)
@@ -211,6 +226,18 @@ class LifecycleService:
             await self.api.send_metrics(metrics.exposition().decode())
         except Exception as exc:
             log.warning("hubplugins lifecycle metrics not sent to the hub: %s", exc)
+
+    async def _notify(self, notices: list[Notice], result: SweepResult) -> None:
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(notice: Notice) -> None:
+            async with limit:
+                outcome = await send_notice(
+                    self.api, notice, webhook=self.webhook, dry_run=self.dry_run
+                )
+            result.notices.append((notice, outcome))
+
+        await asyncio.gather(*(one(n) for n in notices))
 
     async def run(self, interval: float, stop: asyncio.Event | None = None) -> None:
         """Sweep every ``interval`` seconds until ``stop`` is set, giving the hub the

@@ -42,6 +42,7 @@ class Action:
     running: bool
     groups: tuple[str, ...] = ()
     last_activity: str | None = None  # as listed: the hub acts only if it is unchanged
+    rule_group: str = "defaults"  # the group that set the rule (or "defaults")
 
     def log_fields(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class Action:
             "limit": self.limit,
             "running": self.running,
             "policy_groups": list(self.groups),
+            "rule_group": self.rule_group,
         }
 
 
@@ -114,5 +116,6 @@ def plan_user(table: PolicyTable, user: Mapping[str, Any], now: datetime) -> Use
         assert limit is not None
         seen = server.get("last_activity")
         action = Action(name, server_name, what, idle, RULES[what], limit, running, policy.groups)
-        actions.append(replace(action, last_activity=seen))
+        source = policy.sources.get(RULES[what], "defaults")
+        actions.append(replace(action, last_activity=seen, rule_group=source))
     return UserPlan(tuple(actions), tuple(skipped))

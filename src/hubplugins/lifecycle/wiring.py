@@ -56,6 +56,13 @@ class HubLifecycle(Configurable):
         config=True
     )
     concurrency = Integer(10, help="Hub API requests the service keeps in flight.").tag(config=True)
+    notice_webhook = Unicode(
+        "",
+        help="URL that gets a JSON POST for each new retention notice (a tier's "
+        "idle.delete_notice), e.g. a small service that sends the owner an e-mail. "
+        'Example: "http://mailer.jhub.svc:8000/notices". Empty: no webhook (the log line '
+        "and the metric still count each notice).",
+    ).tag(config=True)
     metrics_port = Integer(
         0,
         help="Port (on 127.0.0.1) where the service also serves its Prometheus metrics at "
@@ -91,6 +98,7 @@ def configure(
     concurrency: int = 10,
     metrics_port: int = 0,
     hub_api_url: str = "",
+    notice_webhook: str = "",
     extra_args: Sequence[str] = (),
     environment: Mapping[str, str] | None = None,
 ) -> None:
@@ -120,6 +128,7 @@ def configure(
         *(["--url", url] if url else []),
         *args,
         *(["--dry-run"] if dry_run else []),
+        *(["--notice-webhook", notice_webhook] if notice_webhook else []),
         *extra_args,
     ]
     service: dict[str, Any] = {
@@ -159,4 +168,5 @@ def setup_lifecycle(c: Config) -> None:
         concurrency=options.concurrency,
         metrics_port=options.metrics_port,
         hub_api_url=options.hub_api_url,
+        notice_webhook=options.notice_webhook,
     )
