@@ -224,12 +224,13 @@ def test_the_constraints_pin_what_the_package_needs():
 
     assert f"quay.io/jupyterhub/k8s-hub:{CHART_VERSION}," in CONSTRAINTS.read_text(encoding="utf-8")
     # the changes to the image's pins, each said where it is made: JupyterHub's
-    # last 5.5 release (security fixes) and the KubeSpawner the package needs
+    # last 5.5 release (security fixes), the KubeSpawner the package needs and
+    # the JOSE library it adds
     assert pins["jupyterhub"] == "5.5.4"
     assert pins["jupyterhub-kubespawner"] == "7.1.0"
     lines = CONSTRAINTS.read_text(encoding="utf-8").splitlines()
     changed = [lines[i - 1] for i, line in enumerate(lines) if line.startswith("    # hubplugins:")]
-    assert changed == ["jupyterhub==5.5.4", "jupyterhub-kubespawner==7.1.0"]
+    assert changed == ["joserfc==1.8.0", "jupyterhub==5.5.4", "jupyterhub-kubespawner==7.1.0"]
 
 
 def test_dev_builds_the_jupyterhub_55_environment_from_the_constraints():
