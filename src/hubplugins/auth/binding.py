@@ -102,6 +102,14 @@ class IdentityBindingMixin:
                 model["admin"] = None  # granted by the new name only: unchanged
         return model
 
+    def bound_subject(self, user: Any) -> str | None:
+        """The subject this provider bound the account to, or None."""
+        db, user_id = getattr(user, "db", None), getattr(user, "id", None)
+        if db is None or user_id is None:
+            return None
+        bound = identity.bound_identity(db, user_id)
+        return bound[1] if bound is not None and bound[0] == self.identity_provider else None
+
     def _refreshed_same_identity(self, user: Any, handler: Any, model: dict[str, Any]) -> bool:
         subject = self.refreshed_identity(model)
         db = getattr(handler, "db", None) or getattr(user, "db", None)
