@@ -25,6 +25,7 @@ Factory = Callable[..., Awaitable[Hub]]
 
 REFRESH_CONFIG = """\
 c.Authenticator.auth_refresh_age = 1
+c.Authenticator.admin_users = {"hubroot"}
 """
 
 
@@ -172,3 +173,31 @@ async def test_membership_is_rechecked(world: tuple[Hub, FakeGitHub]) -> None:
     resp = await hub.api("POST", "/users/alice/server")
     assert resp.status_code == 503, resp.text
     assert "GitHub cannot be reached" in resp.text
+
+
+async def test_renamed_login_keeps_the_account(world: tuple[Hub, FakeGitHub]) -> None:
+    """Renamed at GitHub (same id) after sign-in: the session, its token and the account
+    stay, judged under the account's name (not an admin by the new login); never a 500."""
+    hub, github = world
+    github.add_user("frank", orgs=[ORG])
+    frank = hub.client()
+    assert (await oauth_sign_in(frank, "frank")).status_code == 200
+    made = await hub.api("POST", "/users/frank/tokens", json={"expires_in": 600})
+    token = made.json()["token"]
+
+    github.rename("frank", "hubroot")  # a login that admin_users names
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while "frank is now 'hubroot' at the provider" not in hub.log_text():
+        assert (await frank.get("/hub/home", follow_redirects=False)).status_code == 200
+        assert loop.time() < deadline, "no refresh saw the rename"
+        await asyncio.sleep(0.2)
+
+    assert (await frank.get("/hub/home", follow_redirects=False)).status_code == 200
+    mine = await hub.api("GET", "/user", token=token)
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["name"] == "frank"
+    model = (await hub.api("GET", "/users/frank")).json()
+    assert model["admin"] is False
+    assert model["groups"] == ["authenticated"]
+    assert " 500 " not in hub.log_text()

@@ -64,12 +64,14 @@ def _with_query(url: str, **params: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-async def oidc_sign_in(client: httpx.AsyncClient, login: str) -> httpx.Response:
+async def oidc_sign_in(
+    client: httpx.AsyncClient, login: str, start: str = "/hub/oauth_login"
+) -> httpx.Response:
     """Walk the redirects as a browser would, picking ``login`` at the provider.
 
     Returns the hub's answer to the callback, redirects followed.
     """
-    resp = await client.get("/hub/oauth_login", follow_redirects=False)
+    resp = await client.get(start, follow_redirects=False)
     assert resp.status_code == 302, resp.text
     resp = await client.get(_with_query(resp.headers["location"], login=login))
     assert resp.status_code == 302, resp.text

@@ -337,6 +337,19 @@ class FakeGitHub:
         org, team = org_team.split(":")
         self.state.teams.get((org, team), set()).discard(login)
 
+    def rename(self, login: str, new_login: str) -> None:
+        """The user changes their login: same id, memberships and tokens, the new login."""
+        user = self.state.users.pop(login)
+        self.state.users[new_login] = {**user, "login": new_login}
+        for members in (*self.state.orgs.values(), *self.state.teams.values()):
+            if login in members:
+                members.discard(login)
+                members.add(new_login)
+        self.state.public = {(o, new_login if m == login else m) for o, m in self.state.public}
+        for grant in (*self.state.tokens.values(), *self.state.codes.values()):
+            if grant.login == login:
+                grant.login = new_login
+
     def revoke_tokens(self, login: str) -> None:
         for token, grant in list(self.state.tokens.items()):
             if grant.login == login:

@@ -16,6 +16,17 @@ the auth model (:meth:`stable_identity`, one small method per provider) and:
 
 A sign-in without an identity (the provider sent none) is let through
 unbound, as before.
+
+:meth:`refresh_user` holds the same rule at every refresh, below each
+authenticator's own re-checks: a refreshed model about another identity
+than the account's ends the session, and a person the provider renamed
+(a new GitHub login, ``preferred_username`` or directory name for the same
+identity) keeps the account and its name. JupyterHub itself puts the
+account's name back into a refreshed model (a refresh cannot rename), but
+the checks that read the name (``admin_users``, ``blocked_users``,
+``allowed_users``, a combined page's prefixes) would otherwise judge the
+provider's new name: a login renamed to one in ``admin_users`` would make
+the account an admin, and a blocked account renamed upstream would pass.
 """
 
 from __future__ import annotations
@@ -69,6 +80,55 @@ class IdentityBindingMixin:
         if identity.bind(handler.db, orm_user.id, *presented) != "kept":
             self._log_bound(name, presented)
         return model
+
+    async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
+        model = await super().refresh_user(user, handler, **kwargs)  # type: ignore[misc]
+        if not isinstance(model, dict):
+            return model
+        if not self._refreshed_same_identity(user, handler, model):
+            self._identity_log.warning(
+                "Refresh: %s answered for another identity than the account's; sign-in needed",
+                user.name,
+            )
+            return False
+        renamed = model.get("name")
+        if renamed is not None and renamed != user.name:
+            self._identity_log.info("Refresh: %s is now %r at the provider", user.name, renamed)
+            model = {**model, "name": user.name}
+            admins = getattr(self, "admin_users", set())
+            if user.name in admins:
+                model["admin"] = True
+            elif model.get("admin") and renamed in admins:
+                model["admin"] = None  # granted by the new name only: unchanged
+        return model
+
+    def bound_subject(self, user: Any) -> str | None:
+        """The subject this provider bound the account to, or None."""
+        db, user_id = getattr(user, "db", None), getattr(user, "id", None)
+        if db is None or user_id is None:
+            return None
+        bound = identity.bound_identity(db, user_id)
+        return bound[1] if bound is not None and bound[0] == self.identity_provider else None
+
+    def _refreshed_same_identity(self, user: Any, handler: Any, model: dict[str, Any]) -> bool:
+        subject = self.refreshed_identity(model)
+        db = getattr(handler, "db", None) or getattr(user, "db", None)
+        user_id = getattr(user, "id", None)
+        if subject is None or subject == "" or db is None or user_id is None:
+            return True
+        bound = identity.bound_identity(db, user_id)
+        if bound is None:
+            return True
+        if bound[0] != self.identity_provider:
+            return False
+        return bound[1] == str(subject) or bound[1] in self.former_identities(model)
+
+    def refreshed_identity(self, auth_model: dict[str, Any]) -> str | None:
+        """The identity a refreshed model must match the account's with (None: not checked here).
+
+        :meth:`stable_identity` unless a provider checks refreshes its own way.
+        """
+        return self.stable_identity(auth_model)
 
     def former_identities(self, auth_model: dict[str, Any]) -> list[str]:
         """Earlier forms of this sign-in's identity that an account may be bound to (none).

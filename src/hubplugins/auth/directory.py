@@ -432,16 +432,18 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
         (why access ends: not_found, disabled, expired, locked, not_allowed, ..., None)."""
         started = time.perf_counter()
         state = await user.get_auth_state() or {}
-        result = await self._pool.call("lookup", {"login": user.name, "dn": state.get("dn")})
+        saved_id = state.get("directory_id") or self.bound_subject(user)
+        result = await self._pool.call(
+            "lookup", {"login": user.name, "dn": state.get("dn"), "entry_id": saved_id}
+        )
         outcome = result.get("outcome", UNAVAILABLE)
         model = None
         if outcome == "ok":
             model = self._auth_model(result, user.name)
-            saved_id = state.get("directory_id")
-            if model["name"] != user.name:
-                outcome = "name_mismatch"
-            elif saved_id and result.get("id") and saved_id != result["id"]:
+            if saved_id and result.get("id") and saved_id != result["id"]:
                 outcome = "replaced"
+            elif model["name"] != user.name and not (saved_id and saved_id == result.get("id")):
+                outcome = "name_mismatch"  # renamed with the same entry: kept (binding)
             elif self.check_blocked_users(user.name, model) is False:
                 outcome = "blocked"
             elif not self.check_allowed(user.name, model):

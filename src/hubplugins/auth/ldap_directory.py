@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from ldap3 import BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException
-from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
 from hubplugins.auth.ldap_account import (
@@ -225,6 +225,22 @@ class Directory:
             conn.search(dn, flt, BASE, attributes=attrs, size_limit=1)
         else:
             conn.search(self.s.user_search_base, flt, SUBTREE, attributes=attrs, size_limit=2)
+        return [r for r in (conn.response or []) if r.get("type") == "searchResEntry"]
+
+    def _find_by_id(self, conn: Connection, entry_id: str) -> list[dict]:
+        """The entry ``user_search_filter`` admits (any name) whose id is ``entry_id``."""
+        try:
+            raw = bytes.fromhex(entry_id)
+        except ValueError:
+            return []
+        # entryUUID is text (ldap3 checks its syntax), objectGUID 16 raw bytes
+        text = raw.decode("ascii", "replace")
+        value = escape_filter_chars(text) if text.isprintable() else escape_bytes(raw)
+        anyone = self.s.user_search_filter.replace("{username}", "*")
+        flt = f"(&{anyone}({self.s.id_attribute}={value}))"
+        attrs = [self.s.username_attribute, self.s.id_attribute]
+        attrs += AD_ACCOUNT_ATTRIBUTES if self.s.active_directory else self.s.lock_attributes
+        conn.search(self.s.user_search_base, flt, SUBTREE, attributes=attrs, size_limit=2)
         return [r for r in (conn.response or []) if r.get("type") == "searchResEntry"]
 
     def _groups(self, conn: Connection, user_dn: str) -> tuple[list[str], bool]:
@@ -451,15 +467,18 @@ class Directory:
         ]
         return ad_bound_dn(rows, upn, sam)
 
-    def lookup(self, login: str, dn: str | None) -> dict:
+    def lookup(self, login: str, dn: str | None, entry_id: str | None = None) -> dict:
         """Re-read an account and its groups with the service account (refresh, spawn).
 
         ``user_search_filter`` applies to the saved DN too; an account whose DN
-        moved is found again by the filter.
+        moved is found again by the filter, and one renamed in the directory
+        by its saved ``entry_id`` (hex of the ``id_attribute`` value).
         """
         found, url = self._service_call(lambda c: self._find_user(c, login, dn))
         if len(found) != 1 and dn:
             found, url = self._service_call(lambda c: self._find_user(c, login))
+        if len(found) != 1 and entry_id and self.s.id_attribute:
+            found, url = self._service_call(lambda c: self._find_by_id(c, entry_id))
         if len(found) != 1:
             return {"outcome": "not_found", "server": url}
         user_dn = found[0]["dn"]

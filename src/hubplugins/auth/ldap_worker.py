@@ -26,7 +26,9 @@ def _handle(directory: Directory, request: dict[str, Any]) -> dict[str, Any]:
         if op == "login":
             result = directory.login(args["login"], args["password"])
         elif op == "lookup":
-            result = directory.lookup(str(args.get("login") or ""), args.get("dn"))
+            result = directory.lookup(
+                str(args.get("login") or ""), args.get("dn"), args.get("entry_id")
+            )
         elif op == "ping":
             result = {"outcome": "ok"}
         else:

@@ -253,8 +253,10 @@ class MultiAuthenticator(Revocation, Authenticator):
     async def refresh_user(self, user: Any, handler: Any = None) -> Any:
         """The owning child's refresh under the provider's name; False if nobody owns the name.
 
-        A blocked name, or a refreshed model whose name is no longer the
-        user's (e.g. a renamed GitHub login), means a new sign-in.
+        A blocked name means a new sign-in. A person renamed at the provider
+        keeps the account (the child's binding puts the account's name back,
+        see :mod:`hubplugins.auth.binding`); a model under another name still
+        means a new sign-in.
         """
         child = self.child_for(user.name)
         if child is None:

@@ -245,6 +245,13 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticat
             return None
         return f"{claims['iss']} {sub}" if claims.get("iss") else str(sub)
 
+    def refreshed_identity(self, auth_model: dict[str, Any]) -> str | None:
+        """None: :meth:`refresh_user` compares the refreshed ``iss`` + ``sub`` itself.
+
+        A refresh by the access token alone carries no new ID token.
+        """
+        return None
+
     def former_identities(self, auth_model: dict[str, Any]) -> list[str]:
         """The bare ``sub`` of the verified token: what was recorded when userinfo had no ``iss``.
 
@@ -298,18 +305,9 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticat
         except PolicyRefusal as refusal:
             log_decision(self.log, "refresh", refusal, user=user.name)
             return False
-        if isinstance(model, dict):
-            if not self._same_person(model, before.get(CLAIMS_KEY)):
-                self.log.warning(
-                    "Refresh: %s answered for another subject; sign-in needed", user.name
-                )
-                return False
-            if model.get("name") != user.name:
-                # the provider renamed the person (preferred_username); the account is
-                # bound to the sub and keeps its name (JupyterHub refuses a refresh
-                # that changes it)
-                self.log.info("Refresh: %s is now %r at the provider", user.name, model["name"])
-                model["name"] = user.name
+        if isinstance(model, dict) and not self._same_person(model, before.get(CLAIMS_KEY)):
+            self.log.warning("Refresh: %s answered for another subject; sign-in needed", user.name)
+            return False
         return await self.recheck_refreshed(model, user, handler)
 
     def _same_person(self, model: dict[str, Any], before: Any) -> bool:
