@@ -1,0 +1,37 @@
+"""Pod address blocks: no two devclusters on one machine hand out the same addresses."""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import pytest
+
+from hubplugins.devcluster.ipclaim import FIRST, LAST, IpBlock
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="claims are abstract Unix sockets"
+)
+
+
+def _claimable(prefix: int) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(f"\0hubplugins-devcluster-{prefix}")
+        except OSError:
+            return False
+        return True
+
+
+def test_blocks_held_at_once_differ_and_a_released_one_is_free_again():
+    blocks = [IpBlock() for _ in range(20)]
+    try:
+        prefixes = [b.prefix for b in blocks]
+        assert len(set(prefixes)) == len(prefixes)
+        assert all(FIRST <= p <= LAST for p in prefixes)
+        assert not _claimable(blocks[0].prefix)
+        blocks[0].release()
+        assert _claimable(blocks[0].prefix)
+    finally:
+        for block in blocks:
+            block.release()
