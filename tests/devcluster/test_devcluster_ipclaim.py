@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from hubplugins.devcluster.ipclaim import FIRST, LAST, IpBlock
+from hubplugins.devcluster.ipclaim import FIRST, LAST, IpBlock, _listening_blocks
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="claims are abstract Unix sockets"
@@ -35,3 +35,17 @@ def test_blocks_held_at_once_differ_and_a_released_one_is_free_again():
     finally:
         for block in blocks:
             block.release()
+
+
+def test_a_block_something_listens_in_is_passed_over():
+    """As one of a devcluster that claims nothing (an older version) would be."""
+    with socket.socket() as server:
+        server.bind((f"127.{LAST}.1.1", 0))
+        server.listen()
+        assert LAST in _listening_blocks()
+        blocks = [IpBlock() for _ in range(20)]
+        try:
+            assert LAST not in {b.prefix for b in blocks}
+        finally:
+            for block in blocks:
+                block.release()
