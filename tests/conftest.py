@@ -4,12 +4,49 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness.hub import Hub, start_hub
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """``--dist loadgroup`` (``./dev test``): a module's tests run on one worker, so its
+    module-scoped hubs start once; the modules of one ``xdist_group`` mark (those of an
+    expensive session server such as Samba) share a worker too."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleOrGroupScheduling(LoadGroupScheduling):
+        ordered = False
+
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.rfind("@") > nodeid.rfind("]"):  # a group, as --dist loadgroup writes it
+                return nodeid.rsplit("@", 1)[-1]
+            return nodeid.split("::", 1)[0]
+
+        def _assign_work_unit(self, node: Any) -> None:
+            # the costliest units first, so that no long module is left for the end:
+            # a test through a hub (id naming a series) costs far more than a pure one
+            if not self.ordered:
+                self.ordered = True
+                units = sorted(self.workqueue.items(), key=lambda unit: -_cost(unit[1]))
+                self.workqueue.clear()
+                self.workqueue.update(units)
+            super()._assign_work_unit(node)
+
+    return ModuleOrGroupScheduling(config, log)
+
+
+def _cost(nodeids: Iterable[str]) -> float:
+    return sum(1.0 if re.search(r"\bjh(6|55)\b", n) else 0.05 for n in nodeids)
+
 
 # Every JupyterHub series the package supports; end-to-end tests run on each.
 JUPYTERHUB_SERIES = ["6", "5.5"]

@@ -14,6 +14,9 @@ from hubplugins.auth.directory import (
     DirectoryAuthenticator,
 )
 
+# under ./dev test these modules share one worker, so Samba starts once
+pytestmark = pytest.mark.xdist_group("samba")
+
 LOG = logging.getLogger("test.directory")
 
 

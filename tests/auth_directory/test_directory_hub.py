@@ -13,6 +13,9 @@ from harness.hub import Hub, start_hub
 
 from hubplugins.auth.directory import UNAVAILABLE_MESSAGE
 
+# under ./dev test these modules share one worker, so Samba starts once
+pytestmark = pytest.mark.xdist_group("samba")
+
 REFRESH_AGE = 1  # seconds; JupyterHub's smallest auth_refresh_age
 
 
@@ -38,7 +41,7 @@ def hub_config(directory: DirectoryUnderTest, **overrides: object) -> str:
 CRYPT_ENV = {"JUPYTERHUB_CRYPT_KEY": "ab" * 32}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def directory_hubs(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Callable[..., Awaitable[Hub]]]:

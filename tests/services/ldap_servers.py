@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -238,16 +239,19 @@ def _provision(target: Path, recipe: SambaRecipe) -> None:
 def provisioned_domain(recipe: SambaRecipe, workdir: Path) -> Path:
     """A copy of the provisioned domain in ``workdir/dc``; provisions once per recipe."""
     cache = _cache_root() / f"samba-{recipe.key()}"
-    if not (cache / "ready").exists():
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        building = Path(tempfile.mkdtemp(prefix="samba-build-", dir=cache.parent))
-        _provision(building / "dc", recipe)
-        (building / "dc" / "ready").write_text(str(building / "dc"))
-        try:
-            (building / "dc").rename(cache)
-        except OSError:  # another run finished first: use theirs
-            pass
-        shutil.rmtree(building, ignore_errors=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    # one provision at a time on the machine: parallel runs and workers wait for it
+    with open(cache.parent / f"{cache.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (cache / "ready").exists():
+            building = Path(tempfile.mkdtemp(prefix="samba-build-", dir=cache.parent))
+            _provision(building / "dc", recipe)
+            (building / "dc" / "ready").write_text(str(building / "dc"))
+            try:
+                (building / "dc").rename(cache)
+            except OSError:  # another run finished first: use theirs
+                pass
+            shutil.rmtree(building, ignore_errors=True)
     target = workdir / "dc"
     shutil.copytree(cache, target, symlinks=True)
     conf = target / "etc" / "smb.conf"

@@ -8,7 +8,6 @@ import ctypes
 import json
 import logging
 import os
-import random
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 from . import rootfs
 from .cluster import Cluster
 from .container import LaunchError, build_launch
+from .ipclaim import IpBlock
 from .podstatus import (
     container_status,
     set_condition,
@@ -69,7 +69,8 @@ class Kubelet(Scheduler):
         self.capacity = {name: parse_quantity(value) for name, value in merged.items()}
         self.path = path or os.environ.get("PATH", os.defpath)
         self.readiness_delay = 0.0
-        self.ip_prefix = random.randint(100, 250)
+        self.ip_block = IpBlock()  # pod addresses no other devcluster hands out
+        self.ip_prefix = self.ip_block.prefix
         self._next_ip = 0
         self.runtimes: dict[Key, PodRuntime] = {}
         self.jupyter_config_dir: str | None = None
@@ -353,3 +354,4 @@ class Kubelet(Scheduler):
                     await asyncio.wait_for(rt.process.wait(), 5)
             if rt.fs is not None:
                 rootfs.release_mounts(rt.fs)
+        self.ip_block.release()
