@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import queue
-import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ldap3 import BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
+from ldap3 import BASE, NONE, SIMPLE, SUBTREE, Connection, Server
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from ldap3.utils.dn import escape_rdn
@@ -40,6 +39,7 @@ from hubplugins.auth.ldap_account import (
     who_am_i,
 )
 from hubplugins.auth.ldap_names import dn_under
+from hubplugins.auth.ldap_tls import CheckedTls
 
 AD_MATCHING_RULE = "1.2.840.113556.1.4.1941"
 AD_BIT_AND_RULE = "1.2.840.113556.1.4.803"
@@ -94,7 +94,7 @@ class Directory:
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings
-        tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.ca_file)
+        tls = CheckedTls(ca_certs_file=settings.ca_file)
         self.endpoints: list[_Endpoint] = []
         for url in settings.servers:
             parts = urlsplit(url)
