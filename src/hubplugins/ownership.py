@@ -10,7 +10,10 @@ created, and picks for this start:
   ours, or unlabelled and named by the account's saved state (adopted once:
   a log line and a row in ``hubplugins_adoptions``); otherwise (another
   account's: a rename freed the name, or a deleted user's kept volume) the
-  first free ``<name>-2``, ``<name>-3``...;
+  first free ``<name>-2``, ``<name>-3``... A volume KubeSpawner will create
+  is decided by :func:`create_claim` at its create, so that a first start
+  reads nothing (a 201 is ours; only a 409 is read); one named by saved
+  state (not created again) is read here;
 - the pod name: likewise, so a new account never collides with a renamed
   account's running pod (KubeSpawner would delete that pod on a 409);
 - the SSH key Secret: the one labelled with the account's owner, else a free
