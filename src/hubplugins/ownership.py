@@ -10,7 +10,10 @@ created, and picks for this start:
   ours, or unlabelled and named by the account's saved state (adopted once:
   a log line and a row in ``hubplugins_adoptions``); otherwise (another
   account's: a rename freed the name, or a deleted user's kept volume) the
-  first free ``<name>-2``, ``<name>-3``...;
+  first free ``<name>-2``, ``<name>-3``... A volume KubeSpawner will create
+  is decided by :func:`create_claim` at its create, so that a first start
+  reads nothing (a 201 is ours; only a 409 is read); one named by saved
+  state (not created again) is read here;
 - the pod name: likewise, so a new account never collides with a renamed
   account's running pod (KubeSpawner would delete that pod on a 409);
 - the SSH key Secret: the one labelled with the account's owner, else a free
@@ -87,32 +90,38 @@ def saved_claims(spawner: Any) -> set[str]:
     return names
 
 
-async def _pick(
-    spawner: Any, kind: str, wanted: str, account: str, saved: set[str]
-) -> tuple[str, str]:
-    """The first of ``wanted``, ``wanted-2``... this account may use, and the verdict."""
+async def may_use(spawner: Any, kind: str, name: str, account: str, saved: set[str]) -> bool:
+    """Whether this account may use the object of ``name`` (read now): free, ours or adopted.
+
+    An unlabelled object named by the account's saved state is adopted here
+    (a log line and a row in ``hubplugins_adoptions``).
+    """
     db, uid, ns = spawner.user.db, spawner.user.id, spawner.namespace
-    for name in candidates(wanted):
-        obj = await _read(spawner, kind, name)
-        label = _labels(obj).get(OWNER_LABEL) if obj is not None else None
-        adopter = identity.adopted_by(db, kind, ns, name) if obj is not None and not label else None
-        if adopter == uid:
-            return name, "ours"
-        verdict = claim_verdict(
-            account,
-            label,
-            exists=obj is not None,
-            saved=name in saved,
-            adopted_by_other=adopter is not None,
-        )
-        if verdict == "adopt":
-            identity.record_adoption(db, uid, kind, ns, name)
-            _log(spawner, "object_adopted", kind=kind, name=name, owner=account)
-            return name, verdict
-        if verdict in ("free", "ours"):
-            return name, verdict
-        _log(spawner, "object_of_another_account", kind=kind, name=name)
-    raise PolicyRefusal(
+    obj = await _read(spawner, kind, name)
+    label = _labels(obj).get(OWNER_LABEL) if obj is not None else None
+    adopter = identity.adopted_by(db, kind, ns, name) if obj is not None and not label else None
+    if adopter == uid:
+        return True
+    verdict = claim_verdict(
+        account,
+        label,
+        exists=obj is not None,
+        saved=name in saved,
+        adopted_by_other=adopter is not None,
+    )
+    if verdict == "adopt":
+        identity.record_adoption(db, uid, kind, ns, name)
+        _log(spawner, "object_adopted", kind=kind, name=name, owner=account)
+        return True
+    if verdict in ("free", "ours"):
+        return True
+    _log(spawner, "object_of_another_account", kind=kind, name=name)
+    return False
+
+
+def names_taken(kind: str, wanted: str) -> PolicyRefusal:
+    """The refusal when every name tried for an object is another account's."""
+    return PolicyRefusal(
         Decision.refuse(
             "identity.names",
             f"Every name tried for your {kind} ({wanted} and its variants) belongs to "
@@ -121,6 +130,14 @@ async def _pick(
             limit=wanted,
         )
     )
+
+
+async def _pick(spawner: Any, kind: str, wanted: str, account: str, saved: set[str]) -> str:
+    """The first of ``wanted``, ``wanted-2``... this account may use."""
+    for name in candidates(wanted):
+        if await may_use(spawner, kind, name, account, saved):
+            return name
+    raise names_taken(kind, wanted)
 
 
 async def settle(spawner: Any, policy: Any) -> None:
@@ -137,12 +154,16 @@ async def _settle(spawner: Any, policy: Any) -> None:
     mine = {OWNER_LABEL: account}
     spawner.storage_extra_labels = {**spawner.storage_extra_labels, **mine}
     spawner.extra_labels = {**spawner.extra_labels, **mine}
-    wanted = str(spawner.pvc_name)
-    name, _ = await _pick(spawner, PVC, wanted, account, saved_claims(spawner))
-    if name != wanted:
-        spawner.pvc_name = name
-        spawner._pvc_exists = False
-    spawner._hubplugins_settled_claim = name
+    spawner._hubplugins_settled_claim = None
+    if spawner._pvc_exists:
+        # KubeSpawner will not create it (saved state names it): read it now
+        wanted = str(spawner.pvc_name)
+        name = await _pick(spawner, PVC, wanted, account, saved_claims(spawner))
+        if name != wanted:
+            spawner.pvc_name = name
+            spawner._pvc_exists = False
+        spawner._hubplugins_settled_claim = name
+    # otherwise create_claim() checks the volume when KubeSpawner creates it
     pod = await _pod_name(spawner, account)
     if pod != spawner.pod_name:
         spawner.pod_name = pod
@@ -152,7 +173,7 @@ async def _settle(spawner: Any, policy: Any) -> None:
         if secret is None:
             base = volume_names.ssh_secret(spawner.user.name)
             saved = {base} if await _legacy_secret_of(spawner, base) else set()
-            secret, _ = await _pick(spawner, SECRET, base, account, saved)
+            secret = await _pick(spawner, SECRET, base, account, saved)
         spawner._hubplugins_ssh_secret = secret
         spawner.volumes = [
             sshkeys.volume(spawner.user.name, secret) if v.get("name") == sshkeys.VOLUME_NAME else v
@@ -169,12 +190,17 @@ async def _pod_name(spawner: Any, account: str) -> str:
     KubeSpawner replaces as usual.
     """
     wanted = str(spawner.pod_name)
-    held = _pods_of_other_running_servers(spawner)
+    held: set[str] | None = None  # read only for an unlabelled pod of the name
     for name in candidates(wanted):
         obj = await _read(spawner, POD, name)
         label = _labels(obj).get(OWNER_LABEL) if obj is not None else None
-        if obj is None or label == account or (not label and name not in held):
+        if obj is None or label == account:
             return name
+        if not label:
+            if held is None:
+                held = _pods_of_other_running_servers(spawner)
+            if name not in held:
+                return name
         _log(spawner, "object_of_another_account", kind=POD, name=name)
     raise PolicyRefusal(
         Decision.refuse(
@@ -188,6 +214,7 @@ async def _pod_name(spawner: Any, account: str) -> str:
 
 
 def _pods_of_other_running_servers(spawner: Any) -> set[str]:
+    """Pod names saved by running servers of other accounts (one query; rare: see above)."""
     from jupyterhub import orm
 
     rows = (
@@ -196,6 +223,41 @@ def _pods_of_other_running_servers(spawner: Any) -> set[str]:
         .all()
     )
     return {str((row.state or {}).get("pod_name")) for row in rows if row.state}
+
+
+async def create_claim(spawner: Any, pvc: Any, create: Any) -> Any:
+    """Create the server's volume with the owner label, or use it where it is ours.
+
+    ``create(manifest)`` sends the create and returns ``"created"`` (201),
+    ``"exists"`` (409) or anything else (given back, unchecked). A 201 is
+    proof enough: the volume did not exist, and is made with this account's
+    owner label, so it is read only on a 409. One of another account is
+    never used: the next of ``<name>-2``, ``<name>-3``... is tried, and when
+    every one is another's the start is refused (409) with nothing created.
+    Returns what ``create`` answered for the name used (then in
+    ``spawner.pvc_name``).
+    """
+    account = owner(spawner)
+    saved = saved_claims(spawner)
+    wanted = str(pvc.metadata.name)
+    for name in candidates(wanted):
+        spawner.pvc_name = name
+        if name != pvc.metadata.name:
+            pvc = spawner.get_pvc_manifest()
+        answer = await create(pvc)
+        if answer == "created":
+            labels = pvc.metadata.labels or {}
+            if labels.get(OWNER_LABEL) == account:
+                spawner._hubplugins_settled_claim = name
+            return str(answer)
+        if answer != "exists":
+            return answer  # not checked here: guard() reads it before the pod
+        if await may_use(spawner, PVC, name, account, saved):
+            spawner._hubplugins_settled_claim = name
+            return str(answer)
+    refusal = names_taken(PVC, wanted)
+    log_decision(spawner.log, "spawn", refusal, user=spawner.user.name, server=spawner.name)
+    raise http_error(refusal)
 
 
 async def _legacy_secret_of(spawner: Any, name: str) -> bool:

@@ -6,47 +6,42 @@ at two points of a start:
 1. **Before anything is created**, at the end of ``load_user_options()``
    (after the grant and the storage settings are applied): the pod manifest
    is built as KubeSpawner builds it and the configured ``modify_pod_hook``
-   (sync or async) runs on that throwaway copy; the result is checked. A
+   (sync or async) runs on it; the result is checked. A
    profile's ``extra_resource_limits``, an ``extra_containers`` sidecar, an
    init container, ``extra_pod_config`` or a hook that lifts a limit is
    refused here, before the volume or the pod exists. The SSH key step that
    :mod:`hubplugins.storage` chains in front of the hook does not run here,
    so nothing is created.
 2. **The pod actually sent**, in ``_make_create_pod_request`` (after every
-   hook, right before the create request): checked again, so a hook that acts
-   differently the second time, or a subclass, cannot slip a larger pod
-   through. A refusal there removes what this start created: a volume this
-   start created (never one that existed before it, and never one that
-   another pod still mounts or another active server of the user may use)
+   hook, right before the create request): checked again, so a hook run
+   again on a changed pod, or a subclass, cannot slip a larger pod through.
+   A refusal there removes what this start created: a volume this start
+   created (never one that existed before it, and never one that another
+   pod still mounts or another active server of the user may use)
    and the user's SSH key Secret when this start created it and no other
    server of the user is active.
 
-The configured ``modify_pod_hook`` therefore runs twice per start: once on
-the throwaway copy and once on the pod that is sent. Hooks should only
-change the pod they are given (or be safe to run twice).
+The configured ``modify_pod_hook`` runs once per start, on that first pod:
+KubeSpawner's pod of the create is the same pod, and the hook's result is
+reused for it (:mod:`hubplugins.pod_hook`; the hook runs again only when
+that pod differs, e.g. a volume name moved). Hooks should only change the
+pod they are given.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from jupyterhub.utils import maybe_future
-
-from . import storage
+from . import ownership, pod_hook, storage
 from .decisions import Decision
-from .pod_resources import check_pod, plain
+from .pod_resources import check_pod
 from .policy_model import Policy
 
 PVC = "persistentvolumeclaims"
 SECRET = "secrets"
 
 
-def _body(spawner: Any, pod: Any) -> Any:
-    """The JSON the API server receives for ``pod``."""
-    client = getattr(getattr(spawner, "api", None), "api_client", None)
-    if client is not None:
-        return client.sanitize_for_serialization(pod)
-    return plain(pod)
+_body = pod_hook.body
 
 
 async def check_before_start(spawner: Any, policy: Policy) -> Decision:
@@ -54,7 +49,9 @@ async def check_before_start(spawner: Any, policy: Policy) -> Decision:
     pod = await spawner.get_pod_manifest()
     hook = storage.configured_pod_hook(spawner)
     if hook is not None:
-        pod = await maybe_future(hook(spawner, pod))
+        pod = await pod_hook.run_for_check(spawner, hook, pod)
+    else:
+        pod_hook.forget(spawner)
     return check_pod(policy, spawner._grant, _body(spawner, pod))
 
 
@@ -64,33 +61,40 @@ def check_sent(spawner: Any, policy: Policy, pod: Any) -> Decision:
 
 
 async def create_pvc(spawner: Any, pvc: Any, request_timeout: float, fallback: Any) -> bool:
-    """KubeSpawner's PVC create, remembering a volume this start created.
+    """KubeSpawner's PVC create, under a name this account may use, remembering what it made.
 
-    A 409 means the volume was there before: it is not this start's. Other
-    API errors go to KubeSpawner's own handling (``fallback``), whose answer
-    is taken as it is (a volume made there is not counted as this start's,
-    so it is never removed: kept rather than lost).
+    The name is settled by :func:`hubplugins.ownership.create_claim`: a 201
+    is this start's volume; a 409 means the volume was there before (read
+    once: ours, or the next name is tried). Other API errors go to
+    KubeSpawner's own handling (``fallback``), whose answer is taken as it
+    is (a volume made there is not counted as this start's, so it is never
+    removed: kept rather than lost; its owner is checked before the pod).
     """
     import asyncio
 
     from kubernetes_asyncio.client.rest import ApiException
 
-    try:
-        await asyncio.wait_for(
-            spawner.api.create_namespaced_persistent_volume_claim(
-                namespace=spawner.namespace, body=pvc
-            ),
-            request_timeout,
-        )
-    except TimeoutError:
-        return False  # tried again; a 409 then means "not known to be ours"
-    except ApiException as e:
-        if e.status == 409:
-            spawner.log.info("PVC %s already exists, so did not create new pvc.", pvc.metadata.name)
-            return True
-        return bool(await fallback(pvc, request_timeout))
-    spawner.created_by_start.append((PVC, pvc.metadata.name))
-    return True
+    async def create(manifest: Any) -> Any:
+        try:
+            await asyncio.wait_for(
+                spawner.api.create_namespaced_persistent_volume_claim(
+                    namespace=spawner.namespace, body=manifest
+                ),
+                request_timeout,
+            )
+        except TimeoutError:
+            return False  # tried again; a 409 then means "not known to be ours"
+        except ApiException as e:
+            if e.status == 409:
+                return "exists"
+            return bool(await fallback(manifest, request_timeout))
+        spawner.created_by_start.append((PVC, manifest.metadata.name))
+        return "created"
+
+    answer = await ownership.create_claim(spawner, pvc, create)
+    if answer == "exists":
+        spawner.log.info("PVC %s already exists, so did not create new pvc.", spawner.pvc_name)
+    return answer in ("created", "exists", True)
 
 
 def _others_active(spawner: Any) -> bool:

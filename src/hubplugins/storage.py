@@ -38,13 +38,12 @@ still there.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from . import metrics, ownership, sshkeys, volume_names
+from . import metrics, ownership, pod_hook, sshkeys, volume_names
 from .policy_model import Policy
 
 VOLUME_NAME = "hubplugins-home"
@@ -194,8 +193,7 @@ def _chain_prepare(spawner: Any, policy: Policy) -> None:
         await prepare(sp, policy)
         if original is None:
             return pod
-        result = original(sp, pod)
-        return await result if inspect.isawaitable(result) else result
+        return await pod_hook.run_for_start(sp, original, pod)
 
     spawner.modify_pod_hook = modify_pod
 

@@ -1,12 +1,13 @@
 """The pod that is sent holds only what was granted: hooks, profiles, sidecars, through the hub.
 
-One hub per JupyterHub series on the shared devcluster, with profiles that
-add an extended resource or a sidecar and a ``modify_pod_hook`` that acts by
-user name: ``lift*`` raises the CPU limit (a sync hook), ``late*`` raises it
-only the second time it runs for a start (so only the pod actually sent is
-above the grant), ``lower*`` lowers it (an async hook). Users in ``keys`` get
-an SSH key Secret, so a start refused at the last point has a volume and a
-Secret of its own to remove.
+One hub per JupyterHub series on the shared devcluster, with profiles that add
+an extended resource or a sidecar and a ``modify_pod_hook`` that acts by user
+name: ``lift*`` raises the CPU limit (a sync hook), ``late*`` raises it only
+the second time it runs for a start (it runs again only on a pod that changed
+after the check: then only the pod actually sent is above the grant),
+``lower*`` lowers it (an async hook). Users in ``keys`` get an SSH key Secret,
+so a start refused at the last point has a volume and a Secret of its own to
+remove.
 """
 
 from __future__ import annotations
@@ -169,7 +170,11 @@ async def test_pod_above_the_grant_is_refused_before_anything_is_created(
 async def test_pod_lifted_after_the_first_check_is_refused_and_its_objects_removed(
     hook_hub, devcluster
 ):
+    # the hook runs again only on a pod that changed after the check: here the
+    # volume's name moves to <name>-2 because another account has the name
     user = await _user(hook_hub, "late", group="keys")
+    claim = volume_names.server_claim(user, "nb")
+    await _make_claim(devcluster, claim, None, owner="i" + "0" * 32)
     before = _creates(devcluster)
     resp = await hook_hub.api("POST", f"/users/{user}/servers/nb")
     assert resp.status_code == 403, resp.text
@@ -177,8 +182,9 @@ async def test_pod_lifted_after_the_first_check_is_refused_and_its_objects_remov
     after = _creates(devcluster)
     # the volume and the key Secret were made by this start, the pod never
     assert after["create/pods"] == before["create/pods"]
-    assert after["create/persistentvolumeclaims"] == before["create/persistentvolumeclaims"] + 1
     assert after["create/secrets"] == before["create/secrets"] + 1
+    claims = {o["metadata"]["name"] for o in devcluster.control.objects("persistentvolumeclaims")}
+    assert claim in claims and f"{claim}-2" not in claims  # the other account's is kept
     assert _owned(devcluster, "persistentvolumeclaims", user) == []
     assert _owned(devcluster, "secrets", user) == []
     assert _owned(devcluster, "pods", user) == []
@@ -198,11 +204,13 @@ async def test_volume_that_existed_before_a_refused_start_is_kept(hook_hub, devc
     assert _owned(devcluster, "secrets", user) == []
 
 
-async def _make_claim(devcluster, name: str, user: str) -> None:
+async def _make_claim(devcluster, name: str, user: str | None, owner: str = "") -> None:
+    annotations = {"hub.jupyter.org/username": user} if user else {}
+    labels = {"hubplugins.io/owner": owner} if owner else {}
     body = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": {"name": name, "annotations": {"hub.jupyter.org/username": user}},
+        "metadata": {"name": name, "annotations": annotations, "labels": labels},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
     }
     await _create(devcluster, "persistentvolumeclaims", body)
