@@ -1,7 +1,8 @@
 """The lifecycle service: sweeps of the hub's users, acting on idle servers.
 
-One sweep lists the users once (running servers only, or every server when a
-policy may delete), plans every user with :func:`~.sweep.plan_user` and runs
+One sweep lists the users once, a page at a time (users with a running server
+only, or every user with stopped servers too when a policy may delete), plans
+every user as its page comes with :func:`~.sweep.plan_user` and runs
 the actions through a fixed number of workers. Each action is a conditional
 request (:meth:`~.hubapi.HubAPI.act`): the hub stops or deletes the server
 only if it is still as listed, so a server its owner starts or uses meanwhile
@@ -90,6 +91,7 @@ class SweepResult:
     done: list[tuple[Action, str]] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     users: int = 0
+    pages: int = 0  # pages of the user list read
     requests: int = 0
     seconds: float = 0.0
 
@@ -103,6 +105,7 @@ class SweepResult:
             counts[key] = counts.get(key, 0) + 1
         return {
             "users": self.users,
+            "pages": self.pages,
             "skipped": len(self.skipped),
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
@@ -141,21 +144,27 @@ class LifecycleService:
         table = self.policy.table()
         self.api.forget_addresses()
         retention = needs_stopped_servers(table)
-        users = await self.api.list_users(
+        pages_before = self.api.pages_read
+        now = self.clock()
+        result = SweepResult()
+        queue: asyncio.Queue[Action] = asyncio.Queue()
+        # each page is planned as it comes and dropped: only the actions are kept;
+        # none runs before the last page is read, so no stop moves the list being read
+        pages = self.api.pages(
             state=None if retention else "active",
             include_stopped=retention,
             page_size=self.page_size,
         )
-        now = self.clock()
-        result = SweepResult(users=len(users))
-        queue: asyncio.Queue[Action] = asyncio.Queue()
-        for user in users:
-            plan = plan_user(table, user, now)
-            for skip in plan.skipped:
-                metrics.SKIPPED.labels(reason=skip.reason).inc()
-            result.skipped.extend(plan.skipped)
-            for action in plan.actions:
-                queue.put_nowait(action)
+        async for page in pages:
+            result.users += len(page)
+            for user in page:
+                plan = plan_user(table, user, now)
+                for skip in plan.skipped:
+                    metrics.SKIPPED.labels(reason=skip.reason).inc()
+                result.skipped.extend(plan.skipped)
+                for action in plan.actions:
+                    queue.put_nowait(action)
+        result.pages = self.api.pages_read - pages_before
         workers = [
             asyncio.create_task(self._worker(queue, result))
             for _ in range(min(self.concurrency, queue.qsize()))
