@@ -4,18 +4,20 @@ Against the stand-in hub: a hub that pages by servers instead of users (as
 some JupyterHub versions did, jupyterhub#4789 and #5293), and users added or
 removed between the pages a sweep reads. Against the real hub on both
 supported series: users of several servers, some running, read in pages of 3
-with and without the ``state`` filter.
+with and without the ``state`` filter. And the users with no running server
+are read at most once per retention interval.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 
-from hubplugins.lifecycle import HubAPI
+from hubplugins.lifecycle import HubAPI, LifecycleService, PolicySource
 from hubplugins.lifecycle.standin import StandinHub
 
 USERS = 60
@@ -144,3 +146,22 @@ async def test_real_hub_pages_each_user_once(make_hub, devcluster, jupyterhub_ve
     servers = {u["name"]: sorted(u["servers"]) for u in every if u["name"] in users}
     assert servers[users[0]] == ["", "a", "b"]
     assert "old" in servers[users[7]]  # stopped servers listed too
+
+
+async def test_users_without_a_running_server_are_read_once_per_retention_interval() -> None:
+    hub = StandinHub().start()
+    populate(hub)
+    policy = PolicySource(text=json.dumps({"defaults": {"idle": {"delete_after": "30d"}}}))
+    api = HubAPI(hub.url, "secret")
+    service = LifecycleService(api, policy, dry_run=True, retention_interval=3600)
+    try:
+        first = await service.sweep()
+        second = await service.sweep()
+        service.retention_interval = 0
+        third = await service.sweep()
+    finally:
+        api.close()
+        await hub.stop()
+    active = len(running(hub))
+    assert first.users == third.users == USERS  # every user: the inactive ones too
+    assert second.users == active  # within the interval: those with a running server only

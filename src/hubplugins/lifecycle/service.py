@@ -1,7 +1,8 @@
 """The lifecycle service: sweeps of the hub's users, acting on idle servers.
 
-One sweep lists the users once, a page at a time (users with a running server
-only, or every user with stopped servers too when a policy may delete), plans
+One sweep lists the users with a running server (``state=active``), a page at
+a time, and when a policy may delete, at most every ``retention_interval``
+the users with none (``state=inactive``) for their stopped servers; it plans
 every user as its page comes with :func:`~.sweep.plan_user` and runs
 the actions through a fixed number of workers. Each action is a conditional
 request (:meth:`~.hubapi.HubAPI.act`): the hub stops or deletes the server
@@ -128,6 +129,7 @@ class LifecycleService:
         dry_run: bool = False,
         concurrency: int = 10,
         page_size: int = 200,
+        retention_interval: float = 3600,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.api = api
@@ -135,26 +137,53 @@ class LifecycleService:
         self.dry_run = dry_run
         self.concurrency = max(1, concurrency)
         self.page_size = page_size
+        self.retention_interval = max(0.0, retention_interval)
         self.clock = clock
+        self._last_retention: float | None = None  # time.monotonic() of the last full pass
+
+    def _retention_due(self, table: PolicyTable) -> bool:
+        if not needs_stopped_servers(table):
+            return False
+        last = self._last_retention
+        return last is None or time.monotonic() - last >= self.retention_interval
 
     async def sweep(self) -> SweepResult:
-        """One pass over the hub's users."""
+        """One sweep: the users with a running server, then (when due) every other user.
+
+        The first pass lists ``state=active`` only: the hub filters, so it
+        reads as many users as run servers. When a policy may delete, their
+        stopped servers come with them, and at most every
+        ``retention_interval`` seconds a second pass lists the users with no
+        running server (``state=inactive``) for their stopped servers.
+        """
         started = time.monotonic()
         requests_before = self.api.requests
         table = self.policy.table()
         self.api.forget_addresses()
-        retention = needs_stopped_servers(table)
+        stopped_too = needs_stopped_servers(table)
+        passes = ["active"]
+        if self._retention_due(table):
+            passes.append("inactive")
+            self._last_retention = started
+        result = SweepResult()
+        for state in passes:
+            await self._pass(table, state, stopped_too, result)
+        result.seconds = time.monotonic() - started
+        result.requests = self.api.requests - requests_before
+        metrics.SWEEP_SECONDS.observe(result.seconds)
+        _emit({"event": "lifecycle-sweep", "dry_run": self.dry_run, **result.summary()})
+        return result
+
+    async def _pass(
+        self, table: PolicyTable, state: str, stopped_too: bool, result: SweepResult
+    ) -> None:
+        """List the users of ``state``, then act on their plans."""
         pages_before = self.api.pages_read
         now = self.clock()
-        result = SweepResult()
         queue: asyncio.Queue[Action] = asyncio.Queue()
         # each page is planned as it comes and dropped: only the actions are kept;
         # none runs before the last page is read, so no stop moves the list being read
-        pages = self.api.pages(
-            state=None if retention else "active",
-            include_stopped=retention,
-            page_size=self.page_size,
-        )
+        pages = self.api.pages(state=state, include_stopped=stopped_too, page_size=self.page_size)
         async for page in pages:
             result.users += len(page)
             for user in page:
@@ -164,17 +193,12 @@ class LifecycleService:
                 result.skipped.extend(plan.skipped)
                 for action in plan.actions:
                     queue.put_nowait(action)
-        result.pages = self.api.pages_read - pages_before
+        result.pages += self.api.pages_read - pages_before
         workers = [
             asyncio.create_task(self._worker(queue, result))
             for _ in range(min(self.concurrency, queue.qsize()))
         ]
         await asyncio.gather(*workers)
-        result.seconds = time.monotonic() - started
-        result.requests = self.api.requests - requests_before
-        metrics.SWEEP_SECONDS.observe(result.seconds)
-        _emit({"event": "lifecycle-sweep", "dry_run": self.dry_run, **result.summary()})
-        return result
 
     async def _worker(self, queue: asyncio.Queue[Action], result: SweepResult) -> None:
         while not queue.empty():

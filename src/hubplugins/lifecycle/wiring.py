@@ -50,6 +50,13 @@ class HubLifecycle(Configurable):
         config=True
     )
     concurrency = Integer(10, help="Hub API requests the service keeps in flight.").tag(config=True)
+    retention_interval = Float(
+        3600,
+        help="Seconds between two reads of the users with no running server, for the stopped "
+        "servers a policy's delete_after may delete (a read of every user: 250 pages at "
+        "50,000 users). Users with a running server are read every sweep. 0: every sweep. "
+        "Example: 86400 reads them once a day.",
+    ).tag(config=True)
     metrics_port = Integer(
         0,
         help="Port (on 127.0.0.1) where the service serves Prometheus metrics at /metrics; "
@@ -127,4 +134,5 @@ def setup_lifecycle(c: Config) -> None:
         dry_run=options.dry_run,
         concurrency=options.concurrency,
         metrics_port=options.metrics_port,
+        extra_args=["--retention-interval", str(options.retention_interval)],
     )
