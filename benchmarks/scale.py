@@ -131,6 +131,7 @@ async def start_scale_hub(
     try:
         await hub.start(timeout=900)
         seconds = time.monotonic() - started
+        hub.cpu_seconds = cpu_seconds(hub)  # type: ignore[attr-defined]
         if args.profile is not None:  # written when the hub's start() returns
             await _until(lambda: args.profile.with_suffix(f".{label}.prof").exists())
     except BaseException:
@@ -201,6 +202,15 @@ def tool_argv(tool: str, url: str, policy: Path, concurrency: int, page_size: in
     return [py, "-m", "hubplugins.lifecycle", "--url", url, "--interval", "3600",
             "--policy-file", str(policy), "--concurrency", str(concurrency),
             "--page-size", str(page_size)]  # fmt: skip
+
+
+def cpu_seconds(hub: Hub) -> float:
+    """The hub process's CPU time so far: what a loaded machine changes least."""
+    try:
+        fields = Path(f"/proc/{hub._proc.pid}/stat").read_text().rpartition(")")[2].split()
+    except (OSError, AttributeError):
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -321,6 +331,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             kept: Hub | None = None  # the last PolicySpawner hub started: the first sweep's
             if "start" not in args.skip:
                 starts: dict[str, list[float]] = {"plain": [], "policy": []}
+                cpu: dict[str, list[float]] = {"plain": [], "policy": []}
                 for r in range(args.starts):
                     for spawner, times in starts.items():
                         label = f"start-{spawner}-{r}"
@@ -328,13 +339,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             work, cluster, world, label, spawner, args
                         )
                         times.append(seconds)
-                        print(f"  hub start, {spawner}: {seconds:.2f} s", flush=True)
+                        cpu[spawner].append(hub.cpu_seconds)  # type: ignore[attr-defined]
+                        print(
+                            f"  hub start, {spawner}: {seconds:.2f} s,"
+                            f" hub CPU {cpu[spawner][-1]:.1f} s",
+                            flush=True,
+                        )
                         if spawner == "policy" and r == args.starts - 1:
                             kept = hub
                         else:
                             await hub.stop()
                 plain, ours = (statistics.median(starts[k]) for k in ("plain", "policy"))
                 figures["starts"] = {"plain": plain, "policy": ours}
+                plain_cpu, ours_cpu = (statistics.median(cpu[k]) for k in ("plain", "policy"))
+                print(
+                    f"hub CPU until then: plain KubeSpawner {plain_cpu:.1f} s,"
+                    f" PolicySpawner {ours_cpu:.1f} s, ratio {ours_cpu / plain_cpu:.3f}",
+                    flush=True,
+                )
                 print(
                     f"hub start to /hub/api/ (median of {args.starts}): plain KubeSpawner"
                     f" {plain:.2f} s, PolicySpawner {ours:.2f} s, ratio {ours / plain:.3f}"
