@@ -139,11 +139,15 @@ class PolicySpawner(KubeSpawner):
         # upgrade neither breaks its sign-ins nor has the hub's start-up cleanup
         # delete its client
         orm_spawner = self.orm_spawner
+        saved = None
         if self.user is not None and orm_spawner is not None:
             saved = orm_spawner.oauth_client_id if orm_spawner.server is not None else None
             self.oauth_client_id = saved or oauth_client_id(self.user.name, self.name)
-        # nor one a renamed account's running server still holds (see renames)
-        avoid_taken_oauth_client(self)
+        # nor one a renamed account's running server still holds (see renames); a
+        # running server's saved client is its own: no query for it, so that a hub
+        # start does no more per running server than KubeSpawner does
+        if not saved:
+            avoid_taken_oauth_client(self)
 
     # JupyterHub stores each start's future here, then adds the callback that
     # counts failed starts toward consecutive_failure_limit: refusals are

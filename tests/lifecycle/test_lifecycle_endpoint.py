@@ -118,11 +118,16 @@ class ListingThen(HubAPI):
         super().__init__(hub.hub_api, TOKEN, concurrency=2)
         self.user, self.between = user, between
 
-    async def list_users(self, **kwargs: Any) -> list[dict[str, Any]]:
-        listed = [u for u in await super().list_users(**kwargs) if u["name"] == self.user]
-        if self.between is not None:
-            await self.between()
-        return listed
+    async def pages(self, **kwargs: Any) -> AsyncIterator[list[dict[str, Any]]]:
+        listed = False
+        async for page in super().pages(**kwargs):
+            page = [u for u in page if u["name"] == self.user]
+            listed = listed or bool(page)
+            yield page
+        # after the listing that held the user, before the sweep acts on it
+        if listed and self.between is not None:
+            between, self.between = self.between, None
+            await between()
 
 
 async def sweep(hub: Hub, user: str, between=None) -> dict[str, str]:

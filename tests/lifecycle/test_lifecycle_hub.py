@@ -68,8 +68,8 @@ async def test_idle_stop_then_delete_by_group(make_hub, devcluster, jupyterhub_v
 
     api = HubAPI(hub.hub_api, TOKEN, concurrency=4)
     policy = PolicySource(text=json.dumps(POLICY))
-    live = LifecycleService(api, policy)
-    dry = LifecycleService(api, policy, dry_run=True)
+    live = LifecycleService(api, policy, retention_interval=0)
+    dry = LifecycleService(api, policy, dry_run=True, retention_interval=0)
     every: list[tuple[str, str, str]] = []
 
     async def sweep(service: LifecycleService) -> set[tuple[str, str, str]]:

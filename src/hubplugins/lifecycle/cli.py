@@ -65,6 +65,14 @@ def parser() -> argparse.ArgumentParser:
         "(default 200, the hub's default cap)",
     )
     p.add_argument(
+        "--retention-interval",
+        type=float,
+        default=float(env("HUBPLUGINS_LIFECYCLE_RETENTION_INTERVAL", "3600")),
+        help="seconds between two reads of the users with no running server, for the "
+        "stopped servers a policy may delete (default 3600; 0: every sweep); the users "
+        "with a running server are read every sweep",
+    )
+    p.add_argument(
         "--dry-run",
         action="store_true",
         default=_env_bool("HUBPLUGINS_LIFECYCLE_DRY_RUN"),
@@ -121,6 +129,7 @@ async def _run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         page_size=args.page_size,
         webhook=args.notice_webhook,
+        retention_interval=args.retention_interval,
     )
     try:
         if args.once:

@@ -1,10 +1,9 @@
 """The few calls the lifecycle service makes to the hub's REST API, on tornado.
 
-- :meth:`HubAPI.list_users`: the paginated user list (JupyterHub 2+ with the
-  ``application/jupyterhub-pagination+json`` Accept header). The first page
-  gives the total; the other pages are then fetched at once (bounded by the
-  client's connection limit), all before any action, so that stopping servers
-  cannot shift the offsets of pages not yet read.
+- :meth:`HubAPI.pages`: the paginated user list (JupyterHub 2+ with the
+  ``application/jupyterhub-pagination+json`` Accept header), one page at a
+  time, each user once even when the list moves while it is read or the
+  hub's paging counts servers instead of users.
 - :meth:`HubAPI.act`: ``POST /hubplugins/lifecycle/users/{u}/server(s/{s})``
   (:mod:`hubplugins.lifecycle.endpoint`): stop or delete a server only if it
   is still as the plan saw it (running or stopped, with the same last
@@ -17,8 +16,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -30,6 +29,13 @@ from .endpoint import RULE_HEADER
 __all__ = ["HubAPI", "HubAPIError"]
 
 PAGINATION = "application/jupyterhub-pagination+json"
+OVERLAP = 5  # users each full page (200) shares with the one before; 1 on pages under 40
+MAX_BACKUPS = 100  # pages read again in one listing before giving up on a list that moves
+
+
+def overlap(limit: int) -> int:
+    """Users a page of ``limit`` shares with the page before it."""
+    return max(1, min(OVERLAP, limit // 40))
 
 
 class HubAPIError(RuntimeError):
@@ -77,6 +83,7 @@ class HubAPI:
             force_instance=True, max_clients=max(1, concurrency), resolver=self._resolver
         )
         self.requests = 0
+        self.pages_read = 0
 
     def forget_addresses(self) -> None:
         """Resolve the hub's name again on the next request (called at each sweep)."""
@@ -113,37 +120,72 @@ class HubAPI:
             rule = response.headers.get(RULE_HEADER, "") if response else ""
             raise HubAPIError(method, path, exc.code, text, rule) from None
 
-    async def list_users(
+    async def pages(
         self, *, state: str | None, include_stopped: bool, page_size: int = 200
-    ) -> list[dict[str, Any]]:
-        """Every user of the list (``state``: ``active``, ``inactive`` or None = all)."""
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The user list (``state``: ``active``, ``inactive`` or None = all), a page at a time.
+
+        One request at a time, so that a sweep never queues more than one page
+        on the hub. Every user listed from the first page to the last comes
+        once: consecutive pages overlap by a few users (:data:`OVERLAP`), a
+        page is read on from the last user the previous page showed, and a
+        page that shows none of the previous page's users (the list moved down
+        by more than the overlap since it was read) is read again from one
+        page earlier. None of this trusts the hub's ``total``, which counts
+        servers rather than users on some JupyterHub versions (jupyterhub#4789,
+        #5293): the list ends at a page with no next page, or an empty one.
+        """
         params: dict[str, str] = {"limit": str(page_size)}
         if state:
             params["state"] = state
         if include_stopped:
             params["include_stopped_servers"] = "1"
-
-        async def page(offset: int) -> Any:
+        seen: set[str] = set()
+        previous: set[str] = set()
+        offset = backups = 0
+        empty_at = -1
+        while True:
             query = urlencode({**params, "offset": str(offset)})
             resp = await self._fetch("GET", f"/users?{query}", accept=PAGINATION)
-            return json.loads(resp.body)
+            self.pages_read += 1
+            data = json.loads(resp.body)
+            if isinstance(data, list):  # a hub without pagination: one answer is all
+                yield [u for u in data if u["name"] not in seen]
+                return
+            items: list[dict[str, Any]] = data["items"]
+            limit = int(data["_pagination"].get("limit") or page_size)
+            step = max(1, limit - overlap(limit))
+            names = [u["name"] for u in items]
+            start = max((i + 1 for i, n in enumerate(names) if n in previous), default=0)
+            if previous and start == 0 and offset > 0 and (items or offset != empty_at):
+                # none of the previous page's users: some may have moved past unseen
+                # (an empty page read again right after that is the end of the list)
+                if not items:
+                    empty_at = offset
+                backups += 1
+                if backups > MAX_BACKUPS:
+                    raise HubAPIError("GET", "/users", 409, "the user list kept moving while read")
+                offset = max(0, offset - step)
+                continue
+            fresh = [u for u in items[start:] if u["name"] not in seen]
+            seen.update(u["name"] for u in fresh)
+            if fresh:
+                yield fresh
+            if not items or not data["_pagination"].get("next"):
+                return
+            previous = set(names)
+            offset += max(1, min(step, len(items) - overlap(limit)))
 
-        first = await page(0)
-        if isinstance(first, list):  # a hub without pagination
-            return first
-        items: list[dict[str, Any]] = list(first["items"])
-        info = first["_pagination"]
-        limit, total = int(info["limit"]) or page_size, int(info["total"])
-        if total <= limit:
-            return items
-        rest = await asyncio.gather(*(page(o) for o in range(limit, total, limit)))
-        seen = {user["name"] for user in items}
-        for data in rest:
-            for user in data["items"]:
-                if user["name"] not in seen:
-                    seen.add(user["name"])
-                    items.append(user)
-        return items
+    async def list_users(
+        self, *, state: str | None, include_stopped: bool, page_size: int = 200
+    ) -> list[dict[str, Any]]:
+        """Every user of the list at once (see :meth:`pages`)."""
+        users: list[dict[str, Any]] = []
+        async for page in self.pages(
+            state=state, include_stopped=include_stopped, page_size=page_size
+        ):
+            users.extend(page)
+        return users
 
     async def act(
         self, user: str, server: str, action: str, last_activity: str | None, running: bool

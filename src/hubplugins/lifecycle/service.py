@@ -1,7 +1,9 @@
 """The lifecycle service: sweeps of the hub's users, acting on idle servers.
 
-One sweep lists the users once (running servers only, or every server when a
-policy may delete), plans every user with :func:`~.sweep.plan_user` and runs
+One sweep lists the users with a running server (``state=active``), a page at
+a time, and when a policy may delete, at most every ``retention_interval``
+every other user for their stopped servers; it plans
+every user as its page comes with :func:`~.sweep.plan_user` and runs
 the actions through a fixed number of workers. Each action is a conditional
 request (:meth:`~.hubapi.HubAPI.act`): the hub stops or deletes the server
 only if it is still as listed, so a server its owner starts or uses meanwhile
@@ -94,6 +96,7 @@ class SweepResult:
     skipped: list[Skip] = field(default_factory=list)
     notices: list[tuple[Notice, str]] = field(default_factory=list)
     users: int = 0
+    pages: int = 0  # pages of the user list read
     requests: int = 0
     seconds: float = 0.0
 
@@ -112,6 +115,7 @@ class SweepResult:
             counts[key] = counts.get(key, 0) + 1
         return {
             "users": self.users,
+            "pages": self.pages,
             "skipped": len(self.skipped),
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
@@ -135,6 +139,7 @@ class LifecycleService:
         dry_run: bool = False,
         concurrency: int = 10,
         page_size: int = 200,
+        retention_interval: float = 3600,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         webhook: str = "",
     ) -> None:
@@ -143,44 +148,83 @@ class LifecycleService:
         self.dry_run = dry_run
         self.concurrency = max(1, concurrency)
         self.page_size = page_size
+        self.retention_interval = max(0.0, retention_interval)
         self.clock = clock
         self.webhook = webhook  # URL that gets each new retention notice as JSON ("": none)
+        self._last_retention: float | None = None  # time.monotonic() of the last full pass
+
+    def _retention_due(self, table: PolicyTable) -> bool:
+        if not needs_stopped_servers(table):
+            return False
+        last = self._last_retention
+        return last is None or time.monotonic() - last >= self.retention_interval
 
     async def sweep(self) -> SweepResult:
-        """One pass over the hub's users."""
+        """One sweep: the users with a running server, then (when due) every other user.
+
+        The first pass lists ``state=active`` only: the hub filters, so it
+        reads as many users as run servers. When a policy may delete, their
+        stopped servers come with them, and at most every
+        ``retention_interval`` seconds a second pass lists every user (without a
+        filter: the hub's ``state=inactive`` costs a group-by over all users per
+        page) and plans those the first pass did not, for their stopped servers.
+        """
         started = time.monotonic()
         requests_before = self.api.requests
         table = self.policy.table()
         self.api.forget_addresses()
-        retention = needs_stopped_servers(table)
-        users = await self.api.list_users(
-            state=None if retention else "active",
-            include_stopped=retention,
-            page_size=self.page_size,
-        )
+        stopped_too = needs_stopped_servers(table)
+        passes: list[str | None] = ["active"]
+        if self._retention_due(table):
+            # every user, not state=inactive: the hub answers that filter with a
+            # group-by over every user for each page, several times slower
+            passes.append(None)
+            self._last_retention = started
+        result = SweepResult()
+        seen: set[str] = set()
+        for state in passes:
+            await self._pass(table, state, stopped_too, result, seen)
+        result.seconds = time.monotonic() - started
+        result.requests = self.api.requests - requests_before
+        metrics.SWEEP_SECONDS.observe(result.seconds)
+        _emit({"event": "lifecycle-sweep", "dry_run": self.dry_run, **result.summary()})
+        return result
+
+    async def _pass(
+        self,
+        table: PolicyTable,
+        state: str | None,
+        stopped_too: bool,
+        result: SweepResult,
+        seen: set[str],
+    ) -> None:
+        """List the users of ``state`` not ``seen`` in a pass before, then act on their plans."""
+        pages_before = self.api.pages_read
         now = self.clock()
-        result = SweepResult(users=len(users))
         queue: asyncio.Queue[Action] = asyncio.Queue()
         notices: list[Notice] = []
-        for user in users:
-            notices.extend(plan_notices(table, user, now))
-            plan = plan_user(table, user, now)
-            for skip in plan.skipped:
-                metrics.SKIPPED.labels(reason=skip.reason).inc()
-            result.skipped.extend(plan.skipped)
-            for action in plan.actions:
-                queue.put_nowait(action)
+        # each page is planned as it comes and dropped: only the actions are kept;
+        # none runs before the last page is read, so no stop moves the list being read
+        pages = self.api.pages(state=state, include_stopped=stopped_too, page_size=self.page_size)
+        async for page in pages:
+            page = [u for u in page if u["name"] not in seen]
+            seen.update(u["name"] for u in page)
+            result.users += len(page)
+            for user in page:
+                notices.extend(plan_notices(table, user, now))
+                plan = plan_user(table, user, now)
+                for skip in plan.skipped:
+                    metrics.SKIPPED.labels(reason=skip.reason).inc()
+                result.skipped.extend(plan.skipped)
+                for action in plan.actions:
+                    queue.put_nowait(action)
+        result.pages += self.api.pages_read - pages_before
         workers = [
             asyncio.create_task(self._worker(queue, result))
             for _ in range(min(self.concurrency, queue.qsize()))
         ]
         await asyncio.gather(*workers)
         await self._notify(notices, result)
-        result.seconds = time.monotonic() - started
-        result.requests = self.api.requests - requests_before
-        metrics.SWEEP_SECONDS.observe(result.seconds)
-        _emit({"event": "lifecycle-sweep", "dry_run": self.dry_run, **result.summary()})
-        return result
 
     async def _worker(self, queue: asyncio.Queue[Action], result: SweepResult) -> None:
         while not queue.empty():

@@ -63,6 +63,13 @@ class HubLifecycle(Configurable):
         'Example: "http://mailer.jhub.svc:8000/notices". Empty: no webhook (the log line '
         "and the metric still count each notice).",
     ).tag(config=True)
+    retention_interval = Float(
+        3600,
+        help="Seconds between two reads of the users with no running server, for the stopped "
+        "servers a policy's delete_after may delete (a read of every user: 250 pages at "
+        "50,000 users). Users with a running server are read every sweep. 0: every sweep. "
+        "Example: 86400 reads them once a day.",
+    ).tag(config=True)
     metrics_port = Integer(
         0,
         help="Port (on 127.0.0.1) where the service also serves its Prometheus metrics at "
@@ -169,4 +176,5 @@ def setup_lifecycle(c: Config) -> None:
         metrics_port=options.metrics_port,
         hub_api_url=options.hub_api_url,
         notice_webhook=options.notice_webhook,
+        extra_args=["--retention-interval", str(options.retention_interval)],
     )

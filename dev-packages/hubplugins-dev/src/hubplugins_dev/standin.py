@@ -9,7 +9,9 @@ plain list), ``DELETE /hub/api/users/{u}/server`` and ``.../servers/{s}``
 endpoint ``POST /hub/api/hubplugins/lifecycle/users/{u}/server(s/{s})`` with
 the hub's own conditions (:mod:`hubplugins.lifecycle.conditions`), each stop
 taking ``stop_delay`` seconds as a spawner's would, concurrently. Every
-request is counted; any token is taken.
+request is counted; any token is taken. ``pages_by_servers`` pages the user
+list as some JupyterHub versions did (by servers, users repeating across
+pages), ``on_list`` changes the users before each page is answered.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,6 +51,12 @@ class StandinHub:
     default_limit: int = 50
     max_limit: int = 200
     version: str = "5.5.0"
+    # page by (user, server) rows as some JupyterHub versions did (jupyterhub#4789,
+    # #5293): offset, limit and total count servers, a page shows those rows' users
+    pages_by_servers: bool = False
+    # called with the hub before each user list is answered: a test changes the list
+    # between the pages a sweep reads
+    on_list: Callable[[StandinHub], None] | None = None
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
     stopped: list[tuple[str, str]] = field(default_factory=list)
@@ -164,8 +173,15 @@ class _UsersHandler(_Base):
             "ready": active,  # "ready" filters the page afterwards, as the hub does
             "inactive": lambda u: not active(u),
         }[state]
+        if self.hub.on_list is not None:
+            self.hub.on_list(self.hub)
         matching = [u for u in self.hub.users.values() if selected(u)]
-        page = matching[offset : offset + limit]
+        if self.hub.pages_by_servers:
+            rows = [u for u in matching for _ in range(max(1, _rows(u, state)))]
+            page = list({id(u): u for u in rows[offset : offset + limit]}.values())
+            matching = rows
+        else:
+            page = matching[offset : offset + limit]
         if state == "ready":
             page = [u for u in page if ready(u)]
         items = [self.hub.user_model(u, include) for u in page]
@@ -184,6 +200,12 @@ class _UsersHandler(_Base):
             }
         info = {"offset": offset, "limit": limit, "total": len(matching), "next": following}
         self.write(json.dumps({"items": items, "_pagination": info}))
+
+
+def _rows(user: dict[str, Any], state: str | None) -> int:
+    """How many rows the user is in a list paged by servers."""
+    servers = user["servers"].values()
+    return sum(1 for s in servers if state is None or not s["stopped"])
 
 
 class _ServerHandler(_Base):
