@@ -84,10 +84,20 @@ def reserve_or_queue(spawner: Any, policy: Any, grant: dict[str, Any], pods: Any
     except PolicyRefusal as refusal:
         decision = refusal.decision
         max_wait = policy.resources.gpu.queue_max_wait
-        if decision.rule != POOL_RULE or "size" not in decision.details or not max_wait:
+        demand = pool_sync.demand(spawner, grant, hub.pool)
+        if (
+            decision.rule != POOL_RULE
+            or "size" not in decision.details
+            or not max_wait
+            or not hub.line.room_for(
+                server_id,
+                demand,
+                functools.partial(policy.quota.gpu_for, main=policy.resources.gpu.resource),
+                policy.servers.max_running,
+            )
+        ):
             hub.line.leave(server_id)
             raise
-        demand = pool_sync.demand(spawner, grant, hub.pool)
         options = dict(spawner.user_options or {})
         hub.line.join(server_id, demand, options, time.time(), max_wait)
         hub.users[server_id] = spawner.user
@@ -170,9 +180,23 @@ async def _serve(hub: _HubLine, server_id: str) -> None:
         if not spawner.active:
             hub.pool.release(server_id)
         return
+    spawner = user.get_spawner(name, replace_failed=True)
+    # pending from now on, as the spawn handler marks it: nobody starts it twice
+    spawner._spawn_pending = True
+    started = asyncio.ensure_future(_start(user, name, dict(place.options)))
+    spawner._spawn_future = started
+
+    def _done(future: asyncio.Future[None]) -> None:
+        if future.cancelled() or future.exception() is None:
+            spawner._spawn_future = None
+        spawner._spawn_pending = False
+
+    started.add_done_callback(_done)
     try:
-        await user.spawn(name, dict(place.options))
+        await started
     except Exception as error:
+        if not spawner.active:
+            hub.pool.release(server_id)
         still = hub.line.places.get(server_id)
         if still is not None and still.serving:  # not put back in line by the start itself
             message = getattr(error, "jupyterhub_message", None) or str(error)
@@ -180,7 +204,11 @@ async def _serve(hub: _HubLine, server_id: str) -> None:
             hub.users.pop(server_id, None)
         elif still is not None:
             _ensure_pump(hub)
-        return
+
+
+async def _start(user: Any, name: str, options: dict[str, Any]) -> None:
+    """``User.spawn``, then the proxy's route and the poll, as the spawn handler does."""
+    await user.spawn(name, options)
     spawner = user.spawners[name]
     proxy = user.settings.get("proxy")
     spawner._proxy_pending = True
@@ -188,9 +216,9 @@ async def _serve(hub: _HubLine, server_id: str) -> None:
         if proxy is not None:
             await proxy.add_user(user, name)
     except Exception:
-        log.exception("hubplugins: adding %s to the proxy failed; stopping it", server_id)
+        log.exception("hubplugins: adding %s to the proxy failed; stopping it", spawner._log_name)
         await user.stop(name)
-        return
+        raise
     finally:
         spawner._proxy_pending = False
     spawner.add_poll_callback(_stopped, user, name)

@@ -84,6 +84,29 @@ class GpuLine:
             place.demand, place.options, place.serving = frozen, dict(options), False
         return place
 
+    def room_for(
+        self,
+        server_id: str,
+        demand: Mapping[str, int],
+        quota: Callable[[str], int | None],
+        max_places: int | None,
+    ) -> bool:
+        """Whether the user of ``server_id`` may wait for ``demand`` besides their other places.
+
+        Together, one user's places ask for no more GPUs of a kind than their
+        ``quota(kind)`` (None: no limit) and number at most ``max_places``
+        (None: no limit), so nobody fills the line with new server names.
+        """
+        user = server_id.partition("/")[0]
+        others = [p for p in self.places.values() if p.user == user and p.server_id != server_id]
+        if max_places is not None and len(others) + 1 > max_places:
+            return False
+        for kind, n in demand.items():
+            most = quota(kind)
+            if most is not None and sum(p.demand.get(kind, 0) for p in others) + n > most:
+                return False
+        return True
+
     def position(self, server_id: str) -> int | None:
         """1-based place among those asking for the same GPU kind (None: not in line)."""
         place = self.places.get(server_id)

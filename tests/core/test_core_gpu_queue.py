@@ -88,3 +88,22 @@ def test_queue_max_wait_merges_by_the_longest(waits, resolved):
     groups = {g: {"resources": {"gpu": {"queue": {"max_wait": w}}}} for g, w in waits.items()}
     table = PolicyTable.from_dict({"groups": groups or {"g0": {}}})
     assert table.resolve([*waits, "g0"]).resources.gpu.queue_max_wait == resolved
+
+
+# case -> (the user's places already, the new ask, quota per kind, most places, room?)
+ROOM = {
+    "first_place": ([], ("u/a", GPU, 1), {GPU: 1}, 6, True),
+    "quota_spent_in_line": ([("u/b", GPU, 1)], ("u/a", GPU, 1), {GPU: 1}, 6, False),
+    "same_server_again": ([("u/a", GPU, 1)], ("u/a", GPU, 1), {GPU: 1}, 6, True),
+    "other_kind_apart": ([("u/b", MIG, 1)], ("u/a", GPU, 1), {GPU: 1, MIG: 1}, 6, True),
+    "no_quota": ([("u/b", GPU, 1)], ("u/a", GPU, 1), {GPU: None}, None, True),
+    "too_many_places": ([("u/b", GPU, 1)], ("u/a", GPU, 1), {GPU: None}, 1, False),
+    "others_do_not_count": ([("v/b", GPU, 1)], ("u/a", GPU, 1), {GPU: 1}, 1, True),
+}
+
+
+@pytest.mark.parametrize(("before", "ask", "quota", "most", "room"), ROOM.values(), ids=ROOM.keys())
+def test_one_user_cannot_fill_the_line(before, ask, quota, most, room):
+    line = line_of(*before)
+    server_id, kind, n = ask
+    assert line.room_for(server_id, {kind: n}, lambda k: quota.get(k, 0), most) is room

@@ -183,6 +183,10 @@ async def test_leaving_frees_the_place_and_nobody_else_can_make_you_leave(line_h
     await hold(hub, "lholder")
     await queued(hub, "lleaver")
     await queued(hub, "lnext")
+    # one place per GPU of the user's quota: a second server of theirs is refused at once
+    resp = await start_gpu(hub, "lleaver", "second")
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["message"].startswith("GPU pool exhausted"), resp.text
     leaver, other = await token_of(hub, "lleaver"), await token_of(hub, "lnext")
     # another user can neither read nor take away the place
     for method in ("GET", "DELETE"):
