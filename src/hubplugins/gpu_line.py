@@ -208,7 +208,7 @@ async def _serve(hub: _HubLine, server_id: str) -> None:
 
 async def _start(user: Any, name: str, options: dict[str, Any]) -> None:
     """``User.spawn``, then the proxy's route and the poll, as the spawn handler does."""
-    await user.spawn(name, options)
+    await user.spawn(name, options=options)  # 6.x takes a display name second
     spawner = user.spawners[name]
     proxy = user.settings.get("proxy")
     spawner._proxy_pending = True

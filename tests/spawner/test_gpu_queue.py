@@ -1,9 +1,10 @@
 """The fair GPU line through the real hub: queued, served in order, given up, left.
 
-One hub (JupyterHub 5.5, the chart's) with a pool of one GPU on a devcluster of
-its own, shared by the module: the line is this package's code on the hub's
-event loop and starts servers through ``User.spawn``, the same in both series
-(the refusal's way out of the hub is the pool's own, tested on both).
+One hub per series with a pool of one GPU on a devcluster of its own, shared by
+the module. A start from the line goes through ``User.spawn``, whose arguments
+differ between the series, so the start from the line runs on both; the line's
+endpoints, max_wait and leaving are this package's code alone, the same on
+both, and run on JupyterHub 5.5 (the chart's).
 """
 
 from __future__ import annotations
@@ -48,13 +49,17 @@ hubplugins.setup(c)
 """
 
 
-@pytest.fixture(scope="module")
-async def line_hub(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Hub, Any]]:
-    root = tmp_path_factory.mktemp("gpuline")
+@pytest.fixture(scope="module", params=["5.5", "6"], ids=["jh55", "jh6"])
+async def line_hub(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Hub, Any]]:
+    root = tmp_path_factory.mktemp(f"gpuline{request.param}")
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
     os.environ["PATH"] = path
     async with arun_devcluster(root / "devcluster") as dev:
-        hub = await start_hub(root / "hub", CONFIG, jupyterhub="5.5", kubeconfig=dev.kubeconfig)
+        hub = await start_hub(
+            root / "hub", CONFIG, jupyterhub=request.param, kubeconfig=dev.kubeconfig
+        )
         try:
             yield hub, dev
         finally:
@@ -104,6 +109,11 @@ async def stop(hub: Hub, *users: str) -> None:
         await hub.wait_for_server(user, ready=False)
 
 
+def only_55(hub: Hub) -> None:
+    if hub.version != "5.5":
+        pytest.skip("the line's own code, the same on both series: run on 5.5")
+
+
 async def token_of(hub: Hub, user: str) -> str:
     resp = await hub.api("POST", f"/users/{user}/tokens", json={"note": "gpu line test"})
     assert resp.status_code == 201, resp.text
@@ -144,6 +154,10 @@ async def test_queued_starts_begin_in_order_when_a_gpu_frees_and_the_page_shows_
         await stop(hub, "qholder")
         # the first in line starts by itself; the page moves the second up
         await hub.wait_for_server("qfirst")
+        # started with the options it asked with: the tier's default is no GPU
+        pod = pod_of(dev, "qfirst")
+        assert pod is not None
+        assert pod["spec"]["containers"][0]["resources"]["limits"][GPU] == "1", pod
         await panel.get_by_text("1st in line for 1 GPU; 1 of 1 in use").wait_for()
         assert pod_of(dev, "qsecond") is None
 
@@ -159,6 +173,7 @@ async def test_queued_starts_begin_in_order_when_a_gpu_frees_and_the_page_shows_
 @pytest.mark.slow
 async def test_max_wait_ends_the_place_with_a_message(line_hub) -> None:
     hub, dev = line_hub
+    only_55(hub)
     await add(hub, LINE, "wholder")
     await add(hub, SHORT, "wshort")
     await hold(hub, "wholder")
@@ -179,6 +194,7 @@ async def test_max_wait_ends_the_place_with_a_message(line_hub) -> None:
 @pytest.mark.slow
 async def test_leaving_frees_the_place_and_nobody_else_can_make_you_leave(line_hub) -> None:
     hub, dev = line_hub
+    only_55(hub)
     await add(hub, LINE, "lholder", "lleaver", "lnext")
     await hold(hub, "lholder")
     await queued(hub, "lleaver")
@@ -209,6 +225,7 @@ async def test_leaving_frees_the_place_and_nobody_else_can_make_you_leave(line_h
 @pytest.mark.slow
 async def test_a_tier_without_a_line_is_refused_at_once(line_hub) -> None:
     hub, dev = line_hub
+    only_55(hub)
     await add(hub, LINE, "nholder")
     await add(hub, NOW, "nnow")
     await hold(hub, "nholder")
