@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 import time
 from typing import Any
@@ -46,6 +47,10 @@ PLACE_PATH = r"/api/hubplugins/gpu-queue/([^/]+)/([^/]*)"
 TICK = 1.0  # seconds between looks at the pods while anybody waits
 
 log = logging.getLogger("hubplugins.gpu_line")
+
+
+async def _awaited(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
 
 
 class _HubLine:
@@ -172,6 +177,15 @@ async def _serve(hub: _HubLine, server_id: str) -> None:
         hub.users.pop(server_id, None)
         hub.pool.release(server_id)
         return
+    if not await _still_allowed(user):
+        hub.line.leave(
+            server_id,
+            "The server was not started from the GPU line: your sign-in could not be "
+            "confirmed (access ended or expired). Sign in again and start it to take a new place.",
+        )
+        hub.users.pop(server_id, None)
+        hub.pool.release(server_id)
+        return
     spawner = user.spawners.get(name)
     if spawner is not None and (spawner.active or spawner.pending):
         # started by other means meanwhile: the line's work is done
@@ -204,6 +218,22 @@ async def _serve(hub: _HubLine, server_id: str) -> None:
             hub.users.pop(server_id, None)
         elif still is not None:
             _ensure_pump(hub)
+
+
+async def _still_allowed(user: Any) -> bool:
+    """Ask the authenticator again (its ``refresh_user``): nobody waiting is started
+    for an account whose access ended while it waited."""
+    authenticator = user.settings.get("authenticator")
+    if authenticator is None:
+        return True
+    try:
+        fresh = await _awaited(authenticator.refresh_user(user, None))
+    except Exception:
+        log.exception(
+            "hubplugins: refreshing %s before a start from the GPU line failed", user.name
+        )
+        return False
+    return bool(fresh)
 
 
 async def _start(user: Any, name: str, options: dict[str, Any]) -> None:
