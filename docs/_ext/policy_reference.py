@@ -48,6 +48,9 @@ MEANING = {
     "resources.gpu.default": "GPUs a server gets when the user asks for none.",
     "resources.gpu.max": "The most GPUs a user may ask for per server.",
     "resources.gpu.resource": "The Kubernetes extended resource that counts GPUs.",
+    "resources.gpu.queue.max_wait": "A start that finds the GPU pool full takes a place in "
+    "a fair line (first come, first served) and starts by itself when a GPU frees, waiting "
+    "at most this long; 0: no line, the start is refused at once (see [](gpus.md)).",
     "quota.cpu": "CPU (limits) across all of one user's running servers. null: no limit.",
     "quota.memory": "Memory (limits) across all of one user's running servers. null: no limit.",
     "quota.gpu": "GPUs across all of one user's running servers. null: no limit.",

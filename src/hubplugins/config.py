@@ -266,6 +266,8 @@ SETUP_STEPS: list[str | Callable[[Config], None]] = [
     "hubplugins.identity_api:setup_handlers",  # admins re-link an account's identity
     # GET /hub/api/hubplugins/usage, the keep endpoint, the home page's usage panel
     "hubplugins.usage_api:setup_usage",
+    # the fair GPU line's endpoints (GET and DELETE /hub/api/hubplugins/gpu-queue/...)
+    "hubplugins.gpu_line:setup_gpu_queue",
     # further steps add themselves here, as "module:function" (imported when
     # setup runs) or a function taking the config, e.g. the lifecycle service
 ]

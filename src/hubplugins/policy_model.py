@@ -79,6 +79,8 @@ class GpuSpec:
     default: int
     max: int
     resource: str = DEFAULT_GPU_RESOURCE
+    queue_max_wait: float = 0.0
+    """Seconds a start that finds the GPU pool full waits in line (0 = no line: refused)."""
 
 
 _NO_KINDS: Mapping[str, int] = MappingProxyType({})

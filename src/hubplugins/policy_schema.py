@@ -54,6 +54,7 @@ def _kinds(value: dict[str, Any]) -> dict[str, Any]:
 
 
 _DURATION = {"type": ["string", "number", "null"], "x-kind": "duration"}
+_WAIT = {"type": ["string", "number"], "x-kind": "duration"}
 _COUNT = {"type": "integer", "minimum": 0}
 _COUNT_OR_NULL = {"type": ["integer", "null"], "minimum": 0}
 
@@ -83,6 +84,8 @@ SECTION_SCHEMA: dict[str, Any] = _obj(
                         "default": _COUNT,
                         "max": _COUNT,
                         "resource": {"type": "string", "pattern": _RESOURCE_NAME},
+                        # a full pool puts the start in line, waiting at most max_wait
+                        "queue": _obj({"max_wait": _WAIT}),
                     }
                 ),
                 # other GPU kinds a server may ask for instead: resource -> per-server max

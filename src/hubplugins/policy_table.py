@@ -119,6 +119,7 @@ FIELDS: dict[str, tuple[Callable[[Any], Any], Merge]] = {
     "resources.gpu.default": (int, "more"),
     "resources.gpu.max": (int, "more"),
     "resources.gpu.resource": (str, "first"),
+    "resources.gpu.queue.max_wait": (parse_duration, "more"),
     "resources.gpu_kinds": (_kinds, "kinds"),
     "quota.cpu": (_cpu_or_none, "more"),
     "quota.memory": (_memory_or_none, "more"),
@@ -151,6 +152,7 @@ BUILTIN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "resources.gpu.default": 0,
         "resources.gpu.max": 0,
         "resources.gpu.resource": DEFAULT_GPU_RESOURCE,
+        "resources.gpu.queue.max_wait": 0.0,
         "resources.gpu_kinds": MappingProxyType({}),
         "quota.cpu": 2.0,
         "quota.memory": 4 * 10**9,
@@ -260,7 +262,10 @@ def build_policy(flat: Flat, sources: Mapping[str, str], groups: Iterable[str]) 
                 f["resources.memory.max"],
             ),
             gpu=GpuSpec(
-                f["resources.gpu.default"], f["resources.gpu.max"], f["resources.gpu.resource"]
+                f["resources.gpu.default"],
+                f["resources.gpu.max"],
+                f["resources.gpu.resource"],
+                f["resources.gpu.queue.max_wait"],
             ),
             gpu_kinds=MappingProxyType(
                 {k: int(v or 0) for k, v in f["resources.gpu_kinds"].items()}

@@ -36,6 +36,7 @@ from traitlets import Bool, Dict, Unicode, Union, default
 
 from . import (
     failure_count,
+    gpu_line,
     metrics,
     new_records,
     ownership,
@@ -262,7 +263,7 @@ class PolicySpawner(KubeSpawner):
             decision = check_start(policy, usage, request, base_request, server_name=self.name)
             decision.enforce()
             grant = dict(decision.details)
-            self._pool_demand = pool_sync.reserve(self, self._server_key, grant, pods)
+            self._pool_demand = gpu_line.reserve_or_queue(self, policy, grant, pods)
             if self._pool_demand:
                 self._report_pool()
         except PolicyRefusal as refusal:
@@ -468,6 +469,7 @@ class PolicySpawner(KubeSpawner):
     def _release(self) -> None:
         if self.gpu_pool.release(self._server_key):
             self._report_pool()
+            gpu_line.pool_freed(self)
         self._grant = None
         self._pool_demand = {}
 

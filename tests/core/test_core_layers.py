@@ -30,6 +30,7 @@ CORE = [
     "resources_text",
     "server_names",
     "gpu_pool",
+    "gpu_queue",
     "pod_holdings",
     "quota_answer",
     "profiles",
