@@ -109,11 +109,6 @@ async def stop(hub: Hub, *users: str) -> None:
         await hub.wait_for_server(user, ready=False)
 
 
-def only_55(hub: Hub) -> None:
-    if hub.version != "5.5":
-        pytest.skip("the line's own code, the same on both series: run on 5.5")
-
-
 async def token_of(hub: Hub, user: str) -> str:
     resp = await hub.api("POST", f"/users/{user}/tokens", json={"note": "gpu line test"})
     assert resp.status_code == 201, resp.text
@@ -173,7 +168,6 @@ async def test_queued_starts_begin_in_order_when_a_gpu_frees_and_the_page_shows_
 @pytest.mark.slow
 async def test_max_wait_ends_the_place_with_a_message(line_hub) -> None:
     hub, dev = line_hub
-    only_55(hub)
     await add(hub, LINE, "wholder")
     await add(hub, SHORT, "wshort")
     await hold(hub, "wholder")
@@ -194,7 +188,6 @@ async def test_max_wait_ends_the_place_with_a_message(line_hub) -> None:
 @pytest.mark.slow
 async def test_leaving_frees_the_place_and_nobody_else_can_make_you_leave(line_hub) -> None:
     hub, dev = line_hub
-    only_55(hub)
     await add(hub, LINE, "lholder", "lleaver", "lnext")
     await hold(hub, "lholder")
     await queued(hub, "lleaver")
@@ -225,7 +218,6 @@ async def test_leaving_frees_the_place_and_nobody_else_can_make_you_leave(line_h
 @pytest.mark.slow
 async def test_a_tier_without_a_line_is_refused_at_once(line_hub) -> None:
     hub, dev = line_hub
-    only_55(hub)
     await add(hub, LINE, "nholder")
     await add(hub, NOW, "nnow")
     await hold(hub, "nholder")
