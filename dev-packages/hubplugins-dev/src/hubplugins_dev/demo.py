@@ -204,7 +204,22 @@ def main(argv: list[str] | None = None) -> int:
                     hub.wait(15)
                 except subprocess.TimeoutExpired:
                     os.killpg(hub.pid, signal.SIGKILL)
+            _stop_proxy(state / "proxy.pid")
             print("demo stopped", file=sys.stderr)
+
+
+def _stop_proxy(pid_file: Path) -> None:
+    """Stop the proxy the hub left (JupyterHub starts it in a session of its own,
+    so that it outlives the hub, and a hub that was killed never stops it)."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    pid_file.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
