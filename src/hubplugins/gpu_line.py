@@ -84,12 +84,17 @@ def reserve_or_queue(spawner: Any, policy: Any, grant: dict[str, Any], pods: Any
     """
     hub = _hub_line(spawner)
     server_id = spawner._server_key
+    demand = pool_sync.demand(spawner, grant, hub.pool)
     try:
         wanted = pool_sync.reserve(spawner, server_id, grant, pods)
+        # a GPU free this moment is still theirs who wait for its kind
+        ahead = hub.line.waiting_ahead(server_id, wanted)
+        if ahead:
+            hub.pool.release(server_id)
+            _behind(hub, ahead, pods).enforce()
     except PolicyRefusal as refusal:
         decision = refusal.decision
         max_wait = policy.resources.gpu.queue_max_wait
-        demand = pool_sync.demand(spawner, grant, hub.pool)
         if (
             decision.rule != POOL_RULE
             or "size" not in decision.details
@@ -113,6 +118,27 @@ def reserve_or_queue(spawner: Any, policy: Any, grant: dict[str, Any], pods: Any
         hub.served.append(server_id)
     hub.users.pop(server_id, None)
     return wanted
+
+
+def _behind(hub: _HubLine, ahead: list[Any], pods: Any) -> Decision:
+    """The pool's refusal of a start that finds others waiting for its GPU kind:
+    what frees is theirs first, whether or not a GPU is free this moment."""
+    kind = ahead[0].resource
+    held = pool_sync.pool_holdings(pods, hub.pool, [kind])
+    in_use, size = hub.pool.in_use(kind, held), hub.pool.size(kind)
+    waiting = "1 server is" if len(ahead) == 1 else f"{len(ahead)} servers are"
+    return Decision.refuse(
+        POOL_RULE,
+        f"GPU pool: {waiting} waiting in line for {kind}, and the GPUs that free go to "
+        f"them first; {in_use} of {size} in use.",
+        status=409,
+        limit=size,
+        usage=in_use,
+        resource=kind,
+        in_use=in_use,
+        size=size,
+        waiting=len(ahead),
+    )
 
 
 def pool_freed(spawner: Any) -> None:

@@ -14,7 +14,7 @@ hub side (:mod:`hubplugins.gpu_line`) starts the servers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -106,6 +106,23 @@ class GpuLine:
             if most is not None and sum(p.demand.get(kind, 0) for p in others) + n > most:
                 return False
         return True
+
+    def waiting_ahead(self, server_id: str, kinds: Iterable[str]) -> list[Place]:
+        """The places waiting for any of ``kinds`` that asked before ``server_id``
+        (all of them when it has no place), but not those being started: a GPU
+        that frees is theirs first, so a start that finds them waits or is refused
+        even when a GPU is free for a moment."""
+        own = self.places.get(server_id)
+        if own is not None and own.serving:
+            return []  # its GPUs are reserved: it is the one being served
+        wanted = set(kinds)
+        ahead = []
+        for place in self.places.values():
+            if place.server_id == server_id:
+                break
+            if not place.serving and place.resource in wanted:
+                ahead.append(place)
+        return ahead
 
     def position(self, server_id: str) -> int | None:
         """1-based place among those asking for the same GPU kind (None: not in line)."""

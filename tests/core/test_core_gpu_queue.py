@@ -42,6 +42,29 @@ def test_ready_in_order_of_asking(asks, free, ready):
     assert [p.server_id for p in line.ready(free.get)] == ready
 
 
+# case -> (asks, which are being started, who asks now, for which kinds, waiting ahead)
+AHEAD = {
+    "newcomer_behind_everyone": ([("a/", GPU, 1), ("b/", GPU, 2)], [], "c/", [GPU], ["a/", "b/"]),
+    "empty_line": ([], [], "c/", [GPU], []),
+    "other_kind_only": ([("a/", MIG, 1)], [], "c/", [GPU], []),
+    "place_behind_the_first": ([("a/", GPU, 1), ("b/", GPU, 1)], [], "b/", [GPU], ["a/"]),
+    "first_in_line": ([("a/", GPU, 1), ("b/", GPU, 1)], [], "a/", [GPU], []),
+    "being_started_waits_for_nobody": ([("a/", GPU, 1), ("b/", GPU, 1)], ["b/"], "b/", [GPU], []),
+    "being_started_is_not_waiting": ([("a/", GPU, 1), ("b/", GPU, 1)], ["a/"], "c/", [GPU], ["b/"]),
+    "no_gpu_asked": ([("a/", GPU, 1)], [], "c/", [], []),
+}
+
+
+@pytest.mark.parametrize(
+    ("asks", "serving", "asker", "kinds", "ahead"), AHEAD.values(), ids=AHEAD.keys()
+)
+def test_a_freed_gpu_is_theirs_who_wait(asks, serving, asker, kinds, ahead):
+    line = line_of(*asks)
+    for server_id in serving:
+        line.places[server_id].serving = True
+    assert [p.server_id for p in line.waiting_ahead(asker, kinds)] == ahead
+
+
 def test_asking_again_keeps_the_place():
     line = line_of(("a/x", GPU, 1), ("b/", GPU, 1))
     line.join("a/x", {GPU: 1}, {"gpu": 1, "cpu": 1}, now=9.0, max_wait=60.0)
