@@ -40,7 +40,14 @@ from .gpu_pool import GpuPool
 from .gpu_queue import QUEUE_RULE, GpuLine, ordinal
 from .pod_holdings import pooled_holdings
 
-__all__ = ["LINE_PATH", "line_report", "pool_freed", "reserve_or_queue", "setup_gpu_queue"]
+__all__ = [
+    "LINE_PATH",
+    "being_served",
+    "line_report",
+    "pool_freed",
+    "reserve_or_queue",
+    "setup_gpu_queue",
+]
 
 LINE_PATH = r"/api/hubplugins/gpu-queue/([^/]+)"
 PLACE_PATH = r"/api/hubplugins/gpu-queue/([^/]+)/([^/]*)"
@@ -139,6 +146,14 @@ def _behind(hub: _HubLine, ahead: list[Any], pods: Any) -> Decision:
         size=size,
         waiting=len(ahead),
     )
+
+
+def being_served(spawner: Any) -> bool:
+    """Whether the server's start is the line's own: its GPUs were reserved for its
+    place, and the ``clear_state`` JupyterHub calls as the start begins must keep them."""
+    hub = _LINES.get(spawner.gpu_pool_name or "default")
+    place = hub.line.places.get(spawner._server_key) if hub is not None else None
+    return place is not None and place.serving
 
 
 def pool_freed(spawner: Any) -> None:

@@ -508,7 +508,8 @@ class PolicySpawner(KubeSpawner):
             self.oauth_client_id = oauth_client_id(self.user.name, self.name)
             # a renamed account's server may still be stopping under this id
             avoid_taken_oauth_client(self)
-        self._release()
+        if not gpu_line.being_served(self):  # a start from the line keeps its GPUs
+            self._release()
         if self._forget_when_stopped:
             self._forget_when_stopped = False
             asyncio.get_running_loop().call_soon(self._forget_refused_record)
