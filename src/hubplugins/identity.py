@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from . import hub_tables
 from .identity_rules import owner_for
 
 _meta = sa.MetaData()
@@ -56,26 +57,10 @@ ADOPTIONS = sa.Table(
     sa.Column("adopted", sa.Float, nullable=False),
 )
 
-_ready: set[int] = set()
-
 
 def ensure_tables(db: Any) -> None:
     """Create the tables in the hub's database unless they exist (once per engine)."""
-    engine = db.get_bind()
-    if id(engine) in _ready:
-        return
-    conn = db.connection()
-    for table in (IDENTITIES, ADOPTIONS):
-        try:
-            table.create(conn, checkfirst=True)
-        except sa.exc.SQLAlchemyError:
-            # another hub process created it between the check and the create
-            db.rollback()
-            conn = db.connection()
-            if not sa.inspect(conn).has_table(table.name):
-                raise
-    db.commit()
-    _ready.add(id(engine))
+    hub_tables.ensure_tables(db, (IDENTITIES, ADOPTIONS))
 
 
 def record(db: Any, user_id: int) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from . import hub_tables
 from .usage import LifecycleNote, iso
 
 __all__ = [
@@ -71,25 +72,9 @@ DELETIONS = sa.Table(
 KEEP_DELETIONS = 5
 """Deletions shown per user: the latest."""
 
-_ready: set[int] = set()
-
 
 def _ensure(db: Any) -> None:
-    engine = db.get_bind()
-    if id(engine) in _ready:
-        return
-    conn = db.connection()
-    for table in (MARKS, DELETIONS):
-        try:
-            table.create(conn, checkfirst=True)
-        except sa.exc.SQLAlchemyError:
-            # another hub process created it between the check and the create
-            db.rollback()
-            conn = db.connection()
-            if not sa.inspect(conn).has_table(table.name):
-                raise
-    db.commit()
-    _ready.add(id(engine))
+    hub_tables.ensure_tables(db, (MARKS, DELETIONS))
 
 
 def activity_key(orm_spawner: Any) -> str | None:
