@@ -298,7 +298,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--jupyterhub", choices=["6", "5.5"], default="6")
     p.add_argument("--starts", type=int, default=1, help="hub starts per spawner (median)")
     p.add_argument("--concurrency", type=int, default=10, help="for both sweep tools")
-    p.add_argument("--page-size", type=int, default=200, help="the lifecycle service's")
+    p.add_argument("--page-size", type=int, default=500, help="the lifecycle service's")
     p.add_argument("--skip", choices=["start", "sweep"], action="append", default=[])
     p.add_argument(
         "--sweep", choices=list(SWEEPS), action="append", help="the sweeps to run (default: all)"

@@ -118,9 +118,9 @@ class ListingThen(HubAPI):
         super().__init__(hub.hub_api, TOKEN, concurrency=2)
         self.user, self.between = user, between
 
-    async def pages(self, **kwargs: Any) -> AsyncIterator[list[dict[str, Any]]]:
+    async def listing(self, **kwargs: Any) -> AsyncIterator[list[dict[str, Any]]]:
         listed = False
-        async for page in super().pages(**kwargs):
+        async for page in super().listing(**kwargs):
             page = [u for u in page if u["name"] == self.user]
             listed = listed or bool(page)
             yield page

@@ -104,9 +104,35 @@ async def test_each_user_once_however_the_list_pages(case: Case, state: str | No
     assert set(counts) <= before | after
 
 
-HUB_CONFIG = """
+PARTIAL_TOKEN = "partial-listing-token-0123456789abcdef"
+HUB_CONFIG = f"""
 c.JupyterHub.allow_named_servers = True
+from hubplugins.lifecycle.endpoint import setup_endpoint
+setup_endpoint(c)
+c.JupyterHub.services.append({{"name": "partial", "api_token": {PARTIAL_TOKEN!r}}})
+c.JupyterHub.load_roles.append({{
+    "name": "partial",
+    "services": ["partial"],
+    "scopes": ["list:users", "read:servers!group=g1", "read:users:groups",
+               "read:users:activity"],
+}})
 """
+LISTED = ("name", "last_activity", "started", "pending", "ready", "stopped")
+BAD_QUERIES = {
+    # case: query string of the lifecycle listing, answered 400
+    "limit-zero": "limit=0",
+    "limit-over-cap": "limit=2001",
+    "limit-not-a-number": "limit=ten",
+    "limit-non-ascii-digit": "limit=%C2%B2",
+    "after-negative": "after=-1",
+    "after-float": "after=1.5",
+    "running-not-a-flag": "running=maybe",
+    "stopped-not-a-flag": "stopped=2",
+}
+
+
+async def _listing(api: HubAPI, **kwargs: object) -> list[dict]:
+    return [u async for page in api.listing(**kwargs) for u in page]  # type: ignore[arg-type]
 
 
 async def test_real_hub_pages_each_user_once(make_hub, devcluster, jupyterhub_version) -> None:
@@ -146,6 +172,82 @@ async def test_real_hub_pages_each_user_once(make_hub, devcluster, jupyterhub_ve
     servers = {u["name"]: sorted(u["servers"]) for u in every if u["name"] in users}
     assert servers[users[0]] == ["", "a", "b"]
     assert "old" in servers[users[7]]  # stopped servers listed too
+
+    # the lifecycle listing: the same users and the same server fields as the
+    # hub's own list, in id order, a page read on after the last id
+    resp = await hub.api("POST", "/groups/g1", json={"users": users[:2]})
+    assert resp.status_code == 201, resp.text
+    api = HubAPI(hub.hub_api, hub.token)
+    try:
+        every = await api.list_users(state=None, include_stopped=True, page_size=3)
+        for running, stopped in [(True, False), (True, True), (False, True), (False, False)]:
+            listed = await _listing(api, running=running, stopped=stopped, page_size=3)
+            ids = [u["id"] for u in listed]
+            assert ids == sorted(set(ids))
+            mine = {u["name"]: u for u in listed if u["name"] in users}
+            assert sorted(mine) == (users[:5] if running else users)
+            for model in every:
+                if model["name"] not in mine:
+                    continue
+                got = mine[model["name"]]
+                assert got["groups"] == sorted(model["groups"])
+                assert got["last_activity"] == model["last_activity"]
+                want = {
+                    name: {k: server[k] for k in LISTED}
+                    for name, server in model["servers"].items()
+                    if stopped or not server["stopped"]
+                }
+                assert got["servers"] == want, model["name"]
+    finally:
+        api.close()
+
+    for case, query in BAD_QUERIES.items():
+        resp = await hub.api("GET", f"/hubplugins/lifecycle/users?{query}")
+        assert resp.status_code == 400, (case, resp.text)
+        assert "limit" in resp.json()["message"] or "running" in resp.json()["message"], case
+    # a token that may list some users only is refused, not shown part of the list
+    resp = await hub.api("GET", "/hubplugins/lifecycle/users", token=PARTIAL_TOKEN)
+    assert resp.status_code == 403, resp.text
+    assert resp.json()["message"] == (
+        "The lifecycle listing shows every user, so it needs list:users, read:servers, "
+        "read:users:groups, read:users:activity on all users; this token lacks read:servers "
+        "or holds it for some users only."
+    )
+    resp = await hub.api("POST", f"/users/{users[9]}/tokens", json={})
+    assert resp.status_code == 201, resp.text
+    resp = await hub.api("GET", "/hubplugins/lifecycle/users", token=resp.json()["token"])
+    assert resp.status_code == 403, resp.text
+
+    # the list moves while it is read: users removed, renamed and created
+    # among those read and those not read yet; each is listed once, by its name then
+    seen: list[str] = []
+    after: int | None = 0
+    moved: dict[str, str] = {}
+    while after is not None:
+        resp = await hub.api("GET", f"/hubplugins/lifecycle/users?after={after}&limit=3")
+        assert resp.status_code == 200, resp.text
+        page = resp.json()
+        seen += [u["name"] for u in page["items"]]
+        after = page["next"]
+        if not moved and sum(u in seen for u in users) >= 6:
+            read = [u for u in users[5:] if u in seen]  # no running server: deletable
+            unread = [u for u in users[5:] if u not in seen]
+            moved = {"gone-read": read[0], "gone-unread": unread[0]}
+            moved.update({"renamed-read": read[-1], "renamed-unread": unread[-1]})
+            for gone in (moved["gone-read"], moved["gone-unread"]):
+                resp = await hub.api("DELETE", f"/users/{gone}")
+                assert resp.status_code == 204, hub.log_tail(60)
+            for old in (moved["renamed-read"], moved["renamed-unread"]):
+                resp = await hub.api("PATCH", f"/users/{old}", json={"name": f"{old}r"})
+                assert resp.status_code == 200, resp.text
+            resp = await hub.api("POST", "/users", json={"usernames": [f"pg{v}new"]})
+            assert resp.status_code == 201, resp.text
+    counts = Counter(seen)
+    assert [n for n, c in counts.items() if c > 1] == []
+    assert set(users) - {moved["gone-unread"], moved["renamed-unread"]} <= set(counts)
+    assert moved["gone-unread"] not in counts and f"pg{v}new" in counts
+    assert f"{moved['renamed-unread']}r" in counts and moved["renamed-unread"] not in counts
+    assert f"{moved['renamed-read']}r" not in counts
 
 
 async def test_users_without_a_running_server_are_read_once_per_retention_interval() -> None:

@@ -92,9 +92,10 @@ def test_configure(case: str) -> None:
     (role,) = c.JupyterHub.load_roles
     scopes = [*LIFECYCLE_SCOPES, METRICS_SCOPE]
     assert role == {"name": NAME, "scopes": scopes, "services": [NAME]}
-    # the endpoints the service acts and sends its metrics through, once
+    # the endpoints the service lists, acts and sends its metrics through, once
     paths = [entry[0] for entry in c.JupyterHub.extra_handlers]
     assert paths == [
+        ENDPOINT,
         f"{ENDPOINT}/([^/]+)/server",
         f"{ENDPOINT}/([^/]+)/servers/([^/]*)",
         f"{NOTICE_ENDPOINT}/([^/]+)/servers/([^/]*)",

@@ -60,9 +60,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--page-size",
         type=int,
-        default=int(env("HUBPLUGINS_LIFECYCLE_PAGE_SIZE", "200")),
-        help="users per page of the user list; the hub caps it at its api_page_max_limit "
-        "(default 200, the hub's default cap)",
+        default=int(env("HUBPLUGINS_LIFECYCLE_PAGE_SIZE", "500")),
+        help="users per page of the hub's lifecycle listing, 1 to 2000 (default 500)",
     )
     p.add_argument(
         "--retention-interval",

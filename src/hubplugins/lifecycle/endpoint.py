@@ -190,10 +190,12 @@ def __getattr__(name: str) -> Any:
 
 def handlers() -> list[tuple[str, Any]]:
     """Entries for ``c.JupyterHub.extra_handlers``: the default server and named ones."""
+    from .listing import handlers as listing_handlers
     from .notice_endpoint import handlers as notice_handlers
 
     cls = __getattr__("LifecycleServerHandler")
     return [
+        *listing_handlers(),
         (rf"{ENDPOINT}/([^/]+)/server", cls),
         (rf"{ENDPOINT}/([^/]+)/servers/([^/]*)", cls),
         *notice_handlers(),

@@ -4,6 +4,11 @@
   ``application/jupyterhub-pagination+json`` Accept header), one page at a
   time, each user once even when the list moves while it is read or the
   hub's paging counts servers instead of users.
+- :meth:`HubAPI.listing`: ``GET /hubplugins/lifecycle/users``
+  (:mod:`hubplugins.lifecycle.listing`): every user (or those with a running
+  server) in user id order, a page read on after the last id, so no user is
+  read twice or missed; a few queries a page on the hub, where JupyterHub's
+  own list costs several per user. What the sweeps read.
 - :meth:`HubAPI.act`: ``POST /hubplugins/lifecycle/users/{u}/server(s/{s})``
   (:mod:`hubplugins.lifecycle.endpoint`): stop or delete a server only if it
   is still as the plan saw it (running or stopped, with the same last
@@ -175,6 +180,29 @@ class HubAPI:
                 return
             previous = set(names)
             offset += max(1, min(step, len(items) - overlap(limit)))
+
+    async def listing(
+        self, *, running: bool, stopped: bool, page_size: int = 500
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Users in id order (``running``: only those with a running server;
+        ``stopped``: with their stopped servers), a page at a time, one request at a time."""
+        after: int | None = 0
+        while after is not None:
+            query = urlencode(
+                {
+                    "after": str(after),
+                    "limit": str(page_size),
+                    "running": "1" if running else "0",
+                    "stopped": "1" if stopped else "0",
+                }
+            )
+            resp = await self._fetch("GET", f"/hubplugins/lifecycle/users?{query}")
+            self.pages_read += 1
+            data = json.loads(resp.body)
+            if data["items"]:
+                yield data["items"]
+            following = data.get("next")
+            after = int(following) if following is not None and data["items"] else None
 
     async def list_users(
         self, *, state: str | None, include_stopped: bool, page_size: int = 200

@@ -1,7 +1,8 @@
 """The lifecycle service: sweeps of the hub's users, acting on idle servers.
 
-One sweep lists the users with a running server (``state=active``), a page at
-a time, and when a policy may delete, at most every ``retention_interval``
+One sweep lists the users with a running server, a page at a time, through
+the hub's lifecycle listing (:mod:`~.listing`: rows by user id, a few queries a
+page), and when a policy may delete, at most every ``retention_interval``
 every other user for their stopped servers; it plans
 every user as its page comes with :func:`~.sweep.plan_user` and runs
 the actions through a fixed number of workers. Each action is a conditional
@@ -138,7 +139,7 @@ class LifecycleService:
         *,
         dry_run: bool = False,
         concurrency: int = 10,
-        page_size: int = 200,
+        page_size: int = 500,
         retention_interval: float = 3600,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         webhook: str = "",
@@ -162,12 +163,10 @@ class LifecycleService:
     async def sweep(self) -> SweepResult:
         """One sweep: the users with a running server, then (when due) every other user.
 
-        The first pass lists ``state=active`` only: the hub filters, so it
-        reads as many users as run servers. When a policy may delete, their
-        stopped servers come with them, and at most every
-        ``retention_interval`` seconds a second pass lists every user (without a
-        filter: the hub's ``state=inactive`` costs a group-by over all users per
-        page) and plans those the first pass did not, for their stopped servers.
+        The first pass lists the users with a running server only; when a
+        policy may delete, their stopped servers come with them, and at most
+        every ``retention_interval`` seconds a second pass lists every user
+        and plans those the first pass did not, for their stopped servers.
         """
         started = time.monotonic()
         requests_before = self.api.requests
@@ -176,9 +175,7 @@ class LifecycleService:
         stopped_too = needs_stopped_servers(table)
         passes: list[str | None] = ["active"]
         if self._retention_due(table):
-            # every user, not state=inactive: the hub answers that filter with a
-            # group-by over every user for each page, several times slower
-            passes.append(None)
+            passes.append(None)  # every user
             self._last_retention = started
         result = SweepResult()
         seen: set[str] = set()
@@ -205,7 +202,9 @@ class LifecycleService:
         notices: list[Notice] = []
         # each page is planned as it comes and dropped: only the actions are kept;
         # none runs before the last page is read, so no stop moves the list being read
-        pages = self.api.pages(state=state, include_stopped=stopped_too, page_size=self.page_size)
+        pages = self.api.listing(
+            running=state == "active", stopped=stopped_too, page_size=self.page_size
+        )
         async for page in pages:
             page = [u for u in page if u["name"] not in seen]
             seen.update(u["name"] for u in page)

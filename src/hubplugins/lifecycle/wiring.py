@@ -66,9 +66,9 @@ class HubLifecycle(Configurable):
     retention_interval = Float(
         3600,
         help="Seconds between two reads of the users with no running server, for the stopped "
-        "servers a policy's delete_after may delete (a read of every user: 250 pages at "
-        "50,000 users). Users with a running server are read every sweep. 0: every sweep. "
-        "Example: 86400 reads them once a day.",
+        "servers a policy's delete_after may delete (a read of every user: 100 pages of "
+        "500 rows at 50,000 users). Users with a running server are read every sweep. "
+        "0: every sweep. Example: 86400 reads them once a day.",
     ).tag(config=True)
     metrics_port = Integer(
         0,

@@ -5,7 +5,9 @@ For benchmarks and tests: ``GET /hub/api/`` (version), ``GET /hub/api/users``
 ``offset``/``limit`` with the hub's default 50 and cap 200, the paginated
 model with ``next`` when asked for with the pagination Accept header, else a
 plain list), ``DELETE /hub/api/users/{u}/server`` and ``.../servers/{s}``
-(with ``{"remove": true}``) as idle-culler uses them, and the lifecycle
+(with ``{"remove": true}``) as idle-culler uses them, the lifecycle listing
+``GET /hub/api/hubplugins/lifecycle/users`` (:mod:`hubplugins.lifecycle.listing`:
+``after``, ``limit``, ``running``, ``stopped``, by user id), and the lifecycle
 endpoint ``POST /hub/api/hubplugins/lifecycle/users/{u}/server(s/{s})`` with
 the hub's own conditions (:mod:`hubplugins.lifecycle.conditions`), each stop
 taking ``stop_delay`` seconds as a spawner's would, concurrently. Every
@@ -33,6 +35,7 @@ from tornado.netutil import bind_sockets
 from hubplugins.decisions import Decision
 from hubplugins.lifecycle.conditions import ServerNow, read_request, refuse, still_as_planned
 from hubplugins.lifecycle.endpoint import RULE_HEADER
+from hubplugins.lifecycle.listing import parse_query
 
 __all__ = ["StandinHub", "iso"]
 
@@ -65,9 +68,17 @@ class StandinHub:
     first_request: float | None = None  # time.monotonic() of the first request
     url: str = ""
     _server: HTTPServer | None = None
+    _last_id: int = 0
 
     def add_user(self, name: str, groups: list[str] | None = None) -> dict[str, Any]:
-        user = {"kind": "user", "name": name, "groups": list(groups or []), "servers": {}}
+        self._last_id += 1
+        user = {
+            "kind": "user",
+            "id": self._last_id,
+            "name": name,
+            "groups": list(groups or []),
+            "servers": {},
+        }
         self.users[name] = user
         return user
 
@@ -97,6 +108,7 @@ class StandinHub:
                 (r"/hub/api/users", _UsersHandler, {"hub": self}),
                 (r"/hub/api/users/([^/]+)/server", _ServerHandler, {"hub": self}),
                 (r"/hub/api/users/([^/]+)/servers/([^/]*)", _ServerHandler, {"hub": self}),
+                (r"/hub/api/hubplugins/lifecycle/users", _Listing, {"hub": self}),
                 (r"/hub/api/hubplugins/lifecycle/users/([^/]+)/server", _Lifecycle, {"hub": self}),
                 (
                     r"/hub/api/hubplugins/lifecycle/users/([^/]+)/servers/([^/]*)",
@@ -200,6 +212,31 @@ class _UsersHandler(_Base):
             }
         info = {"offset": offset, "limit": limit, "total": len(matching), "next": following}
         self.write(json.dumps({"items": items, "_pagination": info}))
+
+
+class _Listing(_Base):
+    def get(self) -> None:
+        args = {k: self.get_argument(k) for k in self.request.arguments}
+        parsed = parse_query(args)
+        if isinstance(parsed, Decision):
+            self.set_status(parsed.status)
+            self.finish({"status": parsed.status, "message": parsed.message})
+            return
+        after, limit, running, stopped = parsed
+        if self.hub.on_list is not None:
+            self.hub.on_list(self.hub)
+        rows = sorted(
+            (
+                u
+                for u in self.hub.users.values()
+                if u["id"] > after
+                and (not running or any(not s["stopped"] for s in u["servers"].values()))
+            ),
+            key=lambda u: u["id"],
+        )[:limit]
+        items = [self.hub.user_model(u, stopped) for u in rows]
+        following = rows[-1]["id"] if len(rows) == limit else None
+        self.write(json.dumps({"items": items, "next": following}))
 
 
 def _rows(user: dict[str, Any], state: str | None) -> int:
