@@ -202,7 +202,7 @@ class HubAPI:
             if data["items"]:
                 yield data["items"]
             following = data.get("next")
-            after = int(following) if following is not None and data["items"] else None
+            after = int(following) if following is not None and following > after else None
 
     async def list_users(
         self, *, state: str | None, include_stopped: bool, page_size: int = 200

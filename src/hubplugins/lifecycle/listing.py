@@ -14,7 +14,8 @@ JupyterHub's ``GET /hub/api/users`` gives them (``name``, ``groups``,
 JupyterHub's own list builds each user's model from the ORM, a few lazy
 queries per user and server: at 50,000 users, a page of 200 held the hub's
 loop for over a second. This answer is three queries a page (users, their
-servers, their groups) read as rows, whatever the page size, plus the
+servers, their groups) read as rows, whatever the page size and however many
+users there are before or after it, plus the
 ``pending`` and ``ready`` of servers the hub has in memory; it creates no
 spawner and loads no user it does not already hold.
 
@@ -111,15 +112,31 @@ def read_page(
     ``live(user_id, server_name)`` gives the hub's spawner in memory, or None.
     """
     users, spawners, groups, members = _tables()
-    query = sa.select(users.c.id, users.c.name, users.c.last_activity).where(users.c.id > after)
+    # JupyterHub indexes no column of spawners: each query below reads that table
+    # once (never once per user), and users and the group map by their keys
     if running:
-        has_server = sa.select(spawners.c.id).where(
-            spawners.c.user_id == users.c.id, spawners.c.server_id.is_not(None)
+        with_server = (
+            sa.select(spawners.c.user_id)
+            .where(spawners.c.server_id.is_not(None), spawners.c.user_id > after)
+            .distinct()
+            .order_by(spawners.c.user_id)
+            .limit(limit)
         )
-        query = query.where(has_server.exists())
-    rows = db.execute(query.order_by(users.c.id).limit(limit)).all()
+        wanted = [row.user_id for row in db.execute(with_server)]
+        query = sa.select(users.c.id, users.c.name, users.c.last_activity).where(
+            users.c.id.in_(wanted)
+        )
+        found = {row.id: row for row in db.execute(query)}
+        rows = [found[uid] for uid in wanted if uid in found]  # not removed meanwhile
+        following = wanted[-1] if len(wanted) == limit else None
+    else:
+        query = sa.select(users.c.id, users.c.name, users.c.last_activity).where(
+            users.c.id > after
+        )
+        rows = db.execute(query.order_by(users.c.id).limit(limit)).all()
+        following = rows[-1].id if len(rows) == limit else None
     if not rows:
-        return [], None
+        return [], following
     ids = [row.id for row in rows]
     servers: dict[int, dict[str, dict[str, Any]]] = {uid: {} for uid in ids}
     server_query = sa.select(
@@ -153,7 +170,7 @@ def read_page(
         }
         for row in rows
     ]
-    return items, (ids[-1] if len(rows) == limit else None)
+    return items, following
 
 
 def _server_model(row: Any, live: Any) -> dict[str, Any]:
