@@ -58,7 +58,7 @@ __all__ = [
 
 TICK = 1.0  # seconds between looks at the pods while anybody waits
 
-log = logging.getLogger("hubplugins.gpu_line")
+log = logging.getLogger("JupyterHub")  # the hub's own log, as its messages are
 
 
 async def _awaited(value: Any) -> Any:

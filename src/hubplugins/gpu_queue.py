@@ -27,9 +27,11 @@ from typing import Any
 
 from .decisions import Decision
 
-__all__ = ["QUEUE_RULE", "RETRY_FIRST", "RETRY_MOST", "GpuLine", "Place", "ordinal"]
+__all__ = ["KEEP_ENDED", "QUEUE_RULE", "RETRY_FIRST", "RETRY_MOST", "GpuLine", "Place", "ordinal"]
 
 QUEUE_RULE = "resources.gpu.queue"
+KEEP_ENDED = 5
+"""Messages of ended places kept per user: the latest."""
 RETRY_FIRST = 2.0
 """Seconds before a place the namespace quota refused is tried again (the first time)."""
 RETRY_MOST = 16.0
@@ -171,7 +173,12 @@ class GpuLine:
         """Leave the line; ``why``: the message the user reads next. False if not in line."""
         place = self.places.pop(server_id, None)
         if why is not None:
+            self.ended.pop(server_id, None)
             self.ended[server_id] = why
+            user = server_id.partition("/")[0]
+            mine = [s for s in self.ended if s.partition("/")[0] == user]
+            for old in mine[:-KEEP_ENDED]:  # asking under ever new names fills nothing
+                del self.ended[old]
         return place is not None
 
     def expire(self, now: float) -> list[Place]:

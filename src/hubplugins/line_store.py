@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from . import hub_tables
-from .gpu_queue import Place
+from .gpu_queue import KEEP_ENDED, Place
 
 __all__ = ["Row", "drop", "load", "save"]
 
-log = logging.getLogger("hubplugins.gpu_line")
+log = logging.getLogger("JupyterHub")  # the hub's own log, as its messages are
 
 _meta = sa.MetaData()
 # a stand-in of JupyterHub's table, only so that the foreign key compiles
@@ -46,6 +47,7 @@ LINE = sa.Table(
     sa.Column("asked", sa.Float, nullable=False),
     sa.Column("deadline", sa.Float, nullable=False),
     sa.Column("ended", sa.UnicodeText, nullable=True),  # the last word; NULL: waiting
+    sa.Column("ended_at", sa.Float, nullable=True),
     sa.Index("ix_hubplugins_gpu_line_server", "user", "server"),
 )
 
@@ -96,14 +98,26 @@ def save(db: Any, pool: str, user_id: int, place: Place, ended: str | None = Non
             asked=place.asked,
             deadline=place.deadline,
             ended=ended,
+            ended_at=time.time() if ended is not None else None,
         ),
     )
 
 
 def end(db: Any, pool: str, server_id: str, message: str) -> bool:
-    """The place of ``server_id`` ended with ``message`` (its owner reads it next)."""
+    """The place of ``server_id`` ended with ``message`` (its owner reads it next);
+    only the user's latest :data:`~hubplugins.gpu_queue.KEEP_ENDED` messages stay."""
     user, _, server = server_id.partition("/")
-    return _write(db, LINE.update().where(_where(pool, user, server)).values(ended=message))
+    old = (
+        sa.select(LINE.c.id)
+        .where((LINE.c.pool == pool) & (LINE.c.user == user) & LINE.c.ended.is_not(None))
+        .order_by(LINE.c.ended_at.desc(), LINE.c.id.desc())
+        .offset(KEEP_ENDED)
+    )
+    return _write(
+        db,
+        LINE.update().where(_where(pool, user, server)).values(ended=message, ended_at=time.time()),
+        LINE.delete().where(LINE.c.id.in_(old.scalar_subquery())),
+    )
 
 
 def drop(db: Any, pool: str, server_id: str) -> bool:

@@ -172,3 +172,10 @@ def test_the_backoff_doubles_to_a_bound_and_a_free_here_ends_it():
     assert waits == [2.0, 4.0, 8.0, 16.0, 16.0, 16.0]
     line.retry_now()
     assert [p.server_id for p in line.ready({GPU: 1}.get, 100.0)] == ["a/"]
+
+
+def test_only_the_latest_messages_of_ended_places_are_kept_per_user():
+    line = line_of(*((f"a/n{i}", GPU, 1) for i in range(7)), ("b/", GPU, 1))
+    line.expire(now=1000.0)
+    assert [s for s in line.ended if s.startswith("a/")] == [f"a/n{i}" for i in range(2, 7)]
+    assert "b/" in line.ended

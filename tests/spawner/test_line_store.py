@@ -52,8 +52,17 @@ def test_a_failing_database_is_logged_not_raised(db, caplog) -> None:
 
     line_store.load(db)  # the table exists
     db.execute = broken  # type: ignore[method-assign]
-    with caplog.at_level(logging.WARNING, "hubplugins.gpu_line"):
+    with caplog.at_level(logging.WARNING, "JupyterHub"):
         assert line_store.save(db, "default", 1, _place("alice/", 1.0)) is False
         assert line_store.drop(db, "default", "alice/") is False
         assert line_store.load(db) == []
     assert "kept in memory" in caplog.text
+
+
+def test_only_the_latest_ended_rows_are_kept_per_user(db) -> None:
+    for i in range(7):
+        line_store.save(db, "default", 1, _place(f"alice/n{i}", float(i)))
+        line_store.end(db, "default", f"alice/n{i}", f"ended {i}")
+    line_store.save(db, "default", 2, _place("bob/", 9.0), ended="bob's")
+    rows = line_store.load(db)
+    assert [r.ended for r in rows] == [f"ended {i}" for i in range(2, 7)] + ["bob's"]
