@@ -6,7 +6,8 @@ by the pool and the server (``user``/``server``, the line's server id) and
 holding the owner's ``users.id`` (``ON DELETE CASCADE``: a deleted account
 takes its places along, and an account made later under the same name never
 inherits one; a renamed one is told apart by its name), the GPUs asked for,
-the options the start asked with, when it asked and its deadline.
+the options the start asked with, when it asked and its deadline, and the
+back-off of a place the namespace quota refused.
 
 Every change of the line writes one row (a join, a leave, an end) through the
 hub's session. A database error is logged and the line goes on in memory: it
@@ -46,6 +47,9 @@ LINE = sa.Table(
     sa.Column("options", sa.UnicodeText, nullable=False),  # JSON: the start's user_options
     sa.Column("asked", sa.Float, nullable=False),
     sa.Column("deadline", sa.Float, nullable=False),
+    # tries the namespace quota refused, and when the next may be (see gpu_queue)
+    sa.Column("tries", sa.Integer, nullable=False, default=0),
+    sa.Column("retry_at", sa.Float, nullable=False, default=0.0),
     sa.Column("ended", sa.UnicodeText, nullable=True),  # the last word; NULL: waiting
     sa.Column("ended_at", sa.Float, nullable=True),
     sa.Index("ix_hubplugins_gpu_line_server", "user", "server"),
@@ -97,6 +101,8 @@ def save(db: Any, pool: str, user_id: int, place: Place, ended: str | None = Non
             options=options,
             asked=place.asked,
             deadline=place.deadline,
+            tries=place.tries,
+            retry_at=place.retry_at,
             ended=ended,
             ended_at=time.time() if ended is not None else None,
         ),
@@ -146,7 +152,15 @@ def load(db: Any) -> list[Row]:
         if not isinstance(options, dict):
             options = {}
         place = Place(
-            f"{r.user}/{r.server}", r.user, r.server, demand, options, r.asked, r.deadline
+            f"{r.user}/{r.server}",
+            r.user,
+            r.server,
+            demand,
+            options,
+            r.asked,
+            r.deadline,
+            tries=int(r.tries or 0),
+            retry_at=float(r.retry_at or 0.0),
         )
         found.append(Row(r.pool, r.user_id, place, r.ended))
     return found

@@ -32,7 +32,9 @@ def db() -> Session:
 def test_rows_come_back_in_the_order_of_asking_one_per_server(db) -> None:
     line_store.save(db, "default", 2, _place("bob/", 5.0))
     line_store.save(db, "default", 1, _place("alice/nb", 3.0))
-    line_store.save(db, "default", 2, _place("bob/", 5.0))  # asking again: still one row
+    held = _place("bob/", 5.0)
+    held.tries, held.retry_at = 2, 77.0
+    line_store.save(db, "default", 2, held)  # asking again: still one row
     line_store.save(db, "default", 1, _place("alice/x", 9.0))
     line_store.end(db, "default", "alice/x", "Gave up waiting")
     rows = line_store.load(db)
@@ -42,6 +44,7 @@ def test_rows_come_back_in_the_order_of_asking_one_per_server(db) -> None:
         ("alice/x", 1, "Gave up waiting"),
     ]
     assert rows[0].place.options == {"gpu": 1} and dict(rows[0].place.demand) == {GPU: 1}
+    assert (rows[1].place.tries, rows[1].place.retry_at) == (2, 77.0)
     line_store.drop(db, "default", "bob/")
     assert [r.place.server_id for r in line_store.load(db)] == ["alice/nb", "alice/x"]
 
