@@ -14,13 +14,21 @@ the options it asked with, every policy check run again, then added to the
 proxy as the hub's spawn handler does. A place that waited ``max_wait`` ends
 with a message the user reads next.
 
-- ``GET /hub/api/hubplugins/gpu-queue/{user}``: the user's places and last
-  messages (scope ``read:servers`` on that user).
-- ``DELETE /hub/api/hubplugins/gpu-queue/{user}/{server}``: leave the line
-  (scope ``servers`` on that server: its owner or an admin).
+Its endpoints (where a user stands, leaving the line) are
+:mod:`hubplugins.gpu_line_api`'s.
 
-The line lives in this hub's memory: a restarted hub has none (users ask
-again); across hubs sharing a namespace quota, the quota decides.
+A start the namespace ``ResourceQuota`` refuses (another hub took the GPUs
+this hub's pool saw free) takes a place too, or keeps the one it came from,
+held back and tried again after a back-off (see :mod:`hubplugins.gpu_queue`):
+the other hub's pods are not this hub's to watch, so the quota's frees are
+found by trying, one create at a time, first in line first.
+
+The places are kept in the hub's database too (:mod:`hubplugins.line_store`):
+when the hub has started again (after an upgrade, or a crash) the line is
+read back in the order of asking and its pump started; a place whose owner's
+account was deleted or renamed meanwhile is dropped, one whose ``max_wait``
+passed ends with its message. The line is per hub; across hubs sharing a
+namespace quota, the quota decides.
 """
 
 from __future__ import annotations
@@ -32,28 +40,25 @@ import logging
 import time
 from typing import Any
 
-from . import pool_sync
+from . import line_store, pool_sync
 from .decisions import Decision
 from .errors import PolicyRefusal
 from .gpu_pool import RULE as POOL_RULE
 from .gpu_pool import GpuPool
-from .gpu_queue import QUEUE_RULE, GpuLine, ordinal
+from .gpu_queue import GpuLine, Place
 from .pod_holdings import pooled_holdings
 
 __all__ = [
-    "LINE_PATH",
     "being_served",
-    "line_report",
     "pool_freed",
+    "quota_refused",
     "reserve_or_queue",
     "setup_gpu_queue",
 ]
 
-LINE_PATH = r"/api/hubplugins/gpu-queue/([^/]+)"
-PLACE_PATH = r"/api/hubplugins/gpu-queue/([^/]+)/([^/]*)"
 TICK = 1.0  # seconds between looks at the pods while anybody waits
 
-log = logging.getLogger("hubplugins.gpu_line")
+log = logging.getLogger("JupyterHub")  # the hub's own log, as its messages are
 
 
 async def _awaited(value: Any) -> Any:
@@ -63,12 +68,16 @@ async def _awaited(value: Any) -> Any:
 class _HubLine:
     """One pool's line, the users to start servers for, and its pump."""
 
-    def __init__(self, pool: GpuPool) -> None:
+    def __init__(self, key: str, pool: GpuPool) -> None:
+        self.key = key
         self.pool = pool
         self.line = GpuLine()
         self.users: dict[str, Any] = {}  # server id -> jupyterhub.user.User
+        # server id -> its place, while its start from the line creates the pod
+        self.started: dict[str, Place] = {}
         self.freed = asyncio.Event()
         self.pump: asyncio.Task[None] | None = None
+        self.watching: asyncio.Future[Any] | None = None
         self.served: list[str] = []  # server ids in the order served (for benchmarks)
 
 
@@ -79,8 +88,37 @@ def _hub_line(spawner: Any) -> _HubLine:
     key = spawner.gpu_pool_name or "default"
     found = _LINES.get(key)
     if found is None or found.pool is not spawner.gpu_pool:
-        found = _LINES[key] = _HubLine(spawner.gpu_pool)
+        found = _LINES[key] = _HubLine(key, spawner.gpu_pool)
     return found
+
+
+def _db() -> Any:
+    """The hub's database session (None outside a running hub)."""
+    from jupyterhub.app import JupyterHub
+
+    if not JupyterHub.initialized():
+        return None
+    return getattr(JupyterHub.instance(), "db", None)
+
+
+def _joined(hub: _HubLine, place: Place, user: Any) -> None:
+    hub.users[place.server_id] = user
+    db = _db()
+    if db is not None:
+        line_store.save(db, hub.key, user.id, place)
+
+
+def _left(hub: _HubLine, server_id: str, why: str | None = None) -> bool:
+    """Leave the line (``why``: the message its owner reads next), in the database too."""
+    had = hub.line.leave(server_id, why)
+    hub.users.pop(server_id, None)
+    db = _db() if had or why is not None else None
+    if db is not None:
+        if why is None:
+            line_store.drop(db, hub.key, server_id)
+        else:
+            line_store.end(db, hub.key, server_id, why)
+    return had
 
 
 def reserve_or_queue(spawner: Any, policy: Any, grant: dict[str, Any], pods: Any) -> dict[str, int]:
@@ -92,6 +130,8 @@ def reserve_or_queue(spawner: Any, policy: Any, grant: dict[str, Any], pods: Any
     hub = _hub_line(spawner)
     server_id = spawner._server_key
     demand = pool_sync.demand(spawner, grant, hub.pool)
+    if not _same_account(hub, server_id, spawner.user):
+        _left(hub, server_id)  # an earlier account's of this name: never inherited
     try:
         wanted = pool_sync.reserve(spawner, server_id, grant, pods)
         # a GPU free this moment is still theirs who wait for its kind
@@ -106,25 +146,74 @@ def reserve_or_queue(spawner: Any, policy: Any, grant: dict[str, Any], pods: Any
             decision.rule != POOL_RULE
             or "size" not in decision.details
             or not max_wait
-            or not hub.line.room_for(
-                server_id,
-                demand,
-                functools.partial(policy.quota.gpu_for, main=policy.resources.gpu.resource),
-                policy.servers.max_running,
-            )
+            or not _room_for(hub, policy, server_id, demand)
         ):
-            hub.line.leave(server_id)
+            _left(hub, server_id)
             raise
         options = dict(spawner.user_options or {})
-        hub.line.join(server_id, demand, options, time.time(), max_wait)
-        hub.users[server_id] = spawner.user
+        place = hub.line.join(server_id, demand, options, time.time(), max_wait)
+        _joined(hub, place, spawner.user)
         _ensure_pump(hub)
         queued = hub.line.queued(server_id, decision.details["in_use"], decision.details["size"])
         raise PolicyRefusal(queued) from None
-    if hub.line.leave(server_id):
+    place = hub.line.places.get(server_id)
+    if _left(hub, server_id):
         hub.served.append(server_id)
-    hub.users.pop(server_id, None)
+        if place is not None:
+            hub.started[server_id] = place  # back in line if the quota refuses its pod
     return wanted
+
+
+def _same_account(hub: _HubLine, server_id: str, user: Any) -> bool:
+    """Whether the place of ``server_id`` (if any) is the account ``user``'s (the hub
+    keeps one ``User`` per account; a database may give a deleted account's id to
+    the next one made)."""
+    owner = hub.users.get(server_id)
+    return owner is None or owner is user
+
+
+def _is_current(user: Any) -> bool:
+    """Whether ``user`` is still the hub's account of its id: not deleted, not
+    replaced by a later account of the same name (and perhaps the same id)."""
+    users = user.settings.get("users")
+    return isinstance(users, dict) and dict.get(users, user.id) is user
+
+
+def _room_for(hub: _HubLine, policy: Any, server_id: str, demand: dict[str, int]) -> bool:
+    return hub.line.room_for(
+        server_id,
+        demand,
+        functools.partial(policy.quota.gpu_for, main=policy.resources.gpu.resource),
+        policy.servers.max_running,
+    )
+
+
+def quota_refused(spawner: Any, decision: Decision) -> Decision:
+    """A pod the namespace ``ResourceQuota`` refused for its GPUs: in a tier with a
+    line, a place (the one it came from, if any), held back and tried again after a
+    back-off, and the ``queued`` answer; otherwise ``decision`` as it is."""
+    policy = spawner.resolve_policy()
+    max_wait = policy.resources.gpu.queue_max_wait
+    if decision.rule != POOL_RULE or not max_wait:
+        return decision
+    hub = _hub_line(spawner)
+    server_id = spawner._server_key
+    grant = spawner._grant or {}
+    demand = dict(spawner._pool_demand or {})
+    if not demand and grant.get("gpu"):
+        demand = {str(grant.get("gpu_resource") or decision.details.get("resource")): grant["gpu"]}
+    earlier = hub.started.pop(server_id, None) or hub.line.places.get(server_id)
+    if not demand or (earlier is None and not _room_for(hub, policy, server_id, demand)):
+        return decision
+    now = time.time()
+    options = dict(spawner.user_options or {})
+    if earlier is not None:
+        hub.line.restore(earlier)  # its place in the order of asking
+    place = hub.line.join(server_id, demand, options, now, max_wait)
+    hub.line.hold_back(server_id, now)
+    _joined(hub, place, spawner.user)
+    _ensure_pump(hub)
+    return hub.line.queued(server_id, decision.usage, decision.limit)
 
 
 def _behind(hub: _HubLine, ahead: list[Any], pods: Any) -> Decision:
@@ -157,9 +246,14 @@ def being_served(spawner: Any) -> bool:
 
 
 def pool_freed(spawner: Any) -> None:
-    """A server of this hub gave GPUs back: serve the line now."""
+    """A server of this hub gave GPUs back: serve the line now (places the quota
+    refused too, unless what freed is such a place's own reservation)."""
     hub = _LINES.get(spawner.gpu_pool_name or "default")
     if hub is not None:
+        server_id = spawner._server_key
+        hub.started.pop(server_id, None)
+        if server_id not in hub.line.places:
+            hub.line.retry_now()
         hub.freed.set()
 
 
@@ -181,16 +275,35 @@ def _available(pool: GpuPool, held: Any, resource: str) -> int | None:
     return pool.available(resource, held)
 
 
+def _watch_pods(hub: _HubLine) -> None:
+    """Start KubeSpawner's pod reflector through a spawner of a user in line (a
+    restarted hub with no running server has none yet): no server record made."""
+    if hub.watching is not None and not hub.watching.done():
+        return
+    for server_id, place in hub.line.places.items():
+        user = hub.users.get(server_id)
+        if user is None:
+            continue
+        names = [n for n in (place.server, "") if n in user.orm_spawners]
+        if names:
+            spawner = user.spawners[names[0]]
+            hub.watching = asyncio.ensure_future(pool_sync.live_pods(spawner))
+            return
+
+
 async def _pump(hub: _HubLine) -> None:
     """Serve and expire places until the line is empty."""
     while hub.line.places:
-        for place in hub.line.expire(time.time()):
-            hub.users.pop(place.server_id, None)
+        now = time.time()
+        for place in hub.line.expire(now):
+            _left(hub, place.server_id, hub.line.ended.get(place.server_id))
             log.info("hubplugins: %s left the GPU line after max_wait", place.server_id)
         held = _holdings(hub.pool)
-        if held is not None:
+        if held is None:
+            _watch_pods(hub)
+        else:
             free = functools.partial(_available, hub.pool, held)
-            for place in hub.line.ready(free):
+            for place in hub.line.ready(free, now):
                 decision = hub.pool.reserve(place.server_id, dict(place.demand), pods=held)
                 if not decision.allowed:
                     break
@@ -211,27 +324,24 @@ async def _serve(hub: _HubLine, server_id: str) -> None:
         hub.pool.release(server_id)
         return
     name = place.server
-    users = user.settings.get("users") or {}
-    if user.id not in users or user.name != place.user:
+    if not _is_current(user) or user.name != place.user:
         # deleted or renamed while waiting: nobody starts a server in their name
-        hub.line.leave(server_id)
-        hub.users.pop(server_id, None)
+        _left(hub, server_id)
         hub.pool.release(server_id)
         return
     if not await _still_allowed(user):
-        hub.line.leave(
+        _left(
+            hub,
             server_id,
             "The server was not started from the GPU line: your sign-in could not be "
             "confirmed (access ended or expired). Sign in again and start it to take a new place.",
         )
-        hub.users.pop(server_id, None)
         hub.pool.release(server_id)
         return
     spawner = user.spawners.get(name)
     if spawner is not None and (spawner.active or spawner.pending):
         # started by other means meanwhile: the line's work is done
-        hub.line.leave(server_id)
-        hub.users.pop(server_id, None)
+        _left(hub, server_id)
         if not spawner.active:
             hub.pool.release(server_id)
         return
@@ -250,13 +360,13 @@ async def _serve(hub: _HubLine, server_id: str) -> None:
     try:
         await started
     except Exception as error:
+        hub.started.pop(server_id, None)
         if not spawner.active:
             hub.pool.release(server_id)
         still = hub.line.places.get(server_id)
         if still is not None and still.serving:  # not put back in line by the start itself
             message = getattr(error, "jupyterhub_message", None) or str(error)
-            hub.line.leave(server_id, f"The start from the GPU line failed: {message}")
-            hub.users.pop(server_id, None)
+            _left(hub, server_id, f"The start from the GPU line failed: {message}")
         elif still is not None:
             _ensure_pump(hub)
 
@@ -305,118 +415,16 @@ async def _stopped(user: Any, name: str) -> None:
         await user.stop(name)
 
 
-def line_report(user_name: str, server_name: str | None = None) -> dict[str, Any]:
-    """The places of ``user_name`` (or one server) in every line, and their last word."""
-    places: list[dict[str, Any]] = []
-    ended: list[dict[str, Any]] = []
-    for hub in _LINES.values():
-        for server_id, place in hub.line.places.items():
-            if place.user != user_name or server_name not in (None, place.server):
-                continue
-            held = _holdings(hub.pool) or {}
-            position = hub.line.position(server_id) or 0
-            n = place.demand.get(place.resource, 0)
-            in_use, size = hub.pool.in_use(place.resource, held), hub.pool.size(place.resource)
-            places.append(
-                {
-                    "server": place.server,
-                    "position": position,
-                    "resource": place.resource,
-                    "gpus": n,
-                    "in_use": in_use,
-                    "size": size,
-                    "starting": place.serving,
-                    "max_wait": place.deadline - place.asked,
-                    "text": (
-                        f"{ordinal(position)} in line for {'1 GPU' if n == 1 else f'{n} GPUs'}; "
-                        f"{in_use} of {size} in use" + ("; starting now" if place.serving else "")
-                    ),
-                }
-            )
-        for server_id, message in hub.line.ended.items():
-            user, _, server = server_id.partition("/")
-            if user == user_name and server_name in (None, server):
-                ended.append({"server": server, "message": message})
-    return {"user": user_name, "places": places, "ended": ended}
-
-
-def _leave(user_name: str, server_name: str) -> bool:
-    server_id = f"{user_name}/{server_name}"
-    left = False
-    for hub in _LINES.values():
-        place = hub.line.places.get(server_id)
-        if place is not None and place.serving:
-            continue  # its start is under way: stop the server instead
-        if hub.line.leave(server_id):
-            hub.users.pop(server_id, None)
-            left = True
-        hub.line.ended.pop(server_id, None)
-    return left
-
-
-def _handler_classes() -> tuple[type, type]:
-    from jupyterhub.apihandlers.base import APIHandler
-    from jupyterhub.scopes import needs_scope
-    from tornado import web
-
-    from .edge import http_error, log_decision
-
-    class LineHandler(APIHandler):
-        """``GET``: a user's places in the GPU line."""
-
-        @needs_scope("read:servers")
-        async def get(self, user_name: str) -> None:
-            if self.find_user(user_name) is None:
-                raise web.HTTPError(404, f"No such user: {user_name[:64]}")
-            self.finish(line_report(user_name))
-
-    class PlaceHandler(APIHandler):
-        """``GET`` one server's place; ``DELETE``: leave the line."""
-
-        @needs_scope("read:servers")
-        async def get(self, user_name: str, server_name: str) -> None:
-            if self.find_user(user_name) is None:
-                raise web.HTTPError(404, f"No such user: {user_name[:64]}")
-            self.finish(line_report(user_name, server_name))
-
-        @needs_scope("servers")
-        async def delete(self, user_name: str, server_name: str) -> None:
-            if self.find_user(user_name) is None:
-                raise web.HTTPError(404, f"No such user: {user_name[:64]}")
-            fields = {"user": user_name, "server": server_name}
-            if not _leave(user_name, server_name):
-                decision = Decision.refuse(
-                    QUEUE_RULE,
-                    f"Server {server_name[:64]!r} of {user_name[:64]} has no place in the "
-                    "GPU line (never queued, already started or gave up).",
-                    status=404,
-                )
-                refusal = PolicyRefusal(decision)
-                log_decision(self.log, "gpu-queue-leave", refusal, **fields)
-                raise http_error(refusal)
-            log_decision(self.log, "gpu-queue-leave", {"outcome": "left"}, **fields)
-            self.set_status(204)
-            self.finish()
-
-    return LineHandler, PlaceHandler
-
-
-def __getattr__(name: str) -> Any:
-    # built on first use so that importing this module needs no JupyterHub
-    if name in ("LineHandler", "PlaceHandler"):
-        line, place = _handler_classes()
-        globals().update(LineHandler=line, PlaceHandler=place)
-        return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def handlers() -> list[tuple[str, Any]]:
-    return [(LINE_PATH, __getattr__("LineHandler")), (PLACE_PATH, __getattr__("PlaceHandler"))]
-
-
 def setup_gpu_queue(c: Any) -> None:
-    """The ``setup(c)`` step: the line's endpoints."""
+    """The ``setup(c)`` step: the line's endpoints, and its restore once the hub started."""
     hub = c.JupyterHub
     existing = list(hub.extra_handlers) if "extra_handlers" in hub else []
     paths = {entry[0] for entry in existing}
+    from jupyterhub.app import JupyterHub
+
+    from .gpu_line_api import handlers
+    from .line_restore import when_started
+
     hub.extra_handlers = [*existing, *(h for h in handlers() if h[0] not in paths)]
+    if JupyterHub.initialized():  # the hub loading its configuration, not a check of it
+        when_started(JupyterHub.instance())

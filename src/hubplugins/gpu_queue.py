@@ -8,6 +8,12 @@ per GPU kind: a place is ready only when its GPUs are free and nobody asked
 earlier for the same kind; a place that waited ``max_wait`` ends with a
 message its user reads next.
 
+A place whose start a namespace ``ResourceQuota`` refused (another hub holds
+the GPUs, which this hub's pool does not see) is held back: it keeps its
+place and is tried again after a back-off (:data:`RETRY_FIRST` seconds,
+doubling up to :data:`RETRY_MOST`), at most one such try at a time across the
+line, first in line first; a GPU freed by this hub ends the back-off.
+
 Pure: the caller passes the time (``now``, seconds) and what is free; the
 hub side (:mod:`hubplugins.gpu_line`) starts the servers.
 """
@@ -21,9 +27,15 @@ from typing import Any
 
 from .decisions import Decision
 
-__all__ = ["QUEUE_RULE", "GpuLine", "Place", "ordinal"]
+__all__ = ["KEEP_ENDED", "QUEUE_RULE", "RETRY_FIRST", "RETRY_MOST", "GpuLine", "Place", "ordinal"]
 
 QUEUE_RULE = "resources.gpu.queue"
+KEEP_ENDED = 5
+"""Messages of ended places kept per user: the latest."""
+RETRY_FIRST = 2.0
+"""Seconds before a place the namespace quota refused is tried again (the first time)."""
+RETRY_MOST = 16.0
+"""The longest back-off between two tries of a place the namespace quota refused."""
 
 
 def ordinal(n: int) -> str:
@@ -51,6 +63,10 @@ class Place:
     deadline: float
     serving: bool = False
     """A start from the line is under way (the pump skips it)."""
+    tries: int = 0
+    """Starts of this place a namespace quota refused (0: none; it waits for the pool)."""
+    retry_at: float = 0.0
+    """When a place the quota refused may be tried again (seconds, like ``now``)."""
 
     @property
     def resource(self) -> str:
@@ -83,6 +99,27 @@ class GpuLine:
         else:
             place.demand, place.options, place.serving = frozen, dict(options), False
         return place
+
+    def restore(self, place: Place) -> Place:
+        """Put ``place`` back in the order of asking (after a hub restart, or a start
+        the namespace quota refused after it had left the line); waiting again."""
+        self.ended.pop(place.server_id, None)
+        place.serving = False
+        others = [p for p in self.places.values() if p.server_id != place.server_id]
+        ordered = sorted([*others, place], key=lambda p: p.asked)
+        self.places = {p.server_id: p for p in ordered}
+        return place
+
+    def hold_back(self, server_id: str, now: float) -> None:
+        """The namespace quota refused the place's start: try again after a back-off."""
+        place = self.places[server_id]
+        place.tries += 1
+        place.retry_at = now + min(RETRY_FIRST * 2 ** (place.tries - 1), RETRY_MOST)
+
+    def retry_now(self) -> None:
+        """GPUs freed here: places held back by the quota may be tried at once."""
+        for place in self.places.values():
+            place.retry_at = 0.0
 
     def room_for(
         self,
@@ -136,7 +173,12 @@ class GpuLine:
         """Leave the line; ``why``: the message the user reads next. False if not in line."""
         place = self.places.pop(server_id, None)
         if why is not None:
+            self.ended.pop(server_id, None)
             self.ended[server_id] = why
+            user = server_id.partition("/")[0]
+            mine = [s for s in self.ended if s.partition("/")[0] == user]
+            for old in mine[:-KEEP_ENDED]:  # asking under ever new names fills nothing
+                del self.ended[old]
         return place is not None
 
     def expire(self, now: float) -> list[Place]:
@@ -151,18 +193,25 @@ class GpuLine:
             )
         return gone
 
-    def ready(self, free: Callable[[str], int | None]) -> list[Place]:
+    def ready(self, free: Callable[[str], int | None], now: float = float("inf")) -> list[Place]:
         """The places to start now, in order: per kind, the first ones that fit.
 
         ``free(resource)`` is how many GPUs of that kind are free (None: no cap).
-        A place does not overtake an earlier one of the same kind.
+        A place does not overtake an earlier one of the same kind. A place the
+        quota refused blocks its kind until ``now`` reaches its ``retry_at``, and
+        then alone is tried, the only such try in the whole line this time (the
+        pool's count does not see what the quota counts: no storm of creates).
         """
         left: dict[str, int | None] = {}
         blocked: set[str] = set()
         chosen = []
+        retried = False
         for place in self.places.values():
             kind = place.resource
             if place.serving or kind in blocked:  # one being started holds its GPUs already
+                continue
+            if place.tries and (retried or place.retry_at > now):
+                blocked.add(kind)
                 continue
             if kind not in left:
                 left[kind] = free(kind)
@@ -172,6 +221,9 @@ class GpuLine:
                 continue
             left[kind] = None if room is None else room - wanted
             chosen.append(place)
+            if place.tries:
+                retried = True
+                blocked.add(kind)
         return chosen
 
     def queued(self, server_id: str, in_use: Any, size: Any) -> Decision:

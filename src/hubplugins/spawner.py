@@ -440,7 +440,8 @@ class PolicySpawner(KubeSpawner):
             self._nothing_created = True
             await pod_guard.undo_start(self)
             self._forget_when_stopped = self._own_record
-            raise self._pod_refused(refusal.decision) from None
+            # in a tier with a GPU line: a place in it, tried again (see gpu_line)
+            raise self._pod_refused(gpu_line.quota_refused(self, refusal.decision)) from None
         finally:
             self._replacing_pod = False
 

@@ -130,3 +130,52 @@ def test_one_user_cannot_fill_the_line(before, ask, quota, most, room):
     line = line_of(*before)
     server_id, kind, n = ask
     assert line.room_for(server_id, {kind: n}, lambda k: quota.get(k, 0), most) is room
+
+
+def test_a_place_put_back_keeps_its_order_of_asking():
+    line = line_of(("a/", GPU, 1), ("b/", GPU, 1), ("c/", GPU, 1))
+    place = line.places.pop("b/")
+    place.serving = True
+    line.restore(place)
+    assert [line.position(s) for s in ("a/", "b/", "c/")] == [1, 2, 3]
+    assert not line.places["b/"].serving
+
+
+# case -> (held back: server id -> (tries, retry_at), now, free GPUs, servers ready)
+HELD = {
+    "backoff-blocks-its-kind": ({"a/": (1, 10.0)}, 5.0, {GPU: 2, MIG: 0}, []),
+    "backoff-passed-alone": ({"a/": (1, 10.0)}, 10.0, {GPU: 2, MIG: 0}, ["a/"]),
+    "one-retry-across-the-line": (
+        {"a/": (1, 1.0), "m/": (2, 1.0)},
+        10.0,
+        {GPU: 2, MIG: 2},
+        ["a/"],
+    ),
+    "others-kinds-not-held": ({"a/": (1, 10.0)}, 5.0, {GPU: 2, MIG: 1}, ["m/"]),
+}
+
+
+@pytest.mark.parametrize(("held", "now", "free", "ready"), HELD.values(), ids=HELD.keys())
+def test_a_place_the_quota_refused_is_retried_alone_after_its_backoff(held, now, free, ready):
+    line = line_of(("a/", GPU, 1), ("b/", GPU, 1), ("m/", MIG, 1))
+    for server_id, (tries, retry_at) in held.items():
+        line.places[server_id].tries, line.places[server_id].retry_at = tries, retry_at
+    assert [p.server_id for p in line.ready(free.get, now)] == ready
+
+
+def test_the_backoff_doubles_to_a_bound_and_a_free_here_ends_it():
+    line = line_of(("a/", GPU, 1))
+    waits = []
+    for _ in range(6):
+        line.hold_back("a/", now=100.0)
+        waits.append(line.places["a/"].retry_at - 100.0)
+    assert waits == [2.0, 4.0, 8.0, 16.0, 16.0, 16.0]
+    line.retry_now()
+    assert [p.server_id for p in line.ready({GPU: 1}.get, 100.0)] == ["a/"]
+
+
+def test_only_the_latest_messages_of_ended_places_are_kept_per_user():
+    line = line_of(*((f"a/n{i}", GPU, 1) for i in range(7)), ("b/", GPU, 1))
+    line.expire(now=1000.0)
+    assert [s for s in line.ended if s.startswith("a/")] == [f"a/n{i}" for i in range(2, 7)]
+    assert "b/" in line.ended

@@ -1,0 +1,89 @@
+"""The saved GPU line read back once the hub has started (see :mod:`hubplugins.line_store`).
+
+JupyterHub resolves its start future when its start is complete (proxy up,
+routes checked, the servers it found being checked): it awaits that itself
+before its own route check after the servers are set up. The ``setup(c)``
+step hooks it while the hub reads its configuration, so the line is back
+without waiting for any spawner to be made, and costs one query plus one
+user lookup per saved place: nothing for users with no place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from . import line_store
+from .gpu_line import _LINES, _ensure_pump, _HubLine, log
+from .gpu_pool import GpuPool
+
+__all__ = ["restore_line", "when_started"]
+
+
+def _pool(app: Any, key: str) -> GpuPool:
+    """The spawners' pool ``key`` (made as :attr:`PolicySpawner.gpu_pool` makes it)."""
+    from .config import HubPolicy
+    from .spawner import PolicySpawner
+
+    pools = getattr(app.spawner_class, "_gpu_pools", PolicySpawner._gpu_pools)
+    pool = pools.get(key)
+    if pool is None:
+        table = HubPolicy.instance_for(app.config, log=app.log).table
+        pool = pools[key] = GpuPool(dict(table.cluster.gpu_pool))
+    return pool
+
+
+def restore_line(app: Any) -> int:
+    """Read the saved line back into this hub and start its pumps; the places restored.
+
+    One query, then one user lookup per saved place (none for anybody else): a
+    place whose account is gone or has another name now is dropped.
+    """
+    rows = line_store.load(app.db)
+    restored = 0
+    for row in rows:
+        place = row.place
+        hub = _LINES.get(row.pool)
+        if hub is None:
+            hub = _LINES[row.pool] = _HubLine(row.pool, _pool(app, row.pool))
+        if row.ended is not None:
+            hub.line.ended[place.server_id] = row.ended
+            continue
+        try:
+            user = app.users[row.user_id]
+        except KeyError:
+            user = None
+        if user is None or user.name != place.user:
+            line_store.drop(app.db, row.pool, place.server_id)
+            continue
+        hub.line.restore(place)
+        hub.users[place.server_id] = user
+        restored += 1
+    for hub in _LINES.values():
+        if hub.line.places:
+            _ensure_pump(hub)
+    if restored:
+        log.info("hubplugins: %d places restored in the GPU line", restored)
+    return restored
+
+
+def when_started(app: Any) -> None:
+    """Restore the line when ``app`` (the JupyterHub being configured) has started."""
+
+    def started(future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        try:
+            restore_line(app)
+        except Exception:
+            log.exception("hubplugins: the saved GPU line could not be restored")
+
+    # JupyterHub resolves it once its start is complete (proxy, routes, servers
+    # being checked): what it waits for itself before its own route check
+    future = getattr(app, "_start_future", None)
+    if isinstance(future, asyncio.Future) and not future.done() and not _HOOKED:
+        _HOOKED.append(future)
+        future.add_done_callback(started)
+
+
+_HOOKED: list[asyncio.Future[Any]] = []
