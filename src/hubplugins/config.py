@@ -268,6 +268,8 @@ SETUP_STEPS: list[str | Callable[[Config], None]] = [
     "hubplugins.usage_api:setup_usage",
     # the fair GPU line's endpoints (GET and DELETE /hub/api/hubplugins/gpu-queue/...)
     "hubplugins.gpu_line:setup_gpu_queue",
+    # indexes on the columns of the hub's tables a stop looks rows up by, once started
+    "hubplugins.hub_indexes:setup_hub_indexes",
     # further steps add themselves here, as "module:function" (imported when
     # setup runs) or a function taking the config, e.g. the lifecycle service
 ]

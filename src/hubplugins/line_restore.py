@@ -1,19 +1,16 @@
 """The saved GPU line read back once the hub has started (see :mod:`hubplugins.line_store`).
 
-JupyterHub resolves its start future when its start is complete (proxy up,
-routes checked, the servers it found being checked): it awaits that itself
-before its own route check after the servers are set up. The ``setup(c)``
-step hooks it while the hub reads its configuration, so the line is back
+The ``setup(c)`` step hooks the hub's start (:mod:`hubplugins.hub_start`)
+while the hub reads its configuration, so the line is back
 without waiting for any spawner to be made, and costs one query plus one
 user lookup per saved place: nothing for users with no place.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from . import line_store
+from . import hub_start, line_store
 from .gpu_line import _LINES, _ensure_pump, _HubLine, log
 from .gpu_pool import GpuPool
 
@@ -69,21 +66,4 @@ def restore_line(app: Any) -> int:
 
 def when_started(app: Any) -> None:
     """Restore the line when ``app`` (the JupyterHub being configured) has started."""
-
-    def started(future: asyncio.Future[Any]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            return
-        try:
-            restore_line(app)
-        except Exception:
-            log.exception("hubplugins: the saved GPU line could not be restored")
-
-    # JupyterHub resolves it once its start is complete (proxy, routes, servers
-    # being checked): what it waits for itself before its own route check
-    future = getattr(app, "_start_future", None)
-    if isinstance(future, asyncio.Future) and not future.done() and not _HOOKED:
-        _HOOKED.append(future)
-        future.add_done_callback(started)
-
-
-_HOOKED: list[asyncio.Future[Any]] = []
+    hub_start.when_started(app, "restoring the saved GPU line", restore_line)

@@ -146,6 +146,7 @@ class Hub:
             "token": self.token,
             "scopes": ADMIN_SCOPES,
         }
+        self.db_path = str(fields["db_path"])
         text = BASE_CONFIG.format(**fields)
         if kubeconfig is not None:
             text += KUBE_CONFIG.format(**fields)
