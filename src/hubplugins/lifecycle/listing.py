@@ -130,9 +130,7 @@ def read_page(
         rows = [found[uid] for uid in wanted if uid in found]  # not removed meanwhile
         following = wanted[-1] if len(wanted) == limit else None
     else:
-        query = sa.select(users.c.id, users.c.name, users.c.last_activity).where(
-            users.c.id > after
-        )
+        query = sa.select(users.c.id, users.c.name, users.c.last_activity).where(users.c.id > after)
         rows = db.execute(query.order_by(users.c.id).limit(limit)).all()
         following = rows[-1].id if len(rows) == limit else None
     if not rows:
