@@ -25,7 +25,8 @@ import httpx
 import sqlalchemy as sa
 
 TEMPLATE_USER = "tmpl"
-RUNNING_IDLE = timedelta(hours=2)  # every running server is idle past stop_after
+RUNNING_IDLE = timedelta(hours=2)  # an idle running server: past stop_after (1 h)
+RUNNING_BUSY = timedelta(minutes=1)  # a running server in use
 
 
 def user_name(i: int) -> str:
@@ -56,12 +57,19 @@ def _chunks(rows: list[dict[str, Any]], size: int = 5000) -> Iterator[list[dict[
 
 
 def build_database(
-    template_db: Path, target: Path, *, users: int, servers: int, pod_ips: dict[str, str]
+    template_db: Path,
+    target: Path,
+    *,
+    users: int,
+    servers: int,
+    pod_ips: dict[str, str],
+    idle: int | None = None,
 ) -> None:
     """Copy ``template_db`` to ``target`` and add ``users`` users of ``servers`` servers.
 
-    The default servers of the first ``len(pod_ips)`` users run (idle 2 h), at
-    their pod's address (``pod_ips``: user name -> pod IP); every
+    The default servers of the first ``len(pod_ips)`` users run at their pod's
+    address (``pod_ips``: user name -> pod IP), the first ``idle`` of them (all
+    when None) idle 2 h, the others last active a minute ago; every
     other server is stopped, last active 1 to 29 days ago. The template user
     is removed, so that the hub holds exactly the users written here.
     """
@@ -105,11 +113,12 @@ def build_database(
             uid = first_id + i
             name = user_name(i)
             is_running = name in pod_ips
+            since = RUNNING_IDLE if idle is None or i < idle else RUNNING_BUSY
             row = _without_id(user)
             row.update(id=uid, name=name, cookie_id=f"c{uid:08d}", admin=False)
             if "created" in row:
                 row["created"] = _iso(now - timedelta(days=60))
-            row["last_activity"] = _iso(now - (RUNNING_IDLE if is_running else timedelta(days=1)))
+            row["last_activity"] = _iso(now - (since if is_running else timedelta(days=1)))
             user_rows.append(row)
             for role in role_rows:
                 role_rows_new.append({**role, "user_id": uid})
@@ -145,7 +154,7 @@ def build_database(
                     )
                     srow.update(server_id=sid, state=json.dumps(saved), oauth_client_id=client_id)
                     srow["started"] = _iso(now - RUNNING_IDLE)
-                    srow["last_activity"] = _iso(now - RUNNING_IDLE)
+                    srow["last_activity"] = _iso(now - since)
                 else:
                     srow.update(state="{}", started=None)
                     srow["last_activity"] = _iso(now - timedelta(days=1 + (i * 7 + k) % 28))

@@ -98,6 +98,9 @@ class SweepResult:
     notices: list[tuple[Notice, str]] = field(default_factory=list)
     users: int = 0
     pages: int = 0  # pages of the user list read
+    # per pass: which users, pages, users planned, and the wall-clock times
+    # (epoch seconds) its reading began and ended and its actions ended
+    passes: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     seconds: float = 0.0
 
@@ -122,6 +125,7 @@ class SweepResult:
             "seconds": round(self.seconds, 3),
             **counts,
             **({"notices": self.noticed} if self.notices else {}),
+            "passes": self.passes,
         }
 
 
@@ -197,6 +201,8 @@ class LifecycleService:
     ) -> None:
         """List the users of ``state`` not ``seen`` in a pass before, then act on their plans."""
         pages_before = self.api.pages_read
+        users_before = result.users
+        read_from = time.time()
         now = self.clock()
         queue: asyncio.Queue[Action] = asyncio.Queue()
         notices: list[Notice] = []
@@ -218,12 +224,23 @@ class LifecycleService:
                 for action in plan.actions:
                     queue.put_nowait(action)
         result.pages += self.api.pages_read - pages_before
+        read_to = time.time()
         workers = [
             asyncio.create_task(self._worker(queue, result))
             for _ in range(min(self.concurrency, queue.qsize()))
         ]
         await asyncio.gather(*workers)
         await self._notify(notices, result)
+        result.passes.append(
+            {
+                "users": "with a running server" if state == "active" else "all",
+                "pages": self.api.pages_read - pages_before,
+                "planned": result.users - users_before,
+                "read_from": round(read_from, 3),
+                "read_to": round(read_to, 3),
+                "acted_to": round(time.time(), 3),
+            }
+        )
 
     async def _worker(self, queue: asyncio.Queue[Action], result: SweepResult) -> None:
         while not queue.empty():
