@@ -51,6 +51,8 @@ from scaleworld import (
 )
 from spawnbench import PLAIN, WITH_POLICY, run_devcluster, start_hub
 
+from hubplugins.lifecycle.service import DEFAULT_CONCURRENCY
+
 # isort: split
 from harness.hub import Hub  # spawnbench puts tests/ on the path
 
@@ -207,14 +209,18 @@ class Probe:
         return statistics.median(values), p99
 
 
-def tool_argv(tool: str, url: str, policy: Path, concurrency: int, page_size: int) -> list[str]:
+def tool_argv(
+    tool: str, url: str, policy: Path, concurrency: int | None, page_size: int
+) -> list[str]:
+    """The tool's command line; ``concurrency`` None: the tool's own default."""
     py = sys.executable
     if tool == "idle-culler":
-        return [py, "-m", "jupyterhub_idle_culler", f"--url={url}", "--timeout=3600",
-                "--cull-every=3600", f"--concurrency={concurrency}"]  # fmt: skip
-    return [py, "-m", "hubplugins.lifecycle", "--url", url, "--interval", "3600",
-            "--policy-file", str(policy), "--concurrency", str(concurrency),
-            "--page-size", str(page_size)]  # fmt: skip
+        argv = [py, "-m", "jupyterhub_idle_culler", f"--url={url}", "--timeout=3600",
+                "--cull-every=3600"]  # fmt: skip
+        return argv + ([f"--concurrency={concurrency}"] if concurrency else [])
+    argv = [py, "-m", "hubplugins.lifecycle", "--url", url, "--interval", "3600",
+            "--policy-file", str(policy), "--page-size", str(page_size)]  # fmt: skip
+    return argv + (["--concurrency", str(concurrency)] if concurrency else [])
 
 
 def cpu_seconds(hub: Hub) -> float:
@@ -329,7 +335,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--jupyterhub", choices=["6", "5.5"], default="6")
     p.add_argument("--starts", type=int, default=2, help="hub starts per spawner (median)")
-    p.add_argument("--concurrency", type=int, default=10, help="for both sweep tools")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        help="for both sweep tools (default: each its own, idle-culler 10, the service "
+        f"{DEFAULT_CONCURRENCY})",
+    )
     p.add_argument("--page-size", type=int, default=500, help="the lifecycle service's")
     p.add_argument("--skip", choices=["start", "sweep"], action="append", default=[])
     p.add_argument(
@@ -423,7 +434,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"  {name}: {got['seconds']:.1f} s", flush=True)
     print(
         f"\none sweep stopping {idle} idle servers of {args.running} running, {args.users} users"
-        f" ({args.servers} servers each), concurrency {args.concurrency}; GET /hub/api/ meanwhile"
+        f" ({args.servers} servers each), concurrency {args.concurrency or 'each default'};"
+        " GET /hub/api/ meanwhile"
     )
     head = f"{'tool':<34} {'sweep s':>8} {'p50 ms':>7} {'p99 ms':>7} {'peak MB':>8}"
     print(head + f" {'hub requests (bound)':>21} {'whole sweep s':>14}")

@@ -56,8 +56,6 @@ class HubDatabase(LoggingConfigurable):
         at 50,000 users of 2 servers). False: leave the database's schema as JupyterHub
         made it. Example: ``c.HubDatabase.indexes = False`` (in z2jh values,
         ``hub.config.HubDatabase.indexes: false``).
-
-        .. versionadded:: 0.1
         """,
     ).tag(config=True)
 

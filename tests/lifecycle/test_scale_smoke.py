@@ -23,7 +23,8 @@ async def test_scale_benchmark_small(tmp_path: Path) -> None:
         sys.path.remove(str(BENCHMARKS))
     # the hub starts are measured by every sweep's own start; the stop-only sweep
     # differs from the retention one only in its policy
-    argv = ["--users", "2000", "--running", "20", "--keep", str(tmp_path / "scale")]
+    argv = ["--users", "2000", "--running", "20", "--idle-fraction", "0.5"]
+    argv += ["--keep", str(tmp_path / "scale")]
     argv += ["--skip", "start", "--sweep", "retention", "--sweep", "idle-culler"]
     figures = await scale.run(scale.parser().parse_args(argv))
     assert set(figures["sweeps"]) == {scale.SWEEPS[k][0] for k in ("retention", "idle-culler")}
@@ -32,8 +33,11 @@ async def test_scale_benchmark_small(tmp_path: Path) -> None:
             assert got["seconds"] > 0
             continue
         summary = got["summary"]
-        # every running server stopped by the sweep itself, one request each plus the pages
-        assert summary.get("stop_done", 0) + summary.get("stop_pending", 0) == 20, summary
+        # every idle server stopped by the sweep itself (and none in use: the benchmark
+        # fails a sweep that stops one), one request each plus the pages
+        assert summary.get("stop_done", 0) + summary.get("stop_pending", 0) == 10, summary
         assert got["requests"] == got["bound"], summary
         # the 20 with a running server, then every other user (the admin too)
         assert summary["users"] == 2001, summary
+        assert [p["users"] for p in summary["passes"]] == ["with a running server", "all"]
+        assert got["read_all_pages"] == summary["passes"][1]["pages"] >= 5

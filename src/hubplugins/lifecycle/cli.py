@@ -18,7 +18,14 @@ from urllib.parse import urlparse
 
 from ..errors import PolicyConfigError
 from .hubapi import HubAPI
-from .service import POLICY_ENV, LifecycleService, PolicySource, log, serve_metrics
+from .service import (
+    DEFAULT_CONCURRENCY,
+    POLICY_ENV,
+    LifecycleService,
+    PolicySource,
+    log,
+    serve_metrics,
+)
 
 __all__ = ["main", "parser"]
 
@@ -54,8 +61,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--concurrency",
         type=int,
-        default=int(env("HUBPLUGINS_LIFECYCLE_CONCURRENCY", "10")),
-        help="hub requests in flight at once (default 10)",
+        default=int(env("HUBPLUGINS_LIFECYCLE_CONCURRENCY", str(DEFAULT_CONCURRENCY))),
+        help=f"hub requests in flight at once (default {DEFAULT_CONCURRENCY})",
     )
     p.add_argument(
         "--page-size",

@@ -36,9 +36,20 @@ from .notices import Notice, plan_notices
 from .notify import send_notice
 from .sweep import Action, Skip, needs_stopped_servers, plan_user
 
-__all__ = ["POLICY_ENV", "LifecycleService", "PolicySource", "SweepResult", "serve_metrics"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "POLICY_ENV",
+    "LifecycleService",
+    "PolicySource",
+    "SweepResult",
+    "serve_metrics",
+]
 
 POLICY_ENV = "HUBPLUGINS_POLICY"
+# stops in flight: each holds the hub's loop for its database work, so more
+# in flight make a sweep little faster and the hub slower to answer
+# (benchmarks/scale.py, 50,000 users: 4 keeps GET /hub/api/ p99 near 150 ms)
+DEFAULT_CONCURRENCY = 4
 
 log = logging.getLogger("hubplugins.lifecycle")
 
@@ -142,7 +153,7 @@ class LifecycleService:
         policy: PolicySource,
         *,
         dry_run: bool = False,
-        concurrency: int = 10,
+        concurrency: int = DEFAULT_CONCURRENCY,
         page_size: int = 500,
         retention_interval: float = 3600,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
