@@ -21,8 +21,8 @@ beside its baseline in the same run:
   process start until the idle servers are stopped (and the service's sweep,
   with its read of every user, is over). Meanwhile ``GET /hub/api/`` is
   probed every 25 ms (p50, p99: over the sweep, and over the service's read
-  of every user), and the tool's peak resident memory is read from
-  ``/proc`` (VmHWM).
+  of every user; and for ``--rest`` seconds before the sweep, the hub's own
+  floor), and the tool's peak resident memory is read from ``/proc`` (VmHWM).
 """
 
 from __future__ import annotations
@@ -266,6 +266,12 @@ async def one_sweep(
     env = {**os.environ, "JUPYTERHUB_API_TOKEN": hub.token}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
     log_path = work / f"{label}.log"
+    # the hub at rest first: its own p99 (KubeSpawner's pod reflector reads every pod
+    # again at least every 30 s, in the hub's loop), the floor of the one below
+    rest = Probe(f"{hub.hub_api}/")
+    rest.start()
+    await asyncio.sleep(args.rest)
+    rest_p50, rest_p99 = await rest.stop()
     probe = Probe(f"{hub.hub_api}/")
     logf = log_path.open("wb")
     probe.start()
@@ -295,6 +301,7 @@ async def one_sweep(
         logf.close()
         p50, p99 = await probe.stop()
     result = {"seconds": seconds, "p50": p50, "p99": p99, "peak_mb": peak[0], "idle": idle}
+    result.update(rest_p50=rest_p50, rest_p99=rest_p99)
     for line in log_path.read_text().splitlines():
         if '"lifecycle-sweep"' in line:
             summary = json.loads(line.partition("hubplugins ")[2])
@@ -350,6 +357,9 @@ def parser() -> argparse.ArgumentParser:
         help=f"the sweeps to run (default: {' and '.join(DEFAULT_SWEEPS)})",
     )
     p.add_argument("--profile", type=Path, help="profile each hub's start to FILE.<hub>.prof")
+    p.add_argument(
+        "--rest", type=float, default=30, help="seconds the hub is probed at rest before a sweep"
+    )
     p.add_argument("--log-level", default="WARN", help="the hubs' log level")
     p.add_argument("--keep", type=Path, help="work here and keep the logs")
     return p
@@ -451,6 +461,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         " of the users with no running server (retention); bound: servers acted on + pages"
     )
     for name, got in figures["sweeps"].items():
+        print(
+            f"{name}: the hub at rest before it, {args.rest:.0f} s: GET /hub/api/ p50"
+            f" {got['rest_p50'] * 1000:.0f} ms, p99 {got['rest_p99'] * 1000:.0f} ms"
+        )
         if "read_all" in got:
             print(
                 f"{name}: the read of all {args.users} users for retention: {got['read_all']:.1f} s"

@@ -25,7 +25,7 @@ async def test_scale_benchmark_small(tmp_path: Path) -> None:
     # differs from the retention one only in its policy
     argv = ["--users", "2000", "--running", "20", "--idle-fraction", "0.5"]
     argv += ["--keep", str(tmp_path / "scale")]
-    argv += ["--skip", "start", "--sweep", "retention", "--sweep", "idle-culler"]
+    argv += ["--skip", "start", "--sweep", "retention", "--sweep", "idle-culler", "--rest", "1"]
     figures = await scale.run(scale.parser().parse_args(argv))
     assert set(figures["sweeps"]) == {scale.SWEEPS[k][0] for k in ("retention", "idle-culler")}
     for name, got in figures["sweeps"].items():
