@@ -33,6 +33,7 @@ sweep would take for the whole.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,7 @@ LISTING_PATH = r"/api/hubplugins/lifecycle/users"
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 2000
 NEEDED_SCOPES = ("list:users", "read:servers", "read:users:groups", "read:users:activity")
+_WHOLE = re.compile(r"-?[0-9]{1,18}")  # ASCII digits: int() also reads fullwidth ones, "1_0"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -69,16 +71,16 @@ def _flag(value: str) -> bool | None:
 
 def parse_query(args: dict[str, str]) -> tuple[int, int, bool, bool] | Decision:
     """``after``, ``limit``, ``running``, ``stopped`` from the query, or the 400 that names one."""
-    try:
-        after = int(args.get("after", "0") or "0")
-        limit = int(args.get("limit", str(DEFAULT_LIMIT)) or DEFAULT_LIMIT)
-    except ValueError:
+    raw_after = args.get("after", "0") or "0"
+    raw_limit = args.get("limit", "") or str(DEFAULT_LIMIT)
+    if not all(_WHOLE.fullmatch(v) for v in (raw_after, raw_limit)):
         return Decision.refuse(
             "lifecycle.request",
             "after and limit are whole numbers (after: the last user id seen; "
             f"limit: 1 to {MAX_LIMIT}).",
             status=400,
         )
+    after, limit = int(raw_after), int(raw_limit)
     if after < 0 or not 1 <= limit <= MAX_LIMIT:
         return Decision.refuse(
             "lifecycle.request",
