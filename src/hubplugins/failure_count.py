@@ -83,11 +83,9 @@ def _application_settings(spawner: Any) -> dict[str, Any] | None:
     settings = getattr(handler, "settings", None)
     if isinstance(settings, dict):
         return settings
-    from jupyterhub.app import JupyterHub
+    from .hub_start import hub_app
 
-    if not JupyterHub.initialized():
-        return None
-    application = getattr(JupyterHub.instance(), "tornado_application", None)
+    application = getattr(hub_app(), "tornado_application", None)
     settings = getattr(application, "settings", None)
     return settings if isinstance(settings, dict) else None
 

@@ -46,6 +46,7 @@ from .errors import PolicyRefusal
 from .gpu_pool import RULE as POOL_RULE
 from .gpu_pool import GpuPool
 from .gpu_queue import GpuLine, Place
+from .hub_start import hub_app
 from .pod_holdings import pooled_holdings
 
 __all__ = [
@@ -94,11 +95,7 @@ def _hub_line(spawner: Any) -> _HubLine:
 
 def _db() -> Any:
     """The hub's database session (None outside a running hub)."""
-    from jupyterhub.app import JupyterHub
-
-    if not JupyterHub.initialized():
-        return None
-    return getattr(JupyterHub.instance(), "db", None)
+    return getattr(hub_app(), "db", None)
 
 
 def _joined(hub: _HubLine, place: Place, user: Any) -> None:
@@ -420,11 +417,10 @@ def setup_gpu_queue(c: Any) -> None:
     hub = c.JupyterHub
     existing = list(hub.extra_handlers) if "extra_handlers" in hub else []
     paths = {entry[0] for entry in existing}
-    from jupyterhub.app import JupyterHub
-
     from .gpu_line_api import handlers
     from .line_restore import when_started
 
     hub.extra_handlers = [*existing, *(h for h in handlers() if h[0] not in paths)]
-    if JupyterHub.initialized():  # the hub loading its configuration, not a check of it
-        when_started(JupyterHub.instance())
+    app = hub_app()
+    if app is not None:  # the hub loading its configuration, not a check of it
+        when_started(app)

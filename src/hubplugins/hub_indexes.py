@@ -12,8 +12,9 @@ reads them by ``user_id`` the same way.
 Once the hub has started (:mod:`hubplugins.hub_start`), the ``setup(c)`` step
 creates the missing indexes, named ``hubplugins_ix_<table>_<column>``, with
 ``CREATE INDEX`` if they do not exist: at most a second at 100,000 rows, once
-per database, and nothing after. JupyterHub's own migrations keep other
-indexes as they are; ``DROP INDEX hubplugins_ix_...`` removes one. Turn it off
+per database, and nothing after. The names are the package's own, so they
+never clash with JupyterHub's; ``DROP INDEX hubplugins_ix_...`` removes one
+(the next start makes it again). Turn it off
 with ``c.HubDatabase.indexes = False``; it is off for a database that is not
 JupyterHub's (a table is missing).
 """
@@ -116,8 +117,8 @@ def _create(app: Any) -> None:
 
 def setup_hub_indexes(c: Any) -> None:
     """The ``setup(c)`` step: the indexes, once the hub loading this config has started."""
-    from .hub_start import loading_hub, when_started
+    from .hub_start import hub_app, when_started
 
-    app = loading_hub()
+    app = hub_app()
     if app is not None:
         when_started(app, "creating the hub database's indexes", _create)

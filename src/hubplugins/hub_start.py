@@ -16,14 +16,15 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["loading_hub", "when_started"]
+__all__ = ["hub_app", "when_started"]
 
 log = logging.getLogger("hubplugins")
 _HOOKED: dict[str, asyncio.Future[Any]] = {}
 
 
-def loading_hub() -> Any:
-    """The JupyterHub application loading this configuration, or None (a check, a test)."""
+def hub_app() -> Any:
+    """This process's JupyterHub application (the one loading the configuration, or
+    running), or None: ``hubplugins check``, a test, a process that is not the hub."""
     from jupyterhub.app import JupyterHub
 
     return JupyterHub.instance() if JupyterHub.initialized() else None

@@ -147,11 +147,9 @@ def _stop_after_rename(user: Any, old: str, new: str) -> None:
 def _name_set(target: Any, value: Any, oldvalue: Any, _initiator: Any) -> None:
     if not isinstance(oldvalue, str) or value == oldvalue:
         return  # a new account, not a rename
-    from jupyterhub.app import JupyterHub
+    from .hub_start import hub_app
 
-    if not JupyterHub.initialized():
-        return
-    users = getattr(JupyterHub.instance(), "users", None)
+    users = getattr(hub_app(), "users", None)
     user = users.get(target.id) if users is not None and target.id in users else None
     if user is not None:
         _stop_after_rename(user, oldvalue, value)

@@ -234,7 +234,8 @@ class LifecycleService:
                 result.skipped.extend(plan.skipped)
                 for action in plan.actions:
                     queue.put_nowait(action)
-        result.pages += self.api.pages_read - pages_before
+        pages_read = self.api.pages_read - pages_before
+        result.pages += pages_read
         read_to = time.time()
         workers = [
             asyncio.create_task(self._worker(queue, result))
@@ -245,7 +246,7 @@ class LifecycleService:
         result.passes.append(
             {
                 "users": "with a running server" if state == "active" else "all",
-                "pages": self.api.pages_read - pages_before,
+                "pages": pages_read,
                 "planned": result.users - users_before,
                 "read_from": round(read_from, 3),
                 "read_to": round(read_to, 3),
