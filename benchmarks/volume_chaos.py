@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from harness.hub import start_hub  # noqa: E402
 from volumes.hubconfig import CONFIG  # noqa: E402
 
-from hubplugins import volume_names  # noqa: E402
+from hubplugins.spawner import volume_names  # noqa: E402
 from hubplugins_dev.devcluster.testing import run_devcluster  # noqa: E402
 
 NS = "default"

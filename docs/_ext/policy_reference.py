@@ -6,7 +6,7 @@ it takes (from the schema's types, ``x-kind`` annotations, enums and ranges),
 the built-in default, how groups merge it, and what it means. ``{policy-cluster}``
 renders the ``cluster`` section the same way.
 
-The keys and their types come from :mod:`hubplugins.policy_schema` at build
+The keys and their types come from :mod:`hubplugins.policy.schema` at build
 time, so a key added to the schema appears here without editing a page. What a
 key means comes from its schema ``description`` when it has one, else from
 :data:`MEANING` below.
@@ -21,9 +21,9 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from hubplugins.policy_schema import POLICY_SCHEMA, SECTION_SCHEMA
-from hubplugins.policy_table import BUILTIN_DEFAULTS, FIELDS
-from hubplugins.quantities import format_cpu, format_duration, format_memory
+from hubplugins.policy.quantities import format_cpu, format_duration, format_memory
+from hubplugins.policy.schema import POLICY_SCHEMA, SECTION_SCHEMA
+from hubplugins.policy.table import BUILTIN_DEFAULTS, FIELDS
 
 MEANING = {
     "servers.max_named": "Named servers a user may hold, stopped ones included; "

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from hubplugins import _moved
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -17,11 +19,13 @@ _LAZY = {
     "GitHubAuthenticator": "hubplugins.auth.github",
     "OIDCAuthenticator": "hubplugins.auth.oidc",
     "MultiAuthenticator": "hubplugins.auth.multi",
-    "HubPolicy": "hubplugins.config",
-    "setup": "hubplugins.config",
+    "HubPolicy": "hubplugins.hub.config",
+    "setup": "hubplugins.hub.config",
 }
 
 __all__ = [*_LAZY, "__version__"]
+
+_moved.install()  # the module paths of earlier releases still import
 
 
 def __getattr__(name: str) -> Any:

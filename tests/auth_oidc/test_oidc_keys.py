@@ -16,7 +16,7 @@ from joserfc.jwk import OctKey
 from services.fake_oidc import FakeOIDC
 
 from hubplugins.auth.oidc_keys import ProviderKeys, ProviderUnavailable
-from hubplugins.errors import PolicyRefusal
+from hubplugins.policy.errors import PolicyRefusal
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from traitlets.config import Config
 
-from hubplugins.errors import PolicyConfigError
+from hubplugins.policy.errors import PolicyConfigError
 
 from .chart_config import apply_values, get_value, merge_values
 from .sites import chart_file, merged_values, site_values

@@ -75,7 +75,7 @@ def test_reference_leaves_out_inherited_settings(built):
 
 
 def test_policy_reference_has_every_key(built):
-    from hubplugins.policy_table import FIELDS
+    from hubplugins.policy.table import FIELDS
 
     html = (built / "policy.html").read_text(encoding="utf-8")
     missing = [key for key in FIELDS if key not in html]

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from harness.hub import Hub
 
-from hubplugins.quantities import parse_cpu, parse_memory
+from hubplugins.policy.quantities import parse_cpu, parse_memory
 
 from .chart_config import config_text
 from .sites import merged_values

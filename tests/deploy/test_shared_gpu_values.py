@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 import yaml
 
-from hubplugins.policy_table import PolicyTable
+from hubplugins.policy.table import PolicyTable
 
 from .chart_config import merge_values
 from .sites import VALUES_DIR, chart_file, policy_of, site_values

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from hubplugins.cli import main as cli_main
-from hubplugins.policy_table import PolicyTable
-from hubplugins.quantities import parse_cpu, parse_duration, parse_memory
+from hubplugins.policy.quantities import parse_cpu, parse_duration, parse_memory
+from hubplugins.policy.table import PolicyTable
 
 from .sites import SITES, VALUES_DIR, chart_file, merged_values, policy_of, site_values
 
@@ -122,7 +122,7 @@ def test_bioimage_gpu_pool():
 CONFIG_CLASSES = {
     "JupyterHub": "jupyterhub.app.JupyterHub",
     "Authenticator": "jupyterhub.auth.Authenticator",
-    "HubPolicy": "hubplugins.config.HubPolicy",
+    "HubPolicy": "hubplugins.hub.config.HubPolicy",
     "DirectoryAuthenticator": "hubplugins.auth.directory.DirectoryAuthenticator",
     "GitHubAuthenticator": "hubplugins.auth.github.GitHubAuthenticator",
     "OIDCAuthenticator": "hubplugins.auth.oidc.OIDCAuthenticator",

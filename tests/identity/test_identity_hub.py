@@ -14,8 +14,8 @@ import pytest
 from auth_github.helpers import ORG, TEAM, oauth_sign_in
 from volumes.session import NS, Session, create_claim, set_spawner_state
 
-from hubplugins import volume_names
-from hubplugins.identity_rules import OWNER_LABEL, owner_for
+from hubplugins.policy.rules.identity import OWNER_LABEL, owner_for
+from hubplugins.spawner import volume_names
 
 pytestmark = pytest.mark.slow
 

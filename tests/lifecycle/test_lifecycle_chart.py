@@ -14,8 +14,6 @@ from traitlets.config import Config
 
 import hubplugins
 from hubplugins.cli import main as cli_main
-from hubplugins.decisions import Decision
-from hubplugins.errors import PolicyConfigError
 from hubplugins.lifecycle import metrics
 from hubplugins.lifecycle.cullers import (
     CHART_CULL_DEFAULTS,
@@ -24,6 +22,8 @@ from hubplugins.lifecycle.cullers import (
 )
 from hubplugins.lifecycle.hub_metrics import MAX_BYTES, read_metrics
 from hubplugins.lifecycle.hub_url import local_api_url
+from hubplugins.policy.decision import Decision
+from hubplugins.policy.errors import PolicyConfigError
 
 CHART_VALUES = Path(__file__).resolve().parents[1] / "deploy" / "z2jh-4.4.0" / "values.yaml"
 

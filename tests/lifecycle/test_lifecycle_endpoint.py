@@ -23,7 +23,7 @@ from harness.hub import Hub, start_hub
 
 from hubplugins.lifecycle import LIFECYCLE_SCOPES, HubAPI, LifecycleService, PolicySource
 from hubplugins.lifecycle.endpoint import RULE_HEADER
-from hubplugins.volume_names import server_claim
+from hubplugins.spawner.volume_names import server_claim
 from hubplugins_dev.standin import iso
 
 pytestmark = pytest.mark.slow

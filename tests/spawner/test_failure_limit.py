@@ -18,10 +18,10 @@ import re
 import pytest
 from tornado import web
 
-from hubplugins import failure_count
-from hubplugins.decisions import Decision
-from hubplugins.edge import http_error
-from hubplugins.errors import PolicyRefusal
+from hubplugins.hub import failure_count
+from hubplugins.hub.refusals import http_error
+from hubplugins.policy.decision import Decision
+from hubplugins.policy.errors import PolicyRefusal
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 JupyterHub indexes no foreign key column, so every stop reads the whole
 spawners table to clear the stopped server's row (see
-:mod:`hubplugins.hub_indexes`). A hub wired with ``hubplugins.setup(c)`` has
+:mod:`hubplugins.hub.indexes`). A hub wired with ``hubplugins.setup(c)`` has
 the indexes after its start, on both series; a restart makes none twice;
 ``c.HubDatabase.indexes = False`` leaves the schema as JupyterHub made it; an
 index an admin made on a column already serves.
@@ -18,7 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hubplugins.hub_indexes import INDEXED, ensure_indexes, index_name
+from hubplugins.hub.indexes import INDEXED, ensure_indexes, index_name
 
 WIRED = """
 import hubplugins

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from hubplugins import line_store
-from hubplugins.gpu_queue import Place
+from hubplugins.policy.rules.gpu_queue import Place
+from hubplugins.spawner import line_store
 
 GPU = "nvidia.com/gpu"
 

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 from harness.hub import Hub
 
-from hubplugins import volume_names
-from hubplugins.oauth_clients import oauth_client_id
+from hubplugins.policy.oauth_clients import oauth_client_id
+from hubplugins.spawner import volume_names
 
 
 def _db_path(hub: Hub) -> str:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from harness.hub import Hub, start_hub
 
-from hubplugins import volume_names
+from hubplugins.spawner import volume_names
 
 POLICY = {
     "defaults": {

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from hubplugins import pod_guard, storage, volume_names
-from hubplugins.policy_table import PolicyTable
+from hubplugins.policy.table import PolicyTable
+from hubplugins.spawner import pod_guard, storage, volume_names
 
 SERVER = volume_names.server_claim("ann", "lab")
 USER = volume_names.user_claim("ann")

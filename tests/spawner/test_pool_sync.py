@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from hubplugins import pool_sync
-from hubplugins.errors import PolicyRefusal
-from hubplugins.gpu_pool import GpuPool
+from hubplugins.policy.errors import PolicyRefusal
+from hubplugins.policy.rules.gpu_pool import GpuPool
+from hubplugins.spawner import pool_sync
 
 GPU = "nvidia.com/gpu"
 AMD = "amd.com/gpu"

@@ -143,7 +143,7 @@ async def test_refused_first_start_removes_only_its_own_record(
 async def test_a_record_is_new_only_to_the_request_that_made_it() -> None:
     from jupyterhub import orm
 
-    from hubplugins import new_records
+    from hubplugins.hub import new_records
 
     new_records.install()
     new_records.install()  # once per process, however often it is called

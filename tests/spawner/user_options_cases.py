@@ -17,8 +17,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from hubplugins.errors import PolicyRefusal
-from hubplugins.resources_text import parse_request
+from hubplugins.policy.errors import PolicyRefusal
+from hubplugins.policy.rules.resources_text import parse_request
 
 from .policy_config import CONFIG, POLICY, PROFILES
 

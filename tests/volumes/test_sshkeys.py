@@ -6,7 +6,7 @@ import base64
 
 from cryptography.hazmat.primitives import serialization
 
-from hubplugins import sshkeys, volume_names
+from hubplugins.spawner import sshkeys, volume_names
 
 
 def test_keypair_is_ed25519_and_matches() -> None:

@@ -1,6 +1,6 @@
 """What ``storage`` decides, table-driven, on a stand-in spawner (no cluster).
 
-The stand-in holds what :mod:`hubplugins.storage` reads from KubeSpawner: the
+The stand-in holds what :mod:`hubplugins.spawner.storage` reads from KubeSpawner: the
 user, the server name, the saved volume name, the pod reflector's cache and a
 ``CoreV1Api`` whose deletes are recorded.
 """
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from kubernetes_asyncio.client.rest import ApiException
 
-from hubplugins import ownership, storage, volume_names
-from hubplugins.identity_rules import OWNER_LABEL
-from hubplugins.policy_table import PolicyTable
+from hubplugins.policy.rules.identity import OWNER_LABEL
+from hubplugins.policy.table import PolicyTable
+from hubplugins.spawner import ownership, storage, volume_names
 
 
 def _policy(**storage_section: Any) -> Any:

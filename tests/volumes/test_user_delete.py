@@ -16,7 +16,8 @@ import logging
 
 import pytest
 
-from hubplugins import user_delete, volume_names
+from hubplugins.hub import user_delete
+from hubplugins.spawner import volume_names
 
 from .hubconfig import CONFIG, GROUPS, POLICY
 from .session import NS, Session, claims_of, secrets_named

@@ -13,7 +13,7 @@ import json
 import pytest
 from harness.hub import start_hub
 
-from hubplugins import storage, volume_names
+from hubplugins.spawner import storage, volume_names
 
 from .hubconfig import CONFIG
 from .session import NS, Session

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from kubespawner import KubeSpawner
 
-from hubplugins import volume_names as vn
+from hubplugins.spawner import volume_names as vn
 
 # (case, user, server): every row must get a name of its own
 PAIRS = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from hubplugins import volume_names
+from hubplugins.spawner import volume_names
 
 from .hubconfig import CONFIG
 from .session import (

@@ -12,7 +12,7 @@ the auth model (:meth:`stable_identity`, one small method per provider) and:
 - an account bound to another identity: refused with 403 before anything
   is stored, the page telling the person to ask an admin; one structured
   log line names both identities so the admin can re-link
-  (``PUT /hub/api/hubplugins/identities/<user>``, see :mod:`hubplugins.identity_api`).
+  (``PUT /hub/api/hubplugins/identities/<user>``, see :mod:`hubplugins.hub.identity_api`).
 
 A sign-in without an identity (the provider sent none) is let through
 unbound, as before.
@@ -34,10 +34,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .. import identity
-from ..edge import http_error, log_decision
-from ..errors import PolicyRefusal
-from ..identity_rules import check_binding
+from hubplugins.hub import identity
+from hubplugins.hub.refusals import http_error, log_decision
+from hubplugins.policy.errors import PolicyRefusal
+from hubplugins.policy.rules.identity import check_binding
 
 log = logging.getLogger(__name__)
 

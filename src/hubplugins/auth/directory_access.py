@@ -29,11 +29,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubplugins.decisions import Decision
-from hubplugins.edge import http_error, log_decision
-from hubplugins.errors import PolicyRefusal
-
-from .revocation import Revocation
+from hubplugins.auth.revocation import Revocation
+from hubplugins.hub.refusals import http_error, log_decision
+from hubplugins.policy.decision import Decision
+from hubplugins.policy.errors import PolicyRefusal
 
 RULE = "directory.account"
 

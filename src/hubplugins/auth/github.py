@@ -31,8 +31,8 @@ from tornado import web
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from traitlets import Set, Unicode, default, validate
 
-from .binding import IdentityBindingMixin
-from .groups import EVERYONE, GroupMapMixin, map_groups
+from hubplugins.auth.binding import IdentityBindingMixin
+from hubplugins.auth.groups import EVERYONE, GroupMapMixin, map_groups
 
 READ_ORG_SCOPES = {"read:org", "write:org", "admin:org"}
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from traitlets import Dict, List, Unicode, default, validate
 
-from .revocation import Revocation
+from hubplugins.auth.revocation import Revocation
 
 EVERYONE = "*"
 

@@ -34,10 +34,10 @@ from jupyterhub.auth import Authenticator
 from tornado import web
 from traitlets import Dict, List, default, import_item
 
-from .binding import bind_new_account
-from .multi_child import ChildMixin, NameNotOwned
-from .multi_names import LISTS, nested_prefixes, owned_entries, owner, provider_name
-from .revocation import Revocation
+from hubplugins.auth.binding import bind_new_account
+from hubplugins.auth.multi_child import ChildMixin, NameNotOwned
+from hubplugins.auth.multi_names import LISTS, nested_prefixes, owned_entries, owner, provider_name
+from hubplugins.auth.revocation import Revocation
 
 __all__ = ["MultiAuthenticator", "NameNotOwned"]
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from jupyterhub.utils import url_path_join
 from tornado import web
 
-from .multi_names import provider_name
+from hubplugins.auth.multi_names import provider_name
 
 if TYPE_CHECKING:
-    from .multi import MultiAuthenticator
+    from hubplugins.auth.multi import MultiAuthenticator
 
 
 class NameNotOwned(web.HTTPError):

@@ -10,7 +10,7 @@ oauthenticator 17 does not do:
 - **the ID token is verified**: signature against the provider's JWKS (kept
   in memory, read again for an unknown key id), ``iss``, ``aud`` (and
   ``azp``), ``exp``, and the ``nonce`` the sign-in page sent
-  (:mod:`hubplugins.auth.oidc_keys`, :mod:`hubplugins.oidc_rules`); the
+  (:mod:`hubplugins.auth.oidc_keys`, :mod:`hubplugins.policy.rules.oidc_claims`); the
   userinfo answer must be about the token's ``sub``. A token that fails is a
   403 page naming the check, never a 500;
 - **groups**: the values of the groups claim (``claim_groups_key``) and of
@@ -39,12 +39,12 @@ from oauthenticator.oauth2 import OAuthLoginHandler, _deserialize_state, _serial
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from traitlets import Bool, Float, Unicode, default
 
-from ..edge import http_error, log_decision
-from ..errors import PolicyRefusal
-from ..oidc_rules import check_same_subject, claim_missing, token_refused
-from .binding import IdentityBindingMixin
-from .groups import GroupMapMixin, map_groups
-from .oidc_keys import ProviderKeys, ProviderUnavailable
+from hubplugins.auth.binding import IdentityBindingMixin
+from hubplugins.auth.groups import GroupMapMixin, map_groups
+from hubplugins.auth.oidc_keys import ProviderKeys, ProviderUnavailable
+from hubplugins.hub.refusals import http_error, log_decision
+from hubplugins.policy.errors import PolicyRefusal
+from hubplugins.policy.rules.oidc_claims import check_same_subject, claim_missing, token_refused
 
 CLAIMS_KEY = "id_token_claims"
 """Key of the verified ID token's claims in ``auth_state``."""

@@ -10,8 +10,8 @@ such reads.
 :meth:`ProviderKeys.verify` checks an ID token's signature with joserfc
 (RS256 and the other asymmetric algorithms the provider announces; never
 ``none`` or a shared-secret algorithm), then its claims with the pure rules
-of :mod:`hubplugins.oidc_rules`. A bad token raises
-:class:`~hubplugins.errors.PolicyRefusal`; a provider that cannot be reached
+of :mod:`hubplugins.policy.rules.oidc_claims`. A bad token raises
+:class:`~hubplugins.policy.errors.PolicyRefusal`; a provider that cannot be reached
 raises :class:`ProviderUnavailable` (503).
 """
 
@@ -28,8 +28,8 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from tornado import web
 
-from ..errors import PolicyRefusal
-from ..oidc_rules import check_id_token_claims, token_refused
+from hubplugins.policy.errors import PolicyRefusal
+from hubplugins.policy.rules.oidc_claims import check_id_token_claims, token_refused
 
 SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
 """Algorithms an ID token may be signed with (asymmetric only)."""

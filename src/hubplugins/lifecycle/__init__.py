@@ -2,27 +2,40 @@
 
 Run as ``python -m hubplugins.lifecycle`` (a JupyterHub-managed service wired
 by :func:`configure`, or by ``hubplugins.setup(c)``). It reads the same policy
-table as the spawner and talks to the hub only through its REST API.
+table as the spawner and talks to the hub only through its REST API. The rules
+it applies are pure and live in :mod:`hubplugins.policy.rules.idle`.
+
+The names below are imported on first use, so that one part (the hub's
+endpoint, the service, the CLI) does not import the others.
 """
 
 from __future__ import annotations
 
-from .hubapi import HubAPI, HubAPIError
-from .service import LifecycleService, PolicySource, SweepResult
-from .sweep import Action, Skip, plan_user
-from .wiring import LIFECYCLE_SCOPES, HubLifecycle, configure, setup_lifecycle
+import importlib
+from typing import Any
 
-__all__ = [
-    "LIFECYCLE_SCOPES",
-    "Action",
-    "HubAPI",
-    "HubAPIError",
-    "HubLifecycle",
-    "LifecycleService",
-    "PolicySource",
-    "Skip",
-    "SweepResult",
-    "configure",
-    "plan_user",
-    "setup_lifecycle",
-]
+_LAZY = {
+    "HubAPI": "hubplugins.lifecycle.hubapi",
+    "HubAPIError": "hubplugins.lifecycle.hubapi",
+    "LifecycleService": "hubplugins.lifecycle.service",
+    "PolicySource": "hubplugins.lifecycle.service",
+    "SweepResult": "hubplugins.lifecycle.service",
+    "Action": "hubplugins.policy.rules.idle",
+    "Skip": "hubplugins.policy.rules.idle",
+    "plan_user": "hubplugins.policy.rules.idle",
+    "LIFECYCLE_SCOPES": "hubplugins.lifecycle.hub_setup",
+    "HubLifecycle": "hubplugins.lifecycle.hub_setup",
+    "configure": "hubplugins.lifecycle.hub_setup",
+    "setup_lifecycle": "hubplugins.lifecycle.hub_setup",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hubplugins.lifecycle' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

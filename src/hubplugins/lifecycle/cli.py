@@ -16,9 +16,8 @@ import signal
 import sys
 from urllib.parse import urlparse
 
-from ..errors import PolicyConfigError
-from .hubapi import HubAPI
-from .service import (
+from hubplugins.lifecycle.hubapi import HubAPI
+from hubplugins.lifecycle.service import (
     DEFAULT_CONCURRENCY,
     POLICY_ENV,
     LifecycleService,
@@ -26,6 +25,7 @@ from .service import (
     log,
     serve_metrics,
 )
+from hubplugins.policy.errors import PolicyConfigError
 
 __all__ = ["main", "parser"]
 

@@ -8,9 +8,9 @@ default) stops servers the policy keeps longer (``idle.stop_after: 2h``) or
 never stops (``null``).
 
 Pure functions: they read plain data (the helm values, or the hub's list of
-services) and return every problem as a :class:`~hubplugins.errors.ConfigIssue`
+services) and return every problem as a :class:`~hubplugins.policy.errors.ConfigIssue`
 that names the fix. ``hubplugins check`` reports them for a values file;
-``hubplugins.setup(c)`` raises them as a :class:`~hubplugins.errors.PolicyConfigError`
+``hubplugins.setup(c)`` raises them as a :class:`~hubplugins.policy.errors.PolicyConfigError`
 when the hub's config has both.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import ConfigIssue
+from hubplugins.policy.errors import ConfigIssue
 
 __all__ = [
     "CHART_CULL_DEFAULTS",

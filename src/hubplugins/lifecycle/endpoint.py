@@ -6,7 +6,7 @@
 the plan saw it, or null>, "running": <whether it was running>}``.
 
 The hub checks the server as it is now against that
-(:func:`~hubplugins.lifecycle.conditions.still_as_planned`) and, with no await
+(:func:`~hubplugins.policy.rules.as_planned.still_as_planned`) and, with no await
 between the check and the mark, marks the server as stopping, so that a start
 asked for meanwhile is refused by JupyterHub (it is "pending stop") instead of
 being cancelled. Then:
@@ -15,7 +15,7 @@ being cancelled. Then:
   stop, activity), 204 when stopped, 202 while still stopping;
 - ``delete``: a running server is stopped that way first, then checked again;
   then the spawner's ``delete_forever`` (the volume rules of
-  :mod:`hubplugins.storage`) and the removal of its record, as JupyterHub's
+  :mod:`hubplugins.spawner.storage`) and the removal of its record, as JupyterHub's
   ``DELETE /users/{user}/servers/{server}`` with ``remove`` does it; 204.
 
 Answers: 400 malformed body, 403 without ``delete:servers`` on the server (or
@@ -34,9 +34,9 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from ..decisions import Decision
-from ..errors import PolicyRefusal
-from .conditions import (
+from hubplugins.policy.decision import Decision
+from hubplugins.policy.errors import PolicyRefusal
+from hubplugins.policy.rules.as_planned import (
     LifecycleRequest,
     ServerNow,
     not_kept,
@@ -74,8 +74,8 @@ def _handler_class() -> type:
     from jupyterhub.scopes import needs_scope
     from jupyterhub.utils import maybe_future
 
-    from ..edge import http_error, log_decision
-    from . import notice_endpoint as notes
+    from hubplugins.hub.refusals import http_error, log_decision
+    from hubplugins.lifecycle import notice_endpoint as notes
 
     class LifecycleServerHandler(APIHandler):
         """Stop or delete one server for the lifecycle service, if it is as planned."""
@@ -190,8 +190,8 @@ def __getattr__(name: str) -> Any:
 
 def handlers() -> list[tuple[str, Any]]:
     """Entries for ``c.JupyterHub.extra_handlers``: the default server and named ones."""
-    from .listing import handlers as listing_handlers
-    from .notice_endpoint import handlers as notice_handlers
+    from hubplugins.lifecycle.listing import handlers as listing_handlers
+    from hubplugins.lifecycle.notice_endpoint import handlers as notice_handlers
 
     cls = __getattr__("LifecycleServerHandler")
     return [

@@ -31,7 +31,7 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from ..decisions import Decision
+from hubplugins.policy.decision import Decision
 
 __all__ = [
     "CUSTOM_SCOPES",
@@ -126,8 +126,8 @@ def collector() -> LifecycleMetrics:
 def _handler_class() -> type:
     from jupyterhub.apihandlers.base import APIHandler
 
-    from ..edge import http_error, log_decision
-    from ..errors import PolicyRefusal
+    from hubplugins.hub.refusals import http_error, log_decision
+    from hubplugins.policy.errors import PolicyRefusal
 
     class LifecycleMetricsHandler(APIHandler):
         """Store the metrics the lifecycle service sends after a sweep."""

@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.netutil import DefaultLoopResolver, Resolver
 
-from .endpoint import RULE_HEADER
+from hubplugins.lifecycle.endpoint import RULE_HEADER
 
 __all__ = ["HubAPI", "HubAPIError"]
 

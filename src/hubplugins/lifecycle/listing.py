@@ -40,7 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..decisions import Decision
+from hubplugins.policy.decision import Decision
 
 __all__ = ["LISTING_PATH", "MAX_LIMIT", "NEEDED_SCOPES", "handlers", "read_page"]
 
@@ -198,8 +198,8 @@ def _handler_class() -> type:
     from jupyterhub.apihandlers.base import APIHandler
     from jupyterhub.scopes import needs_scope
 
-    from ..edge import http_error, log_decision
-    from ..errors import PolicyRefusal
+    from hubplugins.hub.refusals import http_error, log_decision
+    from hubplugins.policy.errors import PolicyRefusal
 
     class LifecycleListingHandler(APIHandler):
         """``GET``: a page of every user, as rows (see the module)."""

@@ -3,7 +3,7 @@
 ``POST /hub/api/hubplugins/lifecycle/notices/{user}/servers/{server}`` with
 ``{"last_activity": <as listed>, "delete_at": <when retention deletes it>}``
 records the retention notice of a named server for its current idle period
-(:func:`hubplugins.usage_store.record_notice`): 201 when recorded now, 200
+(:func:`hubplugins.hub.usage_store.record_notice`): 201 when recorded now, 200
 when the server already has it (the service then sends no second event).
 Refusals as the lifecycle endpoint's: 400 malformed, 403 without
 ``delete:servers`` on the server (and for its owner), 404 gone, 409 kept
@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .. import usage_store
-from ..decisions import Decision
-from ..errors import PolicyRefusal
-from .notices import notice_allowed, read_notice
+from hubplugins.hub import usage_store
+from hubplugins.policy.decision import Decision
+from hubplugins.policy.errors import PolicyRefusal
+from hubplugins.policy.rules.notices import notice_allowed, read_notice
 
 __all__ = ["NOTICE_ENDPOINT", "acted", "handlers", "is_kept", "rule_for"]
 
@@ -30,7 +30,7 @@ RULE_HEADER = "X-Hubplugins-Rule"
 
 
 def _policy(handler: Any, user: Any) -> Any:
-    from ..config import HubPolicy
+    from hubplugins.hub.config import HubPolicy
 
     table = HubPolicy.instance_for(handler.settings.get("config"), log=handler.log).table
     return table.resolve(g.name for g in user.groups)
@@ -79,9 +79,9 @@ def _handler_class() -> type:
     from jupyterhub.apihandlers.base import APIHandler
     from jupyterhub.scopes import needs_scope
 
-    from ..edge import http_error, log_decision
-    from .conditions import refuse
-    from .endpoint import server_now
+    from hubplugins.hub.refusals import http_error, log_decision
+    from hubplugins.lifecycle.endpoint import server_now
+    from hubplugins.policy.rules.as_planned import refuse
 
     class NoticeHandler(APIHandler):
         def _refuse(self, decision: Decision, **fields: Any) -> Exception:

@@ -20,9 +20,9 @@ from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from . import metrics
-from .hubapi import HubAPI, HubAPIError
-from .notices import Notice
+from hubplugins.lifecycle import metrics
+from hubplugins.lifecycle.hubapi import HubAPI, HubAPIError
+from hubplugins.policy.rules.notices import Notice
 
 __all__ = ["WEBHOOK_TIMEOUT", "send_notice"]
 

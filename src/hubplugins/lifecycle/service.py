@@ -29,12 +29,12 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from ..policy_table import PolicyTable, load_yaml
-from . import metrics
-from .hubapi import HubAPI, HubAPIError
-from .notices import Notice, plan_notices
-from .notify import send_notice
-from .sweep import Action, Skip, needs_stopped_servers, plan_user
+from hubplugins.lifecycle import metrics
+from hubplugins.lifecycle.hubapi import HubAPI, HubAPIError
+from hubplugins.lifecycle.notify import send_notice
+from hubplugins.policy.rules.idle import Action, Skip, needs_stopped_servers, plan_user
+from hubplugins.policy.rules.notices import Notice, plan_notices
+from hubplugins.policy.table import PolicyTable, load_yaml
 
 __all__ = [
     "DEFAULT_CONCURRENCY",

@@ -9,7 +9,7 @@ plain list), ``DELETE /hub/api/users/{u}/server`` and ``.../servers/{s}``
 ``GET /hub/api/hubplugins/lifecycle/users`` (:mod:`hubplugins.lifecycle.listing`:
 ``after``, ``limit``, ``running``, ``stopped``, by user id), and the lifecycle
 endpoint ``POST /hub/api/hubplugins/lifecycle/users/{u}/server(s/{s})`` with
-the hub's own conditions (:mod:`hubplugins.lifecycle.conditions`), each stop
+the hub's own conditions (:mod:`hubplugins.policy.rules.as_planned`), each stop
 taking ``stop_delay`` seconds as a spawner's would, concurrently. Every
 request is counted; any token is taken. ``pages_by_servers`` pages the user
 list as some JupyterHub versions did (by servers, users repeating across
@@ -32,10 +32,10 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from hubplugins.decisions import Decision
-from hubplugins.lifecycle.conditions import ServerNow, read_request, refuse, still_as_planned
 from hubplugins.lifecycle.endpoint import RULE_HEADER
 from hubplugins.lifecycle.listing import parse_query
+from hubplugins.policy.decision import Decision
+from hubplugins.policy.rules.as_planned import ServerNow, read_request, refuse, still_as_planned
 
 __all__ = ["StandinHub", "iso"]
 

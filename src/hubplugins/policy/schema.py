@@ -1,0 +1,224 @@
+"""The JSON Schema (draft 2020-12) of the policy table.
+
+The schema checks the shape: known keys only, the right types, ranges of
+plain integers. Quantity strings (``2G``, ``500m``, ``2h``) are parsed
+afterwards by :mod:`hubplugins.policy.quantities`; each such field carries an
+``x-kind`` annotation (``cpu``, ``memory``, ``duration``) so that type errors
+can name what is expected. ``defaults`` and every group share one schema: all
+keys are optional, and a missing key keeps the built-in default.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import jsonschema
+
+from hubplugins.policy.errors import ConfigIssue
+from hubplugins.policy.quantities import CPU_EXAMPLES, DURATION_EXAMPLES, MEMORY_EXAMPLES
+
+__all__ = ["POLICY_SCHEMA", "SECTION_SCHEMA", "key_path", "show", "validate_schema"]
+
+_RESOURCE_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$"
+
+
+def _obj(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _cpu(nullable: bool = False) -> dict[str, Any]:
+    types = ["string", "number", "null"] if nullable else ["string", "number"]
+    return {"type": types, "x-kind": "cpu"}
+
+
+def _memory(nullable: bool = False) -> dict[str, Any]:
+    types = ["string", "number", "null"] if nullable else ["string", "number"]
+    return {"type": types, "x-kind": "memory"}
+
+
+def _kinds(value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "propertyNames": {"pattern": _RESOURCE_NAME},
+        "additionalProperties": value,
+    }
+
+
+_DURATION = {"type": ["string", "number", "null"], "x-kind": "duration"}
+_WAIT = {"type": ["string", "number"], "x-kind": "duration"}
+_COUNT = {"type": "integer", "minimum": 0}
+_COUNT_OR_NULL = {"type": ["integer", "null"], "minimum": 0}
+
+SECTION_SCHEMA: dict[str, Any] = _obj(
+    {
+        "servers": _obj(
+            {
+                "max_named": _COUNT_OR_NULL,
+                "max_running": {"type": ["integer", "null"], "minimum": 1},
+                "name_max_length": {"type": "integer", "minimum": 1, "maximum": 30},
+            }
+        ),
+        "idle": _obj(
+            {
+                "stop_after": _DURATION,
+                "delete_after": _DURATION,
+                "delete_notice": _DURATION,
+                "allow_keep": {"type": "boolean"},
+            }
+        ),
+        "resources": _obj(
+            {
+                "cpu": _obj({"guarantee": _cpu(), "limit": _cpu(), "max": _cpu()}),
+                "memory": _obj({"guarantee": _memory(), "limit": _memory(), "max": _memory()}),
+                "gpu": _obj(
+                    {
+                        "default": _COUNT,
+                        "max": _COUNT,
+                        "resource": {"type": "string", "pattern": _RESOURCE_NAME},
+                        # a full pool puts the start in line, waiting at most max_wait
+                        "queue": _obj({"max_wait": _WAIT}),
+                    }
+                ),
+                # other GPU kinds a server may ask for instead: resource -> per-server max
+                "gpu_kinds": _kinds(_COUNT),
+            }
+        ),
+        "quota": _obj(
+            {
+                "cpu": _cpu(nullable=True),
+                "memory": _memory(nullable=True),
+                "gpu": _COUNT_OR_NULL,
+                "gpu_kinds": _kinds(_COUNT_OR_NULL),
+            }
+        ),
+        "storage": _obj(
+            {
+                "capacity": _memory(),
+                "scope": {"enum": ["server", "user"]},
+                "mount_path": {"type": "string", "pattern": "^/", "maxLength": 255},
+                "delete_with_server": {"type": "boolean"},
+                "delete_with_user": {"type": "boolean"},
+            }
+        ),
+        "profiles": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 255},
+        },
+        "ssh_keys": {"type": "boolean"},
+    }
+)
+
+POLICY_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "hubplugins policy table",
+    **_obj(
+        {
+            "defaults": SECTION_SCHEMA,
+            "groups": {
+                "type": "object",
+                "propertyNames": {"minLength": 1, "maxLength": 255},
+                "additionalProperties": SECTION_SCHEMA,
+            },
+            "cluster": _obj(
+                {
+                    "gpu_pool": {
+                        "type": "object",
+                        "propertyNames": {"pattern": _RESOURCE_NAME},
+                        "additionalProperties": _COUNT,
+                    }
+                }
+            ),
+        }
+    ),
+}
+
+
+_KIND_HELP = {
+    "cpu": f"a CPU quantity ({CPU_EXAMPLES})",
+    "memory": f"a memory quantity ({MEMORY_EXAMPLES})",
+    "duration": f"a duration ({DURATION_EXAMPLES}) or null",
+}
+_TYPE_NAMES = {
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "null": "null",
+    "object": "a mapping",
+    "array": "a list",
+}
+
+
+def show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def key_path(parts: Iterable[Any], prefix: str = "") -> str:
+    return ".".join(str(p) for p in [*([prefix] if prefix else []), *parts])
+
+
+def _schema_issue(error: jsonschema.ValidationError, prefix: str) -> list[ConfigIssue]:
+    where = key_path(error.absolute_path, prefix)
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
+    validator = error.validator
+    if validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = sorted(schema.get("properties", {}))
+        issues = []
+        for key in error.instance:
+            if key in allowed:
+                continue
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
+            issues.append(
+                ConfigIssue(
+                    key_path([*error.absolute_path, key], prefix),
+                    f"unknown key (allowed: {', '.join(allowed)}){did_you_mean}",
+                )
+            )
+        return issues
+    if validator == "type":
+        kind = schema.get("x-kind")
+        if kind:
+            message = f"{show(error.instance)} is not {_KIND_HELP[kind]}"
+        else:
+            types = schema.get("type")
+            names = [types] if isinstance(types, str) else list(types or [])
+            expected = " or ".join(_TYPE_NAMES.get(t, t) for t in names)
+            message = f"{show(error.instance)} is not {expected}"
+        return [ConfigIssue(where, message)]
+    if validator == "enum":
+        options = ", ".join(str(o) for o in schema.get("enum", []))
+        return [ConfigIssue(where, f"{show(error.instance)} is not one of: {options}")]
+    if validator in ("minimum", "maximum"):
+        bound = "at least" if validator == "minimum" else "at most"
+        return [ConfigIssue(where, f"{show(error.instance)} must be {bound} {schema[validator]}")]
+    if validator == "pattern" and where.endswith("mount_path"):
+        return [ConfigIssue(where, f"{show(error.instance)} must be an absolute path")]
+    if validator in ("pattern", "propertyNames") and ("gpu" in where or "resource" in where):
+        return [
+            ConfigIssue(
+                where,
+                f"{show(error.instance)} is not an extended resource name "
+                "(example: nvidia.com/gpu)",
+            )
+        ]
+    return [ConfigIssue(where, error.message if len(error.message) < 200 else "invalid value")]
+
+
+def validate_schema(raw: Any, prefix: str = "") -> list[ConfigIssue]:
+    """Every schema problem of ``raw``, each as a key path and a plain-English message."""
+    validator = jsonschema.Draft202012Validator(POLICY_SCHEMA)
+    issues: list[ConfigIssue] = []
+    for error in sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.path]):
+        issues.extend(_schema_issue(error, prefix))
+    return issues

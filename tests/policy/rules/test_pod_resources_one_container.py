@@ -1,0 +1,78 @@
+"""check_pod on one container: the cases of the former manifest check."""
+
+from __future__ import annotations
+
+import pytest
+
+from hubplugins.policy import (
+    PolicyTable,
+)
+from hubplugins.policy.decision import ServerUsage, Usage
+from hubplugins.policy.errors import PolicyRefusal
+from hubplugins.policy.rules.pod_resources import check_pod
+
+TABLE = PolicyTable.from_dict(
+    {
+        "defaults": {
+            "servers": {"max_named": 5, "max_running": 3, "name_max_length": 20},
+            "idle": {"stop_after": "2h", "delete_after": "7d"},
+            "resources": {
+                "cpu": {"guarantee": 0.5, "limit": 1, "max": 2},
+                "memory": {"guarantee": "1G", "limit": "2G", "max": "4G"},
+                "gpu": {"default": 0, "max": 0},
+            },
+            "quota": {"cpu": 3, "memory": "8G", "gpu": 0},
+            "profiles": ["small", "medium"],
+        },
+        "groups": {
+            "authenticated": {},
+            "gpu-beta": {"resources": {"gpu": {"max": 2}}, "quota": {"gpu": 2}, "profiles": ["*"]},
+            "none-named": {},
+        },
+    }
+)
+POLICY = TABLE.resolve(["authenticated"])
+GPU = TABLE.resolve(["gpu-beta"])
+
+
+def usage(*servers: tuple[str, bool, float, int, int] | str) -> Usage:
+    items = []
+    for s in servers:
+        if isinstance(s, str):
+            items.append(ServerUsage(s))
+        else:
+            items.append(ServerUsage(*s))
+    return Usage.of(items)
+
+
+# -- manifest ---------------------------------------------------------------------------
+
+GB = 10**9
+GRANT = {"cpu_limit": 1.0, "mem_limit": 2 * GB, "gpu": 0, "gpu_resource": "nvidia.com/gpu"}
+MANIFEST = {
+    "matching": ({"cpu": "1", "memory": "2G"}, {"cpu": "500m", "memory": "1G"}, None),
+    "cpu-lifted": ({"cpu": "2", "memory": "2G"}, {}, 'cpu limit: container "notebook" has 2 cores'),
+    "memory-Gi": ({"cpu": "1", "memory": "2Gi"}, {}, "has 2Gi, above the granted limit of 2G"),
+    "no-limit": ({"memory": "2G"}, {}, "no cpu limit"),
+    "gpu-sneaked-in": (
+        {"cpu": "1", "memory": "2G", "nvidia.com/gpu": "1"},
+        {},
+        'nvidia.com/gpu limit: container "notebook" has 1, above the granted limit of 0',
+    ),
+    "junk": ({"cpu": "lots", "memory": "2G"}, {}, "is not a quantity"),
+}
+
+
+@pytest.mark.parametrize(("limits", "requests", "problem"), MANIFEST.values(), ids=MANIFEST.keys())
+def test_check_pod_of_one_container(
+    limits: dict[str, str], requests: dict[str, str], problem: str | None
+) -> None:
+    container = {"name": "notebook", "resources": {"limits": limits, "requests": requests}}
+    decision = check_pod(POLICY, GRANT, {"spec": {"containers": [container]}})
+    if problem is None:
+        assert decision.allowed
+        return
+    with pytest.raises(PolicyRefusal) as info:
+        decision.enforce()
+    assert problem in info.value.message
+    assert info.value.status == 403
