@@ -8,11 +8,8 @@ import pytest
 from auth_directory.directory_data import PASSWORDS, UPN_SUFFIX, closed_port_url
 from tornado import web
 
-from hubplugins.auth.directory import (
-    ACCOUNT_MESSAGES,
-    UNAVAILABLE_MESSAGE,
-    DirectoryAuthenticator,
-)
+from hubplugins.auth.directory import UNAVAILABLE_MESSAGE, DirectoryAuthenticator
+from hubplugins.policy.rules.sign_in import ACCOUNT_MESSAGES
 
 # under ./dev test these modules share one worker, so Samba starts once
 pytestmark = pytest.mark.xdist_group("samba")
@@ -178,6 +175,7 @@ async def test_disabled_account_is_refused(samba, make_authenticator):
         await auth.authenticate(None, {"username": "erin", "password": PASSWORDS["erin"]})
     assert info.value.status_code == 403
     assert info.value.log_message == ACCOUNT_MESSAGES["disabled"]
+    assert info.value.reason == "directory.account"
 
 
 async def test_failover_to_second_server(directory, make_authenticator):

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 from jupyterhub.auth import Authenticator
+from tornado import web
 from traitlets.config import Config
 
 from hubplugins.auth import multi_names
-from hubplugins.auth.multi import MultiAuthenticator, NameNotOwned
+from hubplugins.auth.multi import MultiAuthenticator
 from hubplugins.auth.multi_child import ProviderUser
 
 GITHUB = "hubplugins.GitHubAuthenticator"
@@ -305,9 +306,10 @@ async def test_a_child_signs_in_only_names_it_owns(
     multi = _multi(Config({"Recorder": {"allow_all": True}}))
     authenticator = multi.children[child]
     if signed_in is None:
-        with pytest.raises(NameNotOwned) as refused:
+        with pytest.raises(web.HTTPError) as refused:
             await authenticator.get_authenticated_user(None, {"username": typed, "password": "x"})
         assert refused.value.status_code == 403
+        assert refused.value.reason == "multi.name"
         assert "belongs to another sign-in method" in refused.value.jupyterhub_message
         return
     model = await authenticator.get_authenticated_user(None, {"username": typed, "password": "x"})
@@ -390,5 +392,6 @@ async def test_post_auth_hook_sees_the_hub_name() -> None:
     recorder = multi.children[1]
     model = await recorder.get_authenticated_user(None, {"username": "ann"})
     assert model["name"] == "rec-ann" and seen == ["rec-ann"]
-    with pytest.raises(NameNotOwned):
+    with pytest.raises(web.HTTPError) as refused:
         await recorder.get_authenticated_user(None, {"username": "eve"})
+    assert (refused.value.status_code, refused.value.reason) == (403, "multi.name")

@@ -18,9 +18,15 @@ from typing import Any
 from hypothesis import strategies as st
 
 from hubplugins.policy.errors import PolicyRefusal
-from hubplugins.policy.rules.resources_text import parse_request
+from hubplugins.policy.rules.resources_text import Request, read_request
 
 from .policy_config import CONFIG, POLICY, PROFILES
+
+
+def requested(options: Any, **kwargs: Any) -> Request:
+    """The Request ``options`` ask for; raises the refusal as the spawner's enforce does."""
+    return read_request(options, **kwargs).enforce().details["request"]
+
 
 # the hub of the spawner tests, and the same hub without any profile_list
 CONFIGS = {
@@ -147,7 +153,7 @@ def may_start(case: Case, series: str) -> bool:
     if options is None:
         return True
     try:
-        parse_request(options, extra_keys=PROFILE_OPTION_KEYS)
+        requested(options, extra_keys=PROFILE_OPTION_KEYS)
     except PolicyRefusal:
         return False
     return True

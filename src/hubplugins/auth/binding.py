@@ -35,8 +35,7 @@ import logging
 from typing import Any
 
 from hubplugins.hub import identity
-from hubplugins.hub.refusals import http_error, log_decision
-from hubplugins.policy.errors import PolicyRefusal
+from hubplugins.hub.refusals import enforce
 from hubplugins.policy.rules.identity import check_binding
 
 log = logging.getLogger(__name__)
@@ -72,11 +71,7 @@ class IdentityBindingMixin:
         if bound is not None and bound[0] == presented[0]:
             if bound[1] in self.former_identities(model):
                 presented = bound  # the same person, recorded in an earlier form
-        decision = check_binding(name, bound, presented)
-        if not decision.allowed:
-            refusal = PolicyRefusal(decision)
-            log_decision(self._identity_log, "sign-in", refusal, user=name)
-            raise http_error(refusal)
+        enforce(self._identity_log, "sign-in", check_binding(name, bound, presented), user=name)
         if identity.bind(handler.db, orm_user.id, *presented) != "kept":
             self._log_bound(name, presented)
         return model

@@ -28,6 +28,8 @@ from hubplugins.auth.ldap_names import (
     normalize_login,
 )
 from hubplugins.auth.ldap_pool import UNAVAILABLE, WorkerPool
+from hubplugins.hub.refusals import refuse
+from hubplugins.policy.rules.sign_in import account_revoked, name_reused
 
 UNAVAILABLE_MESSAGE = (
     "Sign-in service unavailable: the directory server cannot be reached. "
@@ -36,20 +38,6 @@ UNAVAILABLE_MESSAGE = (
 
 _AD_USER_FILTER = "(&(objectCategory=person)(objectClass=user)(sAMAccountName={username}))"
 _LDAP_USER_FILTER = "(&(objectClass=inetOrgPerson)(uid={username}))"
-
-
-ACCOUNT_MESSAGES = {
-    "disabled": "This account is disabled in the directory. Ask your administrator.",
-    "expired": "This account has expired in the directory. Ask your administrator.",
-    "locked": "This account is locked in the directory. Try again later or ask your administrator.",
-}
-
-
-REPLACED_MESSAGE = (
-    "This username belonged to another directory account before. Ask your administrator "
-    "to remove the old JupyterHub user of that name, so that you do not inherit its "
-    "servers and files."
-)
 
 
 class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
@@ -358,12 +346,12 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
         if outcome != "ok":
             self._log_outcome(typed, outcome, result, started)
             if outcome in REVOKED_STATES:  # the password was right: say why
-                raise web.HTTPError(403, ACCOUNT_MESSAGES[outcome])
+                raise refuse(self.log, "sign-in", account_revoked(outcome), user=login)
             return None
         model = self._auth_model(result, login)
         if await self._name_reused(handler, model):
             self._log_outcome(typed, "replaced", result, started)
-            raise web.HTTPError(403, REPLACED_MESSAGE)
+            raise refuse(self.log, "sign-in", name_reused(), user=login)
         if not self.check_allowed(model["name"], model):
             self._log_outcome(typed, "not_allowed", result, started)
         else:

@@ -30,9 +30,8 @@ from __future__ import annotations
 from typing import Any
 
 from hubplugins.auth.revocation import Revocation
-from hubplugins.hub.refusals import http_error, log_decision
+from hubplugins.hub.refusals import refuse
 from hubplugins.policy.decision import Decision
-from hubplugins.policy.errors import PolicyRefusal
 
 RULE = "directory.account"
 
@@ -96,9 +95,8 @@ class AccessMixin(Revocation):
                 status=403,
                 usage=outcome,
             )
-        refusal = PolicyRefusal(decision)
-        log_decision(self.log, "spawn.account", refusal, user=user.name, server=server)  # type: ignore[attr-defined]
-        error = http_error(refusal)
+        log = self.log  # type: ignore[attr-defined]
+        error = refuse(log, "spawn.account", decision, user=user.name, server=server)
         if decision.status == 503:  # not a policy outcome: keep the status tornado sends
             error.status_code = 503
         raise error

@@ -33,6 +33,9 @@ from traitlets import Set, Unicode, default, validate
 
 from hubplugins.auth.binding import IdentityBindingMixin
 from hubplugins.auth.groups import EVERYONE, GroupMapMixin, map_groups
+from hubplugins.hub.refusals import refuse
+from hubplugins.policy.decision import Decision
+from hubplugins.policy.rules.sign_in import github_membership, github_sign_in_again
 
 READ_ORG_SCOPES = {"read:org", "write:org", "admin:org"}
 
@@ -57,20 +60,6 @@ class GitHubUnavailable(web.HTTPError):
 
 def _linkify(text: str) -> str:
     return re.sub(r"(https://\S+?)(?=[\s,.)]*(\s|$))", r'<a href="\1">\1</a>', escape(text))
-
-
-class Refusal(web.HTTPError):
-    """A sign-in or spawn refused by membership (403), with a short title and the why."""
-
-    def __init__(self, title: str, message: str) -> None:
-        super().__init__(403, "%s", message, reason=title)
-        # JupyterHub's error page shows these instead of the reason (5.5) or escaped text
-        self.jupyterhub_message = message
-        self.jupyterhub_html_message = _linkify(message)
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0])
 
 
 def _check_org_team(value: str, where: str) -> str:
@@ -216,47 +205,36 @@ class GitHubAuthenticator(IdentityBindingMixin, GroupMapMixin, GitHubOAuthentica
         """
         if await OAuthenticator.check_allowed(self, username, auth_model):
             return True
-        refusal = self.refusal(auth_model)
-        if refusal is None:
+        decision = self.membership(auth_model)
+        if decision.allowed:
             return True
-        self.log.warning("Refusing %s: %s", username, refusal.message)
-        raise refusal
+        raise self._refuse("sign-in", decision, username)
 
-    def refusal(self, auth_model: dict[str, Any] | None) -> Refusal | None:
-        """Why memberships do not allow this model in, or None if they do."""
+    def membership(self, auth_model: dict[str, Any] | None) -> Decision:
+        """Do the memberships stored in ``auth_model`` let it in (see :func:`github_membership`)?"""
         if auth_model is None:
-            return None
+            return Decision.allow("github.membership")
         auth_state = auth_model.get("auth_state") or {}
-        member = set(auth_state.get("memberships", []))
-        if member & self.allowed_organizations:
-            return None
         login = (auth_state.get(self.user_auth_state_key) or {}).get("login", auth_model["name"])
-        wanted = ", ".join(sorted(self.allowed_organizations)) or "(none configured)"
-        hidden = sorted(set(auth_state.get("hidden_memberships", [])) & self.allowed_organizations)
-        if hidden:
-            orgs = sorted({h.split(":")[0] for h in hidden})
-            where = " or ".join(f"{self.github_url}/orgs/{o}/people" for o in orgs)
-            return Refusal(
-                "GitHub membership not visible",
-                f"GitHub did not let this hub see whether @{login} is a member of "
-                f"{', '.join(hidden)}. Membership is private unless the hub is granted the "
-                "read:org scope (ask the hub administrators to request it, or an "
-                "organization owner to approve this OAuth app under third-party access). "
-                f"You can also make your membership public at {where}, then sign in again.",
-            )
-        if not self.allowed_organizations:
-            return Refusal("Not allowed", self.custom_403_message)
-        return Refusal(
-            "Not a member of an allowed organization",
-            f"@{login} is not a member of any GitHub organization or team allowed on "
-            f"this hub ({wanted}). Ask an owner of one of them to add you, then sign "
-            "in again.",
+        return github_membership(
+            login,
+            self.allowed_organizations,
+            auth_state.get("memberships", []),
+            auth_state.get("hidden_memberships", []),
+            self.github_url,
+            self.custom_403_message,
         )
+
+    def _refuse(self, event: str, decision: Decision, user: str) -> web.HTTPError:
+        error = refuse(self.log, event, decision, user=user)
+        # JupyterHub's error page shows this instead of the escaped message
+        error.jupyterhub_html_message = _linkify(decision.message)  # type: ignore[attr-defined]
+        return error
 
     async def refresh_allowed(self, username: str, model: dict[str, Any]) -> bool:
         if await OAuthenticator.check_allowed(self, username, model):
             return True
-        return self.refusal(model) is None
+        return self.membership(model).allowed
 
     async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
         """oauthenticator's refresh (token, auth state, groups), then the allow rules.
@@ -283,19 +261,16 @@ class GitHubAuthenticator(IdentityBindingMixin, GroupMapMixin, GitHubOAuthentica
         auth_state = await user.get_auth_state()
         token = (auth_state or {}).get("token_response")
         if not token:
-            raise web.HTTPError(403, "Sign in again with GitHub to start a server.")
+            raise self._refuse("spawn", github_sign_in_again(expired=False), user.name)
         try:
             model = await self._token_to_auth_model(token)
-        except HTTPClientError as e:
-            raise web.HTTPError(
-                403, "Your GitHub sign-in has expired or was revoked: sign in again."
-            ) from e
+        except HTTPClientError:
+            raise self._refuse("spawn", github_sign_in_again(expired=True), user.name) from None
         if await OAuthenticator.check_allowed(self, user.name, model):
             return
-        refusal = self.refusal(model)
-        if refusal is not None:
-            self.log.warning("Refusing to spawn for %s: %s", user.name, refusal.message)
-            raise refusal
+        decision = self.membership(model)
+        if not decision.allowed:
+            raise self._refuse("spawn", decision, user.name)
 
     # -- GitHub API ------------------------------------------------------------------
 

@@ -31,15 +31,16 @@ from inspect import isawaitable
 from typing import Any
 
 from jupyterhub.auth import Authenticator
-from tornado import web
 from traitlets import Dict, List, default, import_item
 
 from hubplugins.auth.binding import bind_new_account
-from hubplugins.auth.multi_child import ChildMixin, NameNotOwned
+from hubplugins.auth.multi_child import ChildMixin
 from hubplugins.auth.multi_names import LISTS, nested_prefixes, owned_entries, owner, provider_name
 from hubplugins.auth.revocation import Revocation
+from hubplugins.hub.refusals import refuse
+from hubplugins.policy.rules.sign_in import name_not_owned, no_sign_in_method
 
-__all__ = ["MultiAuthenticator", "NameNotOwned"]
+__all__ = ["MultiAuthenticator"]
 
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -203,7 +204,7 @@ class MultiAuthenticator(Revocation, Authenticator):
         self.log.warning(
             "Refusing %r from %s: the name is not one it owns", name, type(child).__name__
         )
-        raise NameNotOwned(name, other)
+        raise refuse(self.log, "sign-in", name_not_owned(name, other), user=name)
 
     def check_allow_config(self) -> None:
         for child in self.children:
@@ -284,7 +285,7 @@ class MultiAuthenticator(Revocation, Authenticator):
     async def pre_spawn_start(self, user: Any, spawner: Any) -> None:
         child = self.child_for(user.name)
         if child is None:
-            raise web.HTTPError(403, f"No sign-in method on this hub owns the name {user.name!r}.")
+            raise refuse(self.log, "spawn", no_sign_in_method(user.name), user=user.name)
         await _maybe(child.as_provider("pre_spawn_start", user, spawner))  # type: ignore[attr-defined]
 
     async def post_spawn_stop(self, user: Any, spawner: Any) -> None:

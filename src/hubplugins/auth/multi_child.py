@@ -2,7 +2,8 @@
 
 :class:`ChildMixin` goes in front of each child authenticator's class: it puts
 the child's pages under its URL prefix, its names behind its username prefix,
-refuses (403, :class:`NameNotOwned`) a name the child does not own, and sends
+refuses (403, :func:`~hubplugins.policy.rules.sign_in.name_not_owned`)
+a name the child does not own, and sends
 every step the hub asks of the child after sign-in back through the combined
 authenticator, which hands it to the owning child as a :class:`ProviderUser`.
 """
@@ -13,31 +14,11 @@ from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 from jupyterhub.utils import url_path_join
-from tornado import web
 
 from hubplugins.auth.multi_names import provider_name
 
 if TYPE_CHECKING:
     from hubplugins.auth.multi import MultiAuthenticator
-
-
-class NameNotOwned(web.HTTPError):
-    """A child produced a hub name that belongs to another child (403)."""
-
-    def __init__(self, name: str, prefix: str) -> None:
-        whose = (
-            f"belongs to another sign-in method on this page (names starting with {prefix!r})"
-            if prefix
-            else "no sign-in method on this page owns"
-        )
-        message = (
-            f"This account would sign in as {name!r}, a name that {whose}, so it is "
-            "refused here. Use the sign-in method your account belongs to, or ask the "
-            "hub administrators."
-        )
-        super().__init__(403, "%s", message, reason="Name of another sign-in method")
-        # JupyterHub 5.5 shows the reason instead of the message unless this is set
-        self.jupyterhub_message = message
 
 
 class ProviderUser:

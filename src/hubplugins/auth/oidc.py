@@ -42,7 +42,7 @@ from traitlets import Bool, Float, Unicode, default
 from hubplugins.auth.binding import IdentityBindingMixin
 from hubplugins.auth.groups import GroupMapMixin, map_groups
 from hubplugins.auth.oidc_keys import ProviderKeys, ProviderUnavailable
-from hubplugins.hub.refusals import http_error, log_decision
+from hubplugins.hub.refusals import record, refuse
 from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.rules.oidc_claims import check_same_subject, claim_missing, token_refused
 
@@ -203,8 +203,7 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticat
                 if claims is not None:
                     check_same_subject(claims, state.get(self.user_auth_state_key)).enforce()
         except PolicyRefusal as refusal:
-            log_decision(self.log, "sign-in", refusal)
-            raise http_error(refusal) from None
+            raise refuse(self.log, "sign-in", refusal) from None
         return model
 
     async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -303,7 +302,7 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticat
             self.log.warning("Keeping %s signed in; cannot refresh: %s", user.name, e)
             return True
         except PolicyRefusal as refusal:
-            log_decision(self.log, "refresh", refusal, user=user.name)
+            record(self.log, "refresh", refusal, user=user.name)
             return False
         if isinstance(model, dict) and not self._same_person(model, before.get(CLAIMS_KEY)):
             self.log.warning("Refresh: %s answered for another subject; sign-in needed", user.name)

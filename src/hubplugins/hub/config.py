@@ -25,7 +25,7 @@ from traitlets import Dict, Unicode
 from traitlets.config import Config, LoggingConfigurable
 
 from hubplugins.policy.decision import Decision, ServerUsage, Usage
-from hubplugins.policy.errors import ConfigIssue, PolicyConfigError, PolicyRefusal
+from hubplugins.policy.errors import ConfigIssue, PolicyConfigError
 from hubplugins.policy.profile_overrides import profile_override_issues
 from hubplugins.policy.rules.named_servers import check_new_named_server
 from hubplugins.policy.rules.profiles import profile_slug_issues
@@ -239,12 +239,9 @@ def named_server_limit(c: Config) -> Callable[[Any], Any]:
             return 0  # JupyterHub answers 404 for an unknown user
         groups = [g.name for g in user.groups]
         limit, decision = named_server_check(table, groups, user.orm_spawners, new_name)
-        if not decision.allowed:
-            from hubplugins.hub.refusals import http_error, log_decision
+        from hubplugins.hub.refusals import enforce  # tornado, once a hub runs
 
-            refusal = PolicyRefusal(decision)
-            log_decision(handler.log, "named-server", refusal, user=user.name, server=new_name)
-            raise http_error(refusal)
+        enforce(handler.log, "named-server", decision, user=user.name, server=new_name)
         return limit
 
     return limit_for

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from hubplugins.hub import identity
+from hubplugins.hub.lazy import lazy_classes
 
 HANDLER_PATH = r"/api/hubplugins/identities/([^/]+)"
 
@@ -83,13 +84,8 @@ def _handler_class() -> type:
     return IdentityHandler
 
 
-def __getattr__(name: str) -> Any:
-    # built on first use so that importing this module needs no JupyterHub
-    if name == "IdentityHandler":
-        cls = _handler_class()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the handler classes, built on first use (see hubplugins.hub.lazy)
+__getattr__ = lazy_classes(__name__, _handler_class, "IdentityHandler")
 
 
 def setup_handlers(c: Any) -> None:

@@ -1,10 +1,13 @@
-"""The one place where a policy refusal becomes an HTTP answer.
+"""The one place where a refused decision becomes an HTTP answer: :func:`refuse`.
 
-The pure core raises :class:`~hubplugins.policy.errors.PolicyRefusal`; the hub-side
-adapters call :func:`http_error` to turn it into what JupyterHub relays to the
-user: a ``SpawnException`` (JupyterHub 6.x, counted as a policy failure in the
-spawn metrics) or a ``tornado.web.HTTPError`` (5.5), both with the decision's
-4xx status and message.
+The policy's rules return a :class:`~hubplugins.policy.decision.Decision`; an
+adapter that is refused one (a start, a sign-in, a request to an endpoint of
+the package) calls :func:`refuse` (or :func:`enforce`), which counts the
+refusal in ``hubplugins_policy_refusals_total{rule}``, writes the decision's
+structured log line and gives the error to raise: a ``SpawnException``
+(JupyterHub 6.x, counted as a policy failure in the spawn metrics) or a
+``tornado.web.HTTPError`` (5.5), both with the decision's 4xx status and
+message, as JupyterHub's pages and REST API show it.
 """
 
 from __future__ import annotations
@@ -15,13 +18,46 @@ from typing import Any
 
 from tornado import web
 
+from hubplugins.hub import metrics
 from hubplugins.hub.failure_count import NOT_A_FAILURE
+from hubplugins.policy.decision import Decision
 from hubplugins.policy.errors import PolicyRefusal
+
+Log = logging.Logger | logging.LoggerAdapter[Any]
 
 try:  # JupyterHub 6.x
     from jupyterhub.spawner import SpawnException as _SpawnException
 except ImportError:  # JupyterHub 5.5
     _SpawnException = None
+
+
+def refuse(log: Log, event: str, refused: Decision | PolicyRefusal, **fields: Any) -> web.HTTPError:
+    """Count and log a refused decision; the HTTP error to raise for it.
+
+    ``event`` names what was refused (``spawn``, ``sign-in``, ``rename``, ...)
+    in the log line, and ``fields`` (``user=``, ``server=``, ...) are added to
+    it. The caller raises the result: ``raise refuse(self.log, "spawn", d) from None``.
+    """
+    return http_error(record(log, event, refused, **fields))
+
+
+def record(log: Log, event: str, refused: Decision | PolicyRefusal, **fields: Any) -> PolicyRefusal:
+    """Count and log a refused decision that has no HTTP answer of its own.
+
+    A sign-in refresh the policy refuses, for one, sends the user to sign in
+    again rather than answering an error; :func:`refuse` calls this too.
+    """
+    refusal = refused if isinstance(refused, PolicyRefusal) else PolicyRefusal(refused)
+    metrics.record_refusal(refusal.decision.rule)
+    log_decision(log, event, refusal, **fields)
+    return refusal
+
+
+def enforce(log: Log, event: str, decision: Decision, **fields: Any) -> Decision:
+    """``decision`` when it allows; else raise :func:`refuse`'s error for it."""
+    if not decision.allowed:
+        raise refuse(log, event, decision, **fields)
+    return decision
 
 
 def http_error(refusal: PolicyRefusal) -> web.HTTPError:
@@ -43,7 +79,7 @@ def http_error(refusal: PolicyRefusal) -> web.HTTPError:
 
 
 def log_decision(
-    log: logging.Logger | logging.LoggerAdapter[Any],
+    log: Log,
     event: str,
     refusal_or_details: PolicyRefusal | dict[str, Any],
     **fields: Any,

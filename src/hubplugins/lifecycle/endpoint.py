@@ -34,8 +34,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from hubplugins.hub.lazy import lazy_classes
 from hubplugins.policy.decision import Decision
-from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.rules.as_planned import (
     LifecycleRequest,
     ServerNow,
@@ -74,16 +74,15 @@ def _handler_class() -> type:
     from jupyterhub.scopes import needs_scope
     from jupyterhub.utils import maybe_future
 
-    from hubplugins.hub.refusals import http_error, log_decision
+    from hubplugins.hub import refusals
+    from hubplugins.hub.refusals import log_decision
     from hubplugins.lifecycle import notice_endpoint as notes
 
     class LifecycleServerHandler(APIHandler):
         """Stop or delete one server for the lifecycle service, if it is as planned."""
 
         def _refuse(self, decision: Decision, **fields: Any) -> Exception:
-            refusal = PolicyRefusal(decision)
-            log_decision(self.log, "lifecycle-request", refusal, **fields)
-            error = http_error(refusal)
+            error = refusals.refuse(self.log, "lifecycle-request", decision, **fields)
             error.headers = {RULE_HEADER: decision.rule}  # type: ignore[attr-defined]
             return error
 
@@ -179,13 +178,8 @@ def _handler_class() -> type:
     return LifecycleServerHandler
 
 
-def __getattr__(name: str) -> Any:
-    # built on first use so that importing this module needs no JupyterHub
-    if name == "LifecycleServerHandler":
-        cls = _handler_class()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the handler classes, built on first use (see hubplugins.hub.lazy)
+__getattr__ = lazy_classes(__name__, _handler_class, "LifecycleServerHandler")
 
 
 def handlers() -> list[tuple[str, Any]]:

@@ -126,17 +126,14 @@ def collector() -> LifecycleMetrics:
 def _handler_class() -> type:
     from jupyterhub.apihandlers.base import APIHandler
 
-    from hubplugins.hub.refusals import http_error, log_decision
-    from hubplugins.policy.errors import PolicyRefusal
+    from hubplugins.hub.refusals import refuse
 
     class LifecycleMetricsHandler(APIHandler):
         """Store the metrics the lifecycle service sends after a sweep."""
 
         def _refuse(self, decision: Decision) -> Exception:
-            refusal = PolicyRefusal(decision)
             requester = getattr(self.current_user, "name", None)
-            log_decision(self.log, "lifecycle-metrics", refusal, requester=requester)
-            return http_error(refusal)
+            return refuse(self.log, "lifecycle-metrics", decision, requester=requester)
 
         async def put(self) -> None:
             if self.current_user is None:

@@ -40,6 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from hubplugins.hub.lazy import lazy_classes
 from hubplugins.policy.decision import Decision
 
 __all__ = ["LISTING_PATH", "MAX_LIMIT", "NEEDED_SCOPES", "handlers", "read_page"]
@@ -198,16 +199,13 @@ def _handler_class() -> type:
     from jupyterhub.apihandlers.base import APIHandler
     from jupyterhub.scopes import needs_scope
 
-    from hubplugins.hub.refusals import http_error, log_decision
-    from hubplugins.policy.errors import PolicyRefusal
+    from hubplugins.hub.refusals import refuse
 
     class LifecycleListingHandler(APIHandler):
         """``GET``: a page of every user, as rows (see the module)."""
 
         def _refuse(self, decision: Decision) -> Exception:
-            refusal = PolicyRefusal(decision)
-            log_decision(self.log, "lifecycle-listing", refusal)
-            return http_error(refusal)
+            return refuse(self.log, "lifecycle-listing", decision)
 
         def _live(self, user_id: int, name: str) -> Any:
             user = dict.get(self.users, user_id)  # the hub's cache only: never loads a user
@@ -240,13 +238,8 @@ def _handler_class() -> type:
     return LifecycleListingHandler
 
 
-def __getattr__(name: str) -> Any:
-    # built on first use so that importing this module needs no JupyterHub
-    if name == "LifecycleListingHandler":
-        cls = _handler_class()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the handler classes, built on first use (see hubplugins.hub.lazy)
+__getattr__ = lazy_classes(__name__, _handler_class, "LifecycleListingHandler")
 
 
 def handlers() -> list[tuple[str, Any]]:

@@ -19,8 +19,8 @@ import asyncio
 from typing import Any
 
 from hubplugins.hub import usage_store
+from hubplugins.hub.lazy import lazy_classes
 from hubplugins.policy.decision import Decision
-from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.rules.notices import notice_allowed, read_notice
 
 __all__ = ["NOTICE_ENDPOINT", "acted", "handlers", "is_kept", "rule_for"]
@@ -79,15 +79,13 @@ def _handler_class() -> type:
     from jupyterhub.apihandlers.base import APIHandler
     from jupyterhub.scopes import needs_scope
 
-    from hubplugins.hub.refusals import http_error, log_decision
+    from hubplugins.hub import refusals
     from hubplugins.lifecycle.endpoint import server_now
     from hubplugins.policy.rules.as_planned import refuse
 
     class NoticeHandler(APIHandler):
         def _refuse(self, decision: Decision, **fields: Any) -> Exception:
-            refusal = PolicyRefusal(decision)
-            log_decision(self.log, "lifecycle-notice", refusal, **fields)
-            error = http_error(refusal)
+            error = refusals.refuse(self.log, "lifecycle-notice", decision, **fields)
             error.headers = {RULE_HEADER: decision.rule}  # type: ignore[attr-defined]
             return error
 
@@ -121,13 +119,8 @@ def _handler_class() -> type:
     return NoticeHandler
 
 
-def __getattr__(name: str) -> Any:
-    # built on first use so that importing this module needs no JupyterHub
-    if name == "NoticeHandler":
-        cls = _handler_class()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the handler classes, built on first use (see hubplugins.hub.lazy)
+__getattr__ = lazy_classes(__name__, _handler_class, "NoticeHandler")
 
 
 def handlers() -> list[tuple[str, Any]]:

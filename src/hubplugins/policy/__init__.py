@@ -4,11 +4,12 @@ Everything here is plain Python: no JupyterHub, tornado, Kubernetes or LDAP
 imports, no I/O beyond reading a policy file on request, and no clock (idle
 times are passed in)::
 
-    from hubplugins.policy import PolicyTable, Usage, ServerUsage, parse_request, check_start
+    from hubplugins.policy import PolicyTable, Usage, ServerUsage, read_request, check_start
 
     table = PolicyTable.from_yaml(text)
     policy = table.resolve(["gpu-beta"])
-    decision = check_start(policy, usage, parse_request(opts), server_name="nb1").enforce()
+    request = read_request(opts).enforce().details["request"]
+    decision = check_start(policy, usage, request, server_name="nb1").enforce()
     decision.details["mem_limit"]  # bytes
 """
 
@@ -34,7 +35,7 @@ from hubplugins.policy.rules.idle import idle_action
 from hubplugins.policy.rules.named_servers import check_new_named_server, check_rename
 from hubplugins.policy.rules.profiles import allowed_profiles, profile_slug
 from hubplugins.policy.rules.resources import check_start, grant
-from hubplugins.policy.rules.resources_text import Request, parse_request, parse_resources_text
+from hubplugins.policy.rules.resources_text import Request, read_request
 from hubplugins.policy.rules.server_names import check_server_name, suggest_name
 from hubplugins.policy.table import BUILTIN_DEFAULTS, PolicyTable
 
@@ -68,8 +69,7 @@ __all__ = [
     "check_start",
     "grant",
     "idle_action",
-    "parse_request",
-    "parse_resources_text",
     "profile_slug",
+    "read_request",
     "suggest_name",
 ]

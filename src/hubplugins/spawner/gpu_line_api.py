@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hubplugins.hub.lazy import lazy_classes
 from hubplugins.policy.decision import Decision
-from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.rules.gpu_queue import QUEUE_RULE, ordinal
 from hubplugins.spawner import line_store
 from hubplugins.spawner.gpu_line import _LINES, _db, _holdings, _left, _same_account
@@ -83,7 +83,8 @@ def _handler_classes() -> tuple[type, type]:
     from jupyterhub.scopes import needs_scope
     from tornado import web
 
-    from hubplugins.hub.refusals import http_error, log_decision
+    from hubplugins.hub import refusals
+    from hubplugins.hub.refusals import log_decision
 
     class LineHandler(APIHandler):
         """``GET``: a user's places in the GPU line."""
@@ -117,9 +118,7 @@ def _handler_classes() -> tuple[type, type]:
                     "GPU line (never queued, already started or gave up).",
                     status=404,
                 )
-                refusal = PolicyRefusal(decision)
-                log_decision(self.log, "gpu-queue-leave", refusal, **fields)
-                raise http_error(refusal)
+                raise refusals.refuse(self.log, "gpu-queue-leave", decision, **fields)
             log_decision(self.log, "gpu-queue-leave", {"outcome": "left"}, **fields)
             self.set_status(204)
             self.finish()
@@ -127,13 +126,8 @@ def _handler_classes() -> tuple[type, type]:
     return LineHandler, PlaceHandler
 
 
-def __getattr__(name: str) -> Any:
-    # built on first use so that importing this module needs no JupyterHub
-    if name in ("LineHandler", "PlaceHandler"):
-        line, place = _handler_classes()
-        globals().update(LineHandler=line, PlaceHandler=place)
-        return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the handler classes, built on first use (see hubplugins.hub.lazy)
+__getattr__ = lazy_classes(__name__, _handler_classes, "LineHandler", "PlaceHandler")
 
 
 def handlers() -> list[tuple[str, Any]]:

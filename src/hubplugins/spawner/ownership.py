@@ -30,8 +30,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hubplugins.hub import identity
-from hubplugins.hub.refusals import http_error, log_decision
+from hubplugins.hub import identity, refusals
 from hubplugins.policy.decision import Decision
 from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.rules.identity import OWNER_LABEL, candidates, claim_verdict
@@ -146,8 +145,7 @@ async def settle(spawner: Any, policy: Any) -> None:
     try:
         await _settle(spawner, policy)
     except PolicyRefusal as refusal:
-        log_decision(spawner.log, "spawn", refusal, user=spawner.user.name, server=spawner.name)
-        raise http_error(refusal) from None
+        raise _refuse(spawner, "spawn", refusal) from None
 
 
 async def _settle(spawner: Any, policy: Any) -> None:
@@ -256,9 +254,7 @@ async def create_claim(spawner: Any, pvc: Any, create: Any) -> Any:
         if await may_use(spawner, PVC, name, account, saved):
             spawner._hubplugins_settled_claim = name
             return str(answer)
-    refusal = names_taken(PVC, wanted)
-    log_decision(spawner.log, "spawn", refusal, user=spawner.user.name, server=spawner.name)
-    raise http_error(refusal)
+    raise _refuse(spawner, "spawn", names_taken(PVC, wanted))
 
 
 async def _legacy_secret_of(spawner: Any, name: str) -> bool:
@@ -310,17 +306,18 @@ async def guard(spawner: Any) -> None:
             identity.record_adoption(db, spawner.user.id, PVC, ns, claim)
             _log(spawner, "object_adopted", kind=PVC, name=claim, owner=account)
             return
-    refusal = PolicyRefusal(
-        Decision.refuse(
-            "identity.volume",
-            f"The volume {claim} belongs to another account; this server was not started. "
-            "Ask the hub administrators.",
-            status=409,
-            limit=claim,
-        )
+    refused = Decision.refuse(
+        "identity.volume",
+        f"The volume {claim} belongs to another account; this server was not started. "
+        "Ask the hub administrators.",
+        status=409,
+        limit=claim,
     )
-    log_decision(spawner.log, "pod", refusal, user=spawner.user.name, server=spawner.name)
-    raise http_error(refusal)
+    raise _refuse(spawner, "pod", refused)
+
+
+def _refuse(spawner: Any, event: str, refused: Decision | PolicyRefusal) -> Exception:
+    return refusals.refuse(spawner.log, event, refused, user=spawner.user.name, server=spawner.name)
 
 
 async def deletable(spawner: Any, kind: str, names: list[str]) -> list[str]:

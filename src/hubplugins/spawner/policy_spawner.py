@@ -34,9 +34,9 @@ from kubespawner import KubeSpawner
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Dict, Unicode, Union, default
 
-from hubplugins.hub import failure_count, metrics, new_records, renames, user_delete
+from hubplugins.hub import failure_count, metrics, new_records, refusals, renames, user_delete
 from hubplugins.hub.config import HubPolicy, named_server_check
-from hubplugins.hub.refusals import http_error, log_decision
+from hubplugins.hub.refusals import log_decision
 from hubplugins.hub.renames import avoid_taken_oauth_client, follow_rename
 from hubplugins.policy.decision import Decision, ServerUsage, Usage, echo
 from hubplugins.policy.errors import PolicyRefusal
@@ -49,12 +49,12 @@ from hubplugins.policy.rules.profiles import (
     SLUG_RULE,
     UNLISTED_SUFFIX,
     allowed_profile_list,
-    check_no_profile,
-    check_profile_choice,
+    choose_profile,
+    no_profile_option,
     usable_saved_options,
 )
 from hubplugins.policy.rules.resources import check_start
-from hubplugins.policy.rules.resources_text import Request, parse_request, require_mapping
+from hubplugins.policy.rules.resources_text import Request, options_object, read_request
 from hubplugins.spawner import (
     gpu_line,
     ownership,
@@ -235,18 +235,19 @@ class PolicySpawner(KubeSpawner):
         try:
             if new_named:
                 self._check_new_name()
-            options = dict(require_mapping(options))
+            options = dict(options_object(options).enforce().details["options"])
             base = await self._profile_list_for(self)
             option_names: set[str] = set()
             if base:
                 initialized = self._get_initialized_profile_list(base)
-                profile = check_profile_choice(policy, options, initialized)
+                chosen = choose_profile(policy, options, initialized).enforce()
+                profile = chosen.details["profile"]
                 for name in profile.get("profile_options") or {}:
                     option_names.update({name, name + UNLISTED_SUFFIX})
                 self.profile_list = allowed_profile_list(policy, initialized)
             else:
-                check_no_profile(options)
-            request = parse_request(options, extra_keys=option_names)
+                no_profile_option(options).enforce()
+            request = read_request(options, extra_keys=option_names).enforce().details["request"]
             before = self._resource_traits(policy)
             try:
                 await super().load_user_options()
@@ -286,12 +287,11 @@ class PolicySpawner(KubeSpawner):
         )
 
     def _refuse_start(self, refusal: PolicyRefusal) -> NoReturn:
-        metrics.record_refusal(refusal.decision.rule)
-        log_decision(self.log, "spawn", refusal, user=self.user.name, server=self.name)
+        error = self._refuse("spawn", refusal)
         if refusal.decision.rule == SLUG_RULE:  # the hub's configuration, for the admin
             self.log.error("hubplugins: %s cannot start: %s", self._log_name, refusal.message)
         self._forget_when_stopped = self._record_made_for_this_start()
-        raise http_error(refusal) from None
+        raise error from None
 
     async def apply_group_overrides(self) -> None:
         """Refuse ``user_options`` that are not an object before JupyterHub reads them.
@@ -300,10 +300,9 @@ class PolicySpawner(KubeSpawner):
         reading of a number or ``true`` answers 400 with the record of a new
         named server left behind; here it is refused like any bad option.
         """
-        try:
-            require_mapping(self.user_options)
-        except PolicyRefusal as refusal:
-            self._refuse_start(refusal)
+        decision = options_object(self.user_options)
+        if not decision.allowed:
+            self._refuse_start(PolicyRefusal(decision))
         await super().apply_group_overrides()
 
     def _check_new_name(self) -> None:
@@ -406,10 +405,14 @@ class PolicySpawner(KubeSpawner):
         self._progress_notes = notes
 
     def _pod_refused(self, decision: Decision) -> Exception:
-        refusal = PolicyRefusal(decision)
-        metrics.record_refusal(decision.rule)
-        log_decision(self.log, "pod", refusal, user=self.user.name, server=self.name)
-        return http_error(refusal)
+        return self._refuse("pod", decision)
+
+    def _refuse(
+        self, event: str, refused: Decision | PolicyRefusal, server: str | None = None
+    ) -> Exception:
+        """The one way this spawner refuses: counted, logged, the HTTP error to raise."""
+        name = self.name if server is None else server
+        return refusals.refuse(self.log, event, refused, user=self.user.name, server=name)
 
     async def _make_create_pvc_request(self, pvc: Any, request_timeout: float) -> bool:
         return await pod_guard.create_pvc(
@@ -454,12 +457,9 @@ class PolicySpawner(KubeSpawner):
         The volume keeps its saved name, so the data stays with the server.
         """
         usage = Usage.of(ServerUsage(n) for n in self.user.orm_user.orm_spawners)
-        try:
-            check_rename(self.resolve_policy(), usage, old_name, new_name).enforce()
-        except PolicyRefusal as refusal:
-            metrics.record_refusal(refusal.decision.rule)
-            log_decision(self.log, "rename", refusal, user=self.user.name, server=old_name)
-            raise http_error(refusal) from None
+        decision = check_rename(self.resolve_policy(), usage, old_name, new_name)
+        if not decision.allowed:
+            raise self._refuse("rename", decision, server=old_name)
 
     # -- stop ----------------------------------------------------------------
 

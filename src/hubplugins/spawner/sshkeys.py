@@ -22,6 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hubplugins.hub.lazy import lazy_classes
 from hubplugins.policy.rules.identity import OWNER_LABEL
 from hubplugins.spawner import volume_names
 
@@ -193,13 +194,8 @@ def _handler_class() -> type:
     return SSHKeyHandler
 
 
-def __getattr__(name: str) -> Any:
-    # built on first use so that importing this module needs no JupyterHub
-    if name == "SSHKeyHandler":
-        cls = _handler_class()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the handler classes, built on first use (see hubplugins.hub.lazy)
+__getattr__ = lazy_classes(__name__, _handler_class, "SSHKeyHandler")
 
 
 def handlers() -> list[tuple[str, Any]]:

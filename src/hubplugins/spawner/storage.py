@@ -44,6 +44,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from hubplugins.hub import metrics
+from hubplugins.hub.lazy import lazy_classes
 from hubplugins.policy.model import Policy
 from hubplugins.spawner import ownership, pod_hook, sshkeys, volume_names
 
@@ -389,13 +390,8 @@ def _failures_handler() -> type:
     return VolumeFailuresHandler
 
 
-def __getattr__(name: str) -> Any:
-    # built on first use so that importing this module needs no JupyterHub
-    if name == "VolumeFailuresHandler":
-        cls = _failures_handler()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the handler classes, built on first use (see hubplugins.hub.lazy)
+__getattr__ = lazy_classes(__name__, _failures_handler, "VolumeFailuresHandler")
 
 
 def setup_handlers(c: Any) -> None:

@@ -25,8 +25,8 @@ from typing import Any
 
 from hubplugins.hub import usage_store
 from hubplugins.hub.config import HubPolicy
+from hubplugins.hub.lazy import lazy_classes
 from hubplugins.policy.decision import Decision
-from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.pod_holdings import pooled_holdings
 from hubplugins.policy.usage_report import PoolState, ServerFacts, usage_report
 from hubplugins.spawner.pool_sync import larger, usage_from_pods
@@ -133,7 +133,8 @@ def _handler_classes() -> tuple[type, type]:
     from jupyterhub.scopes import needs_scope
     from tornado import web
 
-    from hubplugins.hub.refusals import http_error, log_decision
+    from hubplugins.hub import refusals
+    from hubplugins.hub.refusals import log_decision
 
     class UsageHandler(APIHandler):
         """``GET``: one user's usage against their policy."""
@@ -175,9 +176,7 @@ def _handler_classes() -> tuple[type, type]:
                     status=403,
                     limit=False,
                 )
-                refusal = PolicyRefusal(decision)
-                log_decision(self.log, "usage-keep", refusal, **fields)
-                raise http_error(refusal)
+                raise refusals.refuse(self.log, "usage-keep", decision, **fields)
             usage_store.set_kept(self.db, user.orm_spawners[server_name].id, body["keep"])
             log_decision(self.log, "usage-keep", {"outcome": "kept" if body["keep"] else "unkept"},
                          **fields)  # fmt: skip
@@ -186,13 +185,8 @@ def _handler_classes() -> tuple[type, type]:
     return UsageHandler, KeepHandler
 
 
-def __getattr__(name: str) -> Any:
-    # built on first use so that importing this module needs no JupyterHub
-    if name in ("UsageHandler", "KeepHandler"):
-        usage, keep = _handler_classes()
-        globals().update(UsageHandler=usage, KeepHandler=keep)
-        return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the handler classes, built on first use (see hubplugins.hub.lazy)
+__getattr__ = lazy_classes(__name__, _handler_classes, "UsageHandler", "KeepHandler")
 
 
 def handlers() -> list[tuple[str, Any]]:

@@ -12,9 +12,15 @@ from hubplugins.policy.errors import PolicyConfigError, PolicyRefusal
 from hubplugins.policy.rules.gpu_pool import GpuPool
 from hubplugins.policy.rules.pod_resources import check_pod
 from hubplugins.policy.rules.resources import check_start
-from hubplugins.policy.rules.resources_text import parse_request
+from hubplugins.policy.rules.resources_text import Request, read_request
 from hubplugins.policy.table import PolicyTable
 from hubplugins.spawner.form import render_resource_fields, resource_options_from_form
+
+
+def requested(options: Any, **kwargs: Any) -> Request:
+    """The Request ``options`` ask for; raises the refusal as the spawner's enforce does."""
+    return read_request(options, **kwargs).enforce().details["request"]
+
 
 GPU = "nvidia.com/gpu"
 MIG = "nvidia.com/mig-1g.10gb"
@@ -79,7 +85,7 @@ CASES: list[tuple[str, list[str], dict[str, Any], ServerUsage | None, Any]] = [
 def test_gpu_kinds(groups, options, other, expected) -> None:
     policy = PolicyTable.from_dict(TABLE).resolve(groups)
     usage = Usage.of([other] if other else [])
-    decision = check_start(policy, usage, parse_request(options), server_name="nb")
+    decision = check_start(policy, usage, requested(options), server_name="nb")
     if isinstance(expected, str):
         assert not decision.allowed and decision.rule == expected, decision
         assert 400 <= decision.status < 500
@@ -93,7 +99,7 @@ def test_gpu_kinds(groups, options, other, expected) -> None:
 )
 def test_a_bad_kind_is_400(kind) -> None:
     with pytest.raises(PolicyRefusal) as info:
-        parse_request({"gpu_kind": kind})
+        requested({"gpu_kind": kind})
     assert info.value.status == 400 and "gpu_kind" in info.value.message
 
 
@@ -112,7 +118,7 @@ def pod(**held: str) -> dict[str, Any]:
 )
 def test_the_pod_holds_only_the_granted_kind(held, allowed) -> None:
     policy = PolicyTable.from_dict(TABLE).resolve(["slices"])
-    grant = check_start(policy, Usage(), parse_request({"gpu": 2, "gpu_kind": MIG})).details
+    grant = check_start(policy, Usage(), requested({"gpu": 2, "gpu_kind": MIG})).details
     assert check_pod(policy, grant, pod(**held)).allowed is allowed
 
 

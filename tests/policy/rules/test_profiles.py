@@ -17,10 +17,10 @@ from traitlets.config import Config
 
 from hubplugins.cli import main
 from hubplugins.hub.config import setup
-from hubplugins.policy.errors import PolicyConfigError, PolicyRefusal
+from hubplugins.policy.errors import PolicyConfigError
 from hubplugins.policy.rules.profiles import (
     SLUG_RULE,
-    check_profile_choice,
+    choose_profile,
     profile_slug,
     profile_slug_issues,
 )
@@ -112,9 +112,8 @@ START_CASES = [
 
 @pytest.mark.parametrize("options", [pytest.param(o, id=i) for i, o in START_CASES])
 def test_an_ambiguous_list_refuses_every_start(options: dict[str, Any]) -> None:
-    with pytest.raises(PolicyRefusal) as info:
-        check_profile_choice(POLICY, options, AMBIGUOUS)
-    decision = info.value.decision
+    decision = choose_profile(POLICY, options, AMBIGUOUS)
+    assert not decision.allowed
     assert (decision.rule, decision.status) == (SLUG_RULE, 409)
     for fragment in ('[0] ("CPU")', '[2] ("Big")', 'slug "cpu"', "administrators"):
         assert fragment in decision.message, decision.message

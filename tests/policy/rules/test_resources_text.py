@@ -8,7 +8,13 @@ import pytest
 
 from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.rules.gpu_pool import GpuPool
-from hubplugins.policy.rules.resources_text import Request, parse_request
+from hubplugins.policy.rules.resources_text import Request, read_request
+
+
+def requested(options: Any, **kwargs: Any) -> Request:
+    """The Request ``options`` ask for; raises the refusal as the spawner's enforce does."""
+    return read_request(options, **kwargs).enforce().details["request"]
+
 
 GB = 10**9
 
@@ -51,8 +57,8 @@ VALID: dict[str, tuple[Any, Request]] = {
 
 
 @pytest.mark.parametrize(("options", "expected"), VALID.values(), ids=VALID.keys())
-def test_parse_request(options: Any, expected: Request) -> None:
-    assert parse_request(options) == expected
+def test_read_request(options: Any, expected: Request) -> None:
+    assert requested(options) == expected
 
 
 INVALID: dict[str, tuple[Any, str]] = {
@@ -111,14 +117,14 @@ INVALID: dict[str, tuple[Any, str]] = {
 @pytest.mark.parametrize(("options", "fragment"), INVALID.values(), ids=INVALID.keys())
 def test_parse_request_refuses(options: Any, fragment: str) -> None:
     with pytest.raises(PolicyRefusal) as info:
-        parse_request(options)
+        requested(options)
     assert info.value.status == 400
     assert fragment in info.value.message
     assert len(info.value.message) < 400
 
 
 def test_extra_keys_are_allowed() -> None:
-    assert parse_request({"image": "x"}, extra_keys={"image"}) == Request()
+    assert requested({"image": "x"}, extra_keys={"image"}) == Request()
 
 
 # -- GPU pool --------------------------------------------------------------------

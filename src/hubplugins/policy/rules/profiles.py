@@ -113,15 +113,24 @@ def _refuse(message: str, *, status: int = 400, rule: str = "user_options") -> N
     Decision.refuse(rule, message, status=status).enforce()
 
 
-def check_profile_choice(
+def choose_profile(
+    policy: Policy, options: Mapping[str, Any], profiles: list[dict[str, Any]]
+) -> Decision:
+    """The profile ``options`` pick, and its options checked.
+
+    Allowed with ``details["profile"]``, the chosen entry of ``profiles``; else
+    400 for malformed input, 403 for a profile the user's groups may not use,
+    409 while two profiles share a slug.
+    """
+    try:
+        return Decision.allow("profiles", profile=_choose(policy, options, profiles))
+    except PolicyRefusal as refusal:
+        return refusal.decision
+
+
+def _choose(
     policy: Policy, options: Mapping[str, Any], profiles: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Check the profile and its options in ``options``; return the chosen profile.
-
-    Raises :class:`~hubplugins.policy.errors.PolicyRefusal` (400 for malformed input,
-    403 for a profile the user's groups may not use, 409 while two profiles
-    share a slug).
-    """
     check_profile_slugs(profiles).enforce()
     allowed = allowed_profile_list(policy, profiles)
     names = ", ".join(p["slug"] for p in allowed) or "none"
@@ -176,20 +185,19 @@ def usable_saved_options(
     """
     if not isinstance(options, Mapping) or not options:
         return {}
-    try:
-        check_profile_choice(policy, options, profiles)
-    except PolicyRefusal:
-        return {}
-    return options
+    return options if choose_profile(policy, options, profiles).allowed else {}
 
 
-def check_no_profile(options: Mapping[str, Any]) -> None:
+def no_profile_option(options: Mapping[str, Any]) -> Decision:
     """Refuse a ``profile`` option where the hub has no ``profile_list`` (400)."""
-    if "profile" in options:
-        _refuse(
-            f"This hub has no server profiles to pick from; leave out the profile option "
-            f"(got {_show(options['profile'])})."
-        )
+    if "profile" not in options:
+        return Decision.allow("user_options")
+    return Decision.refuse(
+        "user_options",
+        f"This hub has no server profiles to pick from; leave out the profile option "
+        f"(got {_show(options['profile'])}).",
+        status=400,
+    )
 
 
 def _check_option(name: str, option: Mapping[str, Any], options: Mapping[str, Any]) -> None:

@@ -42,9 +42,8 @@ from hubplugins.policy.quantities import parse_cpu, parse_memory
 __all__ = [
     "RESOURCE_KEYS",
     "Request",
-    "parse_request",
-    "parse_resources_text",
-    "require_mapping",
+    "options_object",
+    "read_request",
 ]
 
 RULE = "request"
@@ -83,7 +82,7 @@ def _bad(message: str, **details: Any) -> PolicyRefusal:
     return PolicyRefusal(Decision.refuse(RULE, message, status=400, **details))
 
 
-def parse_resources_text(text: str) -> dict[str, Any]:
+def _parse_resources_text(text: str) -> dict[str, Any]:
     """Parse ``.resources`` text into Request fields (only the lines given)."""
     if len(text) > MAX_TEXT:
         raise _bad(f"Invalid resources: the text is longer than {MAX_TEXT} characters.")
@@ -191,7 +190,7 @@ def _scalar(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float | str)
 
 
-def require_mapping(user_options: Any) -> Mapping[str, Any]:
+def _mapping(user_options: Any) -> Mapping[str, Any]:
     """``user_options`` itself when it is a mapping (``None`` reads as ``{}``); else a 400."""
     if user_options is None:
         return {}
@@ -203,14 +202,14 @@ def require_mapping(user_options: Any) -> Mapping[str, Any]:
     return user_options
 
 
-def parse_request(user_options: Any, *, extra_keys: Collection[str] = ()) -> Request:
+def _parse_request(user_options: Any, *, extra_keys: Collection[str] = ()) -> Request:
     """Read a :class:`Request` from ``user_options``; raises a 400 :class:`PolicyRefusal`.
 
     ``extra_keys`` are further option names the caller handles itself.
     """
     if user_options is None:
         return Request()
-    user_options = require_mapping(user_options)
+    user_options = _mapping(user_options)
     unknown = [str(k) for k in user_options if k not in OPTION_KEYS and k not in extra_keys]
     if unknown:
         shown = ", ".join(echo(k, 30) for k in sorted(unknown)[:5])
@@ -223,7 +222,7 @@ def parse_request(user_options: Any, *, extra_keys: Collection[str] = ()) -> Req
             raise _bad(
                 f"Invalid resources: {_kind(resources)} is not text with one key=value a line."
             )
-        fields.update(parse_resources_text(resources))
+        fields.update(_parse_resources_text(resources))
     for key, field_name, parse in (
         ("cpu", "cpu_limit", _option_cpu),
         ("memory", "memory_limit", _option_memory),
@@ -252,6 +251,29 @@ def parse_request(user_options: Any, *, extra_keys: Collection[str] = ()) -> Req
             raise _bad(f"Invalid profile: {_kind(profile)} is not a profile's slug.")
         fields["profile"] = profile
     return Request(**fields)
+
+
+def options_object(user_options: Any) -> Decision:
+    """Is ``user_options`` an object of option names to values? (``None`` reads as ``{}``.)
+
+    Allowed with ``details["options"]``, the mapping; else a 400 saying what it is.
+    """
+    try:
+        return Decision.allow(RULE, options=_mapping(user_options))
+    except PolicyRefusal as refusal:
+        return refusal.decision
+
+
+def read_request(user_options: Any, *, extra_keys: Collection[str] = ()) -> Decision:
+    """The resources ``user_options`` ask for: allowed with ``details["request"]``, a
+    :class:`Request`, or a 400 naming the key and what it takes.
+
+    ``extra_keys`` are further option names the caller handles itself (a profile's options).
+    """
+    try:
+        return Decision.allow(RULE, request=_parse_request(user_options, extra_keys=extra_keys))
+    except PolicyRefusal as refusal:
+        return refusal.decision
 
 
 def _option_cpu(value: Any) -> float:
