@@ -3,7 +3,8 @@
 The source is read with ``ast``: every ``Decision.refuse(rule, message, status=...)``
 and the rule ids it can give. Ids built at run time are expanded in
 :data:`DYNAMIC` (a new dynamic site, or a stale one, fails the scan); the
-rules no user meets are in :data:`NOT_FOR_USERS`, with the reason.
+rules no user meets are in :data:`NOT_FOR_USERS`, and statuses no request
+reaches in :data:`UNREACHED`, each with the reason.
 """
 
 from __future__ import annotations
@@ -51,15 +52,12 @@ WRAPPERS = {
     ("policy/rules/profiles.py", "_refuse"): ("user_options", 400),
 }
 
-NOT_FOR_USERS = {
-    # the lifecycle service's own API: refused to the service, tabled in docs/lifecycle.md
-    rule: "lifecycle service"
-    for rule in (
-        "lifecycle.request", "lifecycle.gone", "lifecycle.started", "lifecycle.busy",
-        "lifecycle.stopped", "lifecycle.activity", "lifecycle.kept", "lifecycle.owner",
-        "lifecycle.scopes", "lifecycle.metrics", "lifecycle.metrics-scope",
-    )
-}  # fmt: skip
+# the lifecycle service's own API: refused to the service, not a user (docs/lifecycle.md)
+NOT_FOR_USERS = frozenset({
+    "lifecycle.request", "lifecycle.gone", "lifecycle.started", "lifecycle.busy",
+    "lifecycle.stopped", "lifecycle.activity", "lifecycle.kept", "lifecycle.owner",
+    "lifecycle.scopes", "lifecycle.metrics", "lifecycle.metrics-scope",
+})  # fmt: skip
 # (rule, status) the code can give that no request of a user reaches
 UNREACHED = {("cluster.gpu_pool", 400)}  # a negative GPU count: counts are read as 0 or more
 
@@ -149,6 +147,9 @@ def sites() -> tuple[Site, ...]:
         key = (module, ast.unparse(node))
         if key in DYNAMIC:
             dynamic_seen.add(key)
+            written = _template(node)  # an f-string: each expansion must be one of its values
+            for rule in DYNAMIC[key] if written else ():
+                assert re.fullmatch(written, rule), f"{module}: {rule} is not {key[1]}"
             return DYNAMIC[key]
         return None
 
@@ -199,14 +200,14 @@ def test_the_scan_finds_the_refusals():
 
 def test_every_rule_a_user_can_be_refused_by_is_catalogued():
     catalogued = {entry.rule for entry in CATALOGUE}
-    assert sorted(source_rules() - catalogued - set(NOT_FOR_USERS)) == []
+    assert sorted(source_rules() - catalogued - NOT_FOR_USERS) == []
 
 
 def test_every_entry_is_a_rule_of_the_code():
     catalogued = {entry.rule for entry in CATALOGUE}
     assert sorted(catalogued - source_rules()) == []
-    assert sorted(set(NOT_FOR_USERS) - source_rules()) == []
-    assert not catalogued & set(NOT_FOR_USERS)
+    assert sorted(NOT_FOR_USERS - source_rules()) == []
+    assert not catalogued & NOT_FOR_USERS
 
 
 def test_every_status_the_code_gives_is_catalogued():
@@ -228,7 +229,7 @@ def test_the_catalogue_needs_the_standard_library_only():
     assert names <= set(sys.stdlib_module_names) | {"__future__"}
 
 
-def test_every_case_is_an_entry_s():
+def test_every_case_has_its_entry():
     import inspect
 
     from hubplugins.policy import catalogue_cases
