@@ -46,10 +46,11 @@ DYNAMIC = {
     # a profile's resources over the caps, re-worded: the caps' own rule ids
     ("spawner/policy_spawner.py", "decision.rule"): (),
 }
-# wrappers of Decision.refuse given the rule: (module, function) -> (default rule, status)
+# functions that call Decision.refuse with the rule they are given:
+# (module, function) -> (position of the rule argument, default rule, default status)
 WRAPPERS = {
-    ("policy/rules/as_planned.py", "refuse"): (None, None),  # status: as_planned.RULES[rule]
-    ("policy/rules/profiles.py", "_refuse"): ("user_options", 400),
+    ("policy/rules/as_planned.py", "refuse"): (0, None, None),  # status: as_planned.RULES
+    ("policy/rules/profiles.py", "_refuse"): (None, "user_options", 400),
 }
 
 # the lifecycle service's own API: refused to the service, not a user (docs/lifecycle.md)
@@ -161,6 +162,8 @@ def sites() -> tuple[Site, ...]:
             for alias in imp.names
         }
         for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            made = isinstance(call.func, ast.Name) and call.func.id == "Decision"
+            assert not made, f"{module}: a Decision made directly; use Decision.refuse"
             if _is_refuse(call):
                 if (module, ast.unparse(call.args[0])) in {(m, "rule") for m, _ in WRAPPERS}:
                     continue  # a wrapper's own call: its callers name the rule
@@ -175,10 +178,10 @@ def sites() -> tuple[Site, ...]:
             where = module if (module, call.func.id) in WRAPPERS else imported.get(call.func.id)
             if (where, call.func.id) not in WRAPPERS:
                 continue
+            position, default_rule, default_status = WRAPPERS[(where, call.func.id)]
             rule_node = next((k.value for k in call.keywords if k.arg == "rule"), None)
-            if rule_node is None and call.func.id == "refuse" and call.args:
-                rule_node = call.args[0]
-            default_rule, default_status = WRAPPERS[(where, call.func.id)]
+            if rule_node is None and position is not None:
+                rule_node = call.args[position]
             rules = (default_rule,) if rule_node is None else resolve(module, tree, rule_node)
             assert rules is not None and None not in rules, f"{module}: {ast.unparse(call)}"
             status = _status(call, default_status)
