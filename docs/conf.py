@@ -25,6 +25,7 @@ extensions = [
     "autodoc_traits",
     "policy_reference",
     "config_reference",
+    "refusal_reference",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}

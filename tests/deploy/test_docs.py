@@ -80,3 +80,17 @@ def test_policy_reference_has_every_key(built):
     html = (built / "policy.html").read_text(encoding="utf-8")
     missing = [key for key in FIELDS if key not in html]
     assert missing == []
+
+
+def test_refusals_table_has_a_row_per_catalogue_entry(built):
+    import html
+    import re
+
+    from hubplugins.policy.catalogue import CATALOGUE
+
+    page = (built / "refusals.html").read_text(encoding="utf-8")
+    table = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert table.count("<tr") == len(CATALOGUE)
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", table)).split())
+    missing = [e.rule for e in CATALOGUE if " ".join(e.example.split()) not in text]
+    assert missing == []
