@@ -171,6 +171,29 @@ CATALOGUE: tuple[Refusal, ...] = (
     Refusal("directory.account", 403, "a start by an account the directory no longer allows",
             "Ask the directory's admins.", literal="Cannot start a server: the account 'alice' "
             "is disabled in the directory."),
+    Refusal("directory.account", 403, "a sign-in with the right password to an account the "
+            "directory has disabled, expired or locked", "Ask the directory's admins.",
+            case="account_disabled"),
+    Refusal("identity.replaced", 403, "a directory sign-in under a name another directory "
+            "account held before", "Ask the hub's admins to remove the old hub user.",
+            case="account_replaced"),
+    Refusal("multi.name", 403, "a sign-in method gives a name that another method of the "
+            "page owns", "Use the sign-in method your account belongs to.", case="multi_name"),
+    Refusal("multi.owner", 403, "a start for a user no sign-in method of the hub owns",
+            "Ask the hub's admins.", case="multi_owner"),
+    Refusal("github.sign_in", 403, "a start with no GitHub token kept", "Sign in again.",
+            case="github_token_missing"),
+    Refusal("github.sign_in", 403, "a start whose GitHub token has expired or was revoked",
+            "Sign in again.", case="github_token_expired"),
+    Refusal("github.membership", 403, "a GitHub account in none of the allowed "
+            "organizations or teams", "Ask an owner of one of them to add you.",
+            case="github_not_member"),
+    Refusal("github.membership_hidden", 403, "GitHub does not show whether the account is "
+            "a member (private membership, no `read:org` scope)",
+            "Make the membership public, or ask the admins for `read:org`.",
+            case="github_hidden"),
+    Refusal("github.not_allowed", 403, "a hub that names no organization and lets nobody "
+            "in by other rules", "Ask the hub's admins.", case="github_not_allowed"),
     Refusal("directory.account", 503, "a start while the directory cannot be reached",
             "Try again in a few minutes.", literal="The directory cannot be reached to confirm "
             "your account. Try again in a few minutes."),

@@ -21,10 +21,18 @@ from hubplugins.policy.rules.identity import check_binding
 from hubplugins.policy.rules.named_servers import check_new_named_server, check_rename
 from hubplugins.policy.rules.oidc_claims import claim_missing, token_refused
 from hubplugins.policy.rules.pod_resources import check_pod
-from hubplugins.policy.rules.profiles import check_profile_choice, check_profile_slugs
+from hubplugins.policy.rules.profiles import check_profile_slugs, choose_profile
 from hubplugins.policy.rules.quota import quota_refusal
 from hubplugins.policy.rules.resources import check_start
-from hubplugins.policy.rules.resources_text import Request, parse_request
+from hubplugins.policy.rules.resources_text import Request, read_request
+from hubplugins.policy.rules.sign_in import (
+    account_revoked,
+    github_membership,
+    github_sign_in_again,
+    name_not_owned,
+    name_reused,
+    no_sign_in_method,
+)
 from hubplugins.policy.table import PolicyTable
 
 GPU = "nvidia.com/gpu"
@@ -65,11 +73,13 @@ def _running(name: str, cpu: float = 1, memory: int = 2 * GB, **gpus: int) -> Se
 
 
 def _refused(call: Any, *args: Any) -> Decision:
-    """The decision of a rule that raises its refusal."""
+    """The decision of a rule that refuses: the one it returns, or the one it raises."""
     try:
-        call(*args)
+        made = call(*args)
     except PolicyRefusal as refusal:
         return refusal.decision
+    if isinstance(made, Decision) and not made.allowed:
+        return made
     raise AssertionError(f"{call.__name__}{args} did not refuse")  # pragma: no cover
 
 
@@ -149,15 +159,15 @@ def gpu_kind_quota() -> Decision:
 
 
 def unreadable_cpu() -> Decision:
-    return _refused(parse_request, {"cpu": "lots"})
+    return _refused(read_request, {"cpu": "lots"})
 
 
 def wrong_type() -> Decision:
-    return _refused(parse_request, {"cpu": [2]})
+    return _refused(read_request, {"cpu": [2]})
 
 
 def resources_line() -> Decision:
-    return _refused(parse_request, {"resources": "meml=4G"})
+    return _refused(read_request, {"resources": "meml=4G"})
 
 
 def pool_exhausted() -> Decision:
@@ -212,15 +222,15 @@ _PROFILES = [
 
 
 def profile_not_allowed() -> Decision:
-    return _refused(check_profile_choice, _policy(), {"profile": "gpu"}, _PROFILES)
+    return _refused(choose_profile, _policy(), {"profile": "gpu"}, _PROFILES)
 
 
 def no_profile_allowed() -> Decision:
-    return _refused(check_profile_choice, _policy(), {}, [_PROFILES[1]])
+    return _refused(choose_profile, _policy(), {}, [_PROFILES[1]])
 
 
 def unknown_profile() -> Decision:
-    return _refused(check_profile_choice, _policy(), {"profile": "big"}, _PROFILES)
+    return _refused(choose_profile, _policy(), {"profile": "big"}, _PROFILES)
 
 
 def profile_slugs() -> Decision:
@@ -272,3 +282,45 @@ def id_token() -> Decision:
 
 def id_token_claim() -> Decision:
     return claim_missing("preferred_username")
+
+
+# -- sign-in
+
+
+def account_disabled() -> Decision:
+    return account_revoked("disabled")
+
+
+def account_replaced() -> Decision:
+    return name_reused()
+
+
+def multi_name() -> Decision:
+    return name_not_owned("gh-alice", "gh-")
+
+
+def multi_owner() -> Decision:
+    return no_sign_in_method("alice")
+
+
+def github_token_missing() -> Decision:
+    return github_sign_in_again(expired=False)
+
+
+def github_token_expired() -> Decision:
+    return github_sign_in_again(expired=True)
+
+
+_GITHUB = "https://github.com"
+
+
+def github_not_member() -> Decision:
+    return github_membership("alice", ["lab"], ["other"], [], _GITHUB, "")
+
+
+def github_hidden() -> Decision:
+    return github_membership("alice", ["lab", "lab:gpu"], [], ["lab:gpu"], _GITHUB, "")
+
+
+def github_not_allowed() -> Decision:
+    return github_membership("alice", [], [], [], _GITHUB, "This hub is closed to new users.")
