@@ -30,7 +30,7 @@ from typing import Any
 
 from hubplugins.policy.config_files import is_values_file, policy_table
 from hubplugins.policy.errors import ConfigIssue, PolicyConfigError
-from hubplugins.policy.model import Policy
+from hubplugins.policy.keys import KEYS, values_of
 from hubplugins.policy.quantities import format_cpu, format_duration, format_memory
 from hubplugins.policy.table import PolicyTable, load_yaml
 
@@ -145,17 +145,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _fmt(key: str, value: Any) -> str:
+def _fmt(kind: str, value: Any) -> str:
+    """A value as ``explain`` shows it; ``kind`` is the key's (cpu, memory, duration or "")."""
     if value is None:
-        return "never" if key.startswith("idle.") else "null  (no limit)"
+        return "never" if kind == "duration" else "null  (no limit)"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if key.endswith((".cpu", "cpu.guarantee", "cpu.limit", "cpu.max")):
-        return format_cpu(value)
-    if key.startswith("resources.memory") or key in ("quota.memory", "storage.capacity"):
-        return format_memory(value)
-    if key.startswith("idle."):
-        return format_duration(value)
+    if kind in FORMATS:
+        return FORMATS[kind](value)
     if isinstance(value, tuple):
         return "[" + ", ".join(f'"{v}"' for v in value) + "]"
     if isinstance(value, Mapping):  # per GPU kind
@@ -164,43 +161,11 @@ def _fmt(key: str, value: Any) -> str:
     return str(value)
 
 
-def policy_values(policy: Policy) -> dict[str, Any]:
-    """The policy as dotted key -> value, in the order of the admin guide."""
-    p = policy
-    r = p.resources
-    # GPU kinds beside the tier's own, only where the table offers some
-    kinds = {"resources.gpu_kinds": r.gpu_kinds} if r.gpu_kinds else {}
-    kind_quota = {"quota.gpu_kinds": p.quota.gpu_kinds} if p.quota.gpu_kinds else {}
-    return {
-        "servers.max_named": p.servers.max_named,
-        "servers.max_running": p.servers.max_running,
-        "servers.name_max_length": p.servers.name_max_length,
-        "idle.stop_after": p.idle.stop_after,
-        "idle.delete_after": p.idle.delete_after,
-        "idle.delete_notice": p.idle.delete_notice,
-        "idle.allow_keep": p.idle.allow_keep,
-        "resources.cpu.guarantee": r.cpu.guarantee,
-        "resources.cpu.limit": r.cpu.limit,
-        "resources.cpu.max": r.cpu.max,
-        "resources.memory.guarantee": r.memory.guarantee,
-        "resources.memory.limit": r.memory.limit,
-        "resources.memory.max": r.memory.max,
-        "resources.gpu.default": r.gpu.default,
-        "resources.gpu.max": r.gpu.max,
-        "resources.gpu.resource": r.gpu.resource,
-        **kinds,
-        "quota.cpu": p.quota.cpu,
-        "quota.memory": p.quota.memory,
-        "quota.gpu": p.quota.gpu,
-        **kind_quota,
-        "storage.capacity": p.storage.capacity,
-        "storage.scope": p.storage.scope,
-        "storage.mount_path": p.storage.mount_path,
-        "storage.delete_with_server": p.storage.delete_with_server,
-        "storage.delete_with_user": p.storage.delete_with_user,
-        "profiles": p.profiles,
-        "ssh_keys": p.ssh_keys,
-    }
+FORMATS: dict[str, Callable[[Any], str]] = {
+    "cpu": format_cpu,
+    "memory": format_memory,
+    "duration": format_duration,
+}
 
 
 def explain_text(table: PolicyTable, groups: Sequence[str]) -> str:
@@ -213,14 +178,15 @@ def explain_text(table: PolicyTable, groups: Sequence[str]) -> str:
         lines.append(f"# not in the policy table (ignored): {', '.join(ignored)}")
     rows: list[tuple[str, str]] = []
     shown: list[str] = []
-    for key, value in policy_values(policy).items():
+    kinds = {key.path: key.kind for key in KEYS}
+    for key, value in values_of(policy).items():
         parts = key.split(".")
         for depth, part in enumerate(parts[:-1]):
             prefix = ".".join(parts[: depth + 1])
             if prefix not in shown:
                 shown.append(prefix)
                 rows.append(("  " * depth + f"{part}:", ""))
-        text = "  " * (len(parts) - 1) + f"{parts[-1]}: {_fmt(key, value)}"
+        text = "  " * (len(parts) - 1) + f"{parts[-1]}: {_fmt(kinds[key], value)}"
         rows.append((text, policy.sources.get(key, "defaults")))
     width = max(len(text) for text, _ in rows) + 2
     for text, source in rows:

@@ -17,11 +17,10 @@ from typing import Any
 import jsonschema
 
 from hubplugins.policy.errors import ConfigIssue
+from hubplugins.policy.keys import KEYS, RESOURCE_NAME
 from hubplugins.policy.quantities import CPU_EXAMPLES, DURATION_EXAMPLES, MEMORY_EXAMPLES
 
 __all__ = ["POLICY_SCHEMA", "SECTION_SCHEMA", "key_path", "show", "validate_schema"]
-
-_RESOURCE_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$"
 
 
 def _obj(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -35,87 +34,20 @@ def _obj(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
     return schema
 
 
-def _cpu(nullable: bool = False) -> dict[str, Any]:
-    types = ["string", "number", "null"] if nullable else ["string", "number"]
-    return {"type": types, "x-kind": "cpu"}
+def _section() -> dict[str, Any]:
+    """The schema of a policy section, nested from each key's own (:data:`KEYS`)."""
+    values = {key.path: dict(key.schema) for key in KEYS}
+
+    def nest(prefix: str) -> dict[str, Any]:
+        names = dict.fromkeys(
+            path[len(prefix) :].split(".")[0] for path in values if path.startswith(prefix)
+        )
+        return _obj({n: values.get(prefix + n) or nest(f"{prefix}{n}.") for n in names})
+
+    return nest("")
 
 
-def _memory(nullable: bool = False) -> dict[str, Any]:
-    types = ["string", "number", "null"] if nullable else ["string", "number"]
-    return {"type": types, "x-kind": "memory"}
-
-
-def _kinds(value: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "propertyNames": {"pattern": _RESOURCE_NAME},
-        "additionalProperties": value,
-    }
-
-
-_DURATION = {"type": ["string", "number", "null"], "x-kind": "duration"}
-_WAIT = {"type": ["string", "number"], "x-kind": "duration"}
-_COUNT = {"type": "integer", "minimum": 0}
-_COUNT_OR_NULL = {"type": ["integer", "null"], "minimum": 0}
-
-SECTION_SCHEMA: dict[str, Any] = _obj(
-    {
-        "servers": _obj(
-            {
-                "max_named": _COUNT_OR_NULL,
-                "max_running": {"type": ["integer", "null"], "minimum": 1},
-                "name_max_length": {"type": "integer", "minimum": 1, "maximum": 30},
-            }
-        ),
-        "idle": _obj(
-            {
-                "stop_after": _DURATION,
-                "delete_after": _DURATION,
-                "delete_notice": _DURATION,
-                "allow_keep": {"type": "boolean"},
-            }
-        ),
-        "resources": _obj(
-            {
-                "cpu": _obj({"guarantee": _cpu(), "limit": _cpu(), "max": _cpu()}),
-                "memory": _obj({"guarantee": _memory(), "limit": _memory(), "max": _memory()}),
-                "gpu": _obj(
-                    {
-                        "default": _COUNT,
-                        "max": _COUNT,
-                        "resource": {"type": "string", "pattern": _RESOURCE_NAME},
-                        # a full pool puts the start in line, waiting at most max_wait
-                        "queue": _obj({"max_wait": _WAIT}),
-                    }
-                ),
-                # other GPU kinds a server may ask for instead: resource -> per-server max
-                "gpu_kinds": _kinds(_COUNT),
-            }
-        ),
-        "quota": _obj(
-            {
-                "cpu": _cpu(nullable=True),
-                "memory": _memory(nullable=True),
-                "gpu": _COUNT_OR_NULL,
-                "gpu_kinds": _kinds(_COUNT_OR_NULL),
-            }
-        ),
-        "storage": _obj(
-            {
-                "capacity": _memory(),
-                "scope": {"enum": ["server", "user"]},
-                "mount_path": {"type": "string", "pattern": "^/", "maxLength": 255},
-                "delete_with_server": {"type": "boolean"},
-                "delete_with_user": {"type": "boolean"},
-            }
-        ),
-        "profiles": {
-            "type": "array",
-            "items": {"type": "string", "minLength": 1, "maxLength": 255},
-        },
-        "ssh_keys": {"type": "boolean"},
-    }
-)
+SECTION_SCHEMA: dict[str, Any] = _section()
 
 POLICY_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -132,8 +64,8 @@ POLICY_SCHEMA: dict[str, Any] = {
                 {
                     "gpu_pool": {
                         "type": "object",
-                        "propertyNames": {"pattern": _RESOURCE_NAME},
-                        "additionalProperties": _COUNT,
+                        "propertyNames": {"pattern": RESOURCE_NAME},
+                        "additionalProperties": {"type": "integer", "minimum": 0},
                     }
                 }
             ),

@@ -29,26 +29,15 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
+from hubplugins.policy import keys
 from hubplugins.policy.cross_checks import cross_check
 from hubplugins.policy.errors import ConfigIssue, PolicyConfigError, QuantityError
-from hubplugins.policy.model import (
-    DEFAULT_GPU_RESOURCE,
-    ClusterPolicy,
-    CpuSpec,
-    GpuSpec,
-    IdlePolicy,
-    MemorySpec,
-    Policy,
-    Quota,
-    Resources,
-    ServerLimits,
-    StoragePolicy,
-)
-from hubplugins.policy.quantities import parse_cpu, parse_duration, parse_memory
+from hubplugins.policy.keys import KEYS, Merge
+from hubplugins.policy.model import ClusterPolicy, Policy
 from hubplugins.policy.schema import key_path as _path
 from hubplugins.policy.schema import show as _show
 from hubplugins.policy.schema import validate_schema
@@ -56,33 +45,6 @@ from hubplugins.policy.schema import validate_schema
 __all__ = ["BUILTIN_DEFAULTS", "FIELDS", "Flat", "PolicyTable"]
 
 Flat = dict[str, Any]
-Merge = Literal["more", "first", "false_wins", "true_wins", "union", "kinds"]
-
-
-def _cpu_or_none(value: Any) -> float | None:
-    return None if value is None else parse_cpu(value)
-
-
-def _memory_or_none(value: Any) -> int | None:
-    return None if value is None else parse_memory(value)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _mount_path(value: Any) -> str:
-    text = str(value)
-    stripped = text.replace("{username}", "").replace("{servername}", "")
-    if "{" in stripped or "}" in stripped:
-        raise QuantityError(
-            f"{text!r} has an unknown placeholder (allowed: {{username}}, {{servername}})"
-        )
-    return text
-
-
-def _kinds(value: Any) -> Mapping[str, int | None]:
-    return MappingProxyType({str(k): _int_or_none(v) for k, v in dict(value).items()})
 
 
 def _merge_kinds(
@@ -96,77 +58,10 @@ def _merge_kinds(
     return MappingProxyType(merged)
 
 
-def _profiles(value: Any) -> tuple[str, ...]:
-    items = {str(v) for v in value}
-    return ("*",) if "*" in items else tuple(sorted(items))
+# dotted key -> (parser of the validated raw value, merge rule), from the one table
+FIELDS: dict[str, tuple[Callable[[Any], Any], Merge]] = {k.path: (k.parse, k.merge) for k in KEYS}
 
-
-# dotted key -> (parser of the validated raw value, merge rule)
-FIELDS: dict[str, tuple[Callable[[Any], Any], Merge]] = {
-    "servers.max_named": (_int_or_none, "more"),
-    "servers.max_running": (_int_or_none, "more"),
-    "servers.name_max_length": (int, "more"),
-    "idle.stop_after": (parse_duration, "more"),
-    "idle.delete_after": (parse_duration, "more"),
-    "idle.delete_notice": (parse_duration, "more"),
-    "idle.allow_keep": (bool, "true_wins"),
-    "resources.cpu.guarantee": (parse_cpu, "more"),
-    "resources.cpu.limit": (parse_cpu, "more"),
-    "resources.cpu.max": (parse_cpu, "more"),
-    "resources.memory.guarantee": (parse_memory, "more"),
-    "resources.memory.limit": (parse_memory, "more"),
-    "resources.memory.max": (parse_memory, "more"),
-    "resources.gpu.default": (int, "more"),
-    "resources.gpu.max": (int, "more"),
-    "resources.gpu.resource": (str, "first"),
-    "resources.gpu.queue.max_wait": (parse_duration, "more"),
-    "resources.gpu_kinds": (_kinds, "kinds"),
-    "quota.cpu": (_cpu_or_none, "more"),
-    "quota.memory": (_memory_or_none, "more"),
-    "quota.gpu": (_int_or_none, "more"),
-    "quota.gpu_kinds": (_kinds, "kinds"),
-    "storage.capacity": (parse_memory, "more"),
-    "storage.scope": (str, "first"),
-    "storage.mount_path": (_mount_path, "first"),
-    "storage.delete_with_server": (bool, "false_wins"),
-    "storage.delete_with_user": (bool, "false_wins"),
-    "profiles": (_profiles, "union"),
-    "ssh_keys": (bool, "true_wins"),
-}
-
-BUILTIN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
-    {
-        "servers.max_named": 5,
-        "servers.max_running": 6,
-        "servers.name_max_length": 20,
-        "idle.stop_after": 7200.0,
-        "idle.delete_after": None,
-        "idle.delete_notice": None,
-        "idle.allow_keep": False,
-        "resources.cpu.guarantee": 0.5,
-        "resources.cpu.limit": 1.0,
-        "resources.cpu.max": 1.0,
-        "resources.memory.guarantee": 10**9,
-        "resources.memory.limit": 2 * 10**9,
-        "resources.memory.max": 2 * 10**9,
-        "resources.gpu.default": 0,
-        "resources.gpu.max": 0,
-        "resources.gpu.resource": DEFAULT_GPU_RESOURCE,
-        "resources.gpu.queue.max_wait": 0.0,
-        "resources.gpu_kinds": MappingProxyType({}),
-        "quota.cpu": 2.0,
-        "quota.memory": 4 * 10**9,
-        "quota.gpu": 0,
-        "quota.gpu_kinds": MappingProxyType({}),
-        "storage.capacity": 2 * 2**30,
-        "storage.scope": "server",
-        "storage.mount_path": "/home/jovyan",
-        "storage.delete_with_server": True,
-        "storage.delete_with_user": False,
-        "profiles": ("*",),
-        "ssh_keys": False,
-    }
-)
+BUILTIN_DEFAULTS: Mapping[str, Any] = MappingProxyType({k.path: k.default for k in KEYS})
 
 
 def _flatten(section: Mapping[str, Any], base: str = "") -> Flat:
@@ -222,7 +117,7 @@ def merge(defaults: Flat, groups: Iterable[tuple[str, Flat]]) -> tuple[Flat, dic
                     sources[key] = name if sources[key] == "defaults" else f"{sources[key]}, {name}"
                 continue
             if rule == "union":
-                merged = _profiles([*current, *value])
+                merged = keys.profiles([*current, *value])
                 if merged != current:
                     result[key] = merged
                     sources[key] = name if sources[key] == "defaults" else f"{sources[key]}, {name}"
@@ -241,49 +136,7 @@ def merge(defaults: Flat, groups: Iterable[tuple[str, Flat]]) -> tuple[Flat, dic
 
 def build_policy(flat: Flat, sources: Mapping[str, str], groups: Iterable[str]) -> Policy:
     """The :class:`Policy` dataclasses from a complete flat mapping."""
-    f = flat
-    return Policy(
-        servers=ServerLimits(
-            f["servers.max_named"], f["servers.max_running"], f["servers.name_max_length"]
-        ),
-        idle=IdlePolicy(
-            f["idle.stop_after"],
-            f["idle.delete_after"],
-            f["idle.delete_notice"],
-            f["idle.allow_keep"],
-        ),
-        resources=Resources(
-            cpu=CpuSpec(
-                f["resources.cpu.guarantee"], f["resources.cpu.limit"], f["resources.cpu.max"]
-            ),
-            memory=MemorySpec(
-                f["resources.memory.guarantee"],
-                f["resources.memory.limit"],
-                f["resources.memory.max"],
-            ),
-            gpu=GpuSpec(
-                f["resources.gpu.default"],
-                f["resources.gpu.max"],
-                f["resources.gpu.resource"],
-                f["resources.gpu.queue.max_wait"],
-            ),
-            gpu_kinds=MappingProxyType(
-                {k: int(v or 0) for k, v in f["resources.gpu_kinds"].items()}
-            ),
-        ),
-        quota=Quota(f["quota.cpu"], f["quota.memory"], f["quota.gpu"], f["quota.gpu_kinds"]),
-        storage=StoragePolicy(
-            f["storage.capacity"],
-            f["storage.scope"],
-            f["storage.mount_path"],
-            f["storage.delete_with_server"],
-            f["storage.delete_with_user"],
-        ),
-        profiles=tuple(f["profiles"]),
-        ssh_keys=f["ssh_keys"],
-        groups=tuple(sorted(groups)),
-        sources=MappingProxyType(dict(sources)),
-    )
+    return keys.build(flat, groups, sources)
 
 
 def _broken(issues: Iterable[ConfigIssue], where: str, prefix: str) -> frozenset[str]:
