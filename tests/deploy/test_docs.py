@@ -61,6 +61,8 @@ PAGES = [
     ("troubleshooting-directory", "troubleshooting.html", "recheck_unavailable"),
     ("upgrading-units", "upgrading.html", "two readings"),
     ("jupyter-theme", "index.html", "pydata-sphinx-theme"),
+    ("reference-versionadded", "reference.html", "Added in version 0.1"),
+    ("reference-values-form", "reference.html", "Zero to JupyterHub values (config.yaml)"),
 ]
 
 
@@ -94,3 +96,63 @@ def test_refusals_table_has_a_row_per_catalogue_entry(built):
     text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", table)).split())
     missing = [e.rule for e in CATALOGUE if " ".join(e.example.split()) not in text]
     assert missing == []
+
+
+def _layout_problems(text: str) -> list[str]:
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        from config_reference import layout_problems
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    return layout_problems(text)
+
+
+# (case id, help text) that reads as it is
+READABLE = [
+    ("versionadded", "Seconds.\n\n.. versionadded:: 0.1\n"),
+    ("versionchanged-text", ".. versionchanged:: 0.2 Now in *seconds*.\n"),
+    ("versionchanged-body", ".. versionchanged:: 0.2\n\n   Was minutes.\n"),
+    ("deprecated", ".. deprecated:: 0.3\n   Use ``interval``.\n"),
+    ("code-block", ".. code-block:: yaml\n    :caption: values\n\n    hub:\n      config: {}\n"),
+    ("sourcecode", ".. sourcecode:: python\n\n    c.X.y = 1\n"),
+    ("seealso", ".. seealso:: ``HubPolicy.policy``\n"),
+    ("docutils-note", ".. note:: A note.\n"),
+    ("sphinx-role", "See :attr:`HubPolicy.policy`.\n"),
+]
+
+# (case id, help text) whose layout is broken, with or without Sphinx directives
+BROKEN = [
+    ("versionadded-no-version", ".. versionadded::\n"),
+    ("versionadded-bad-body", ".. versionadded:: 0.1\n\n   Example::\n\n  c.X.y = 1\n"),
+    ("versionchanged-bad-text", ".. versionchanged:: 0.2 Now *seconds.\n"),
+    ("code-block-unknown-option", ".. code-block:: python\n    :colour: red\n\n    x = 1\n"),
+    ("code-block-two-languages", ".. code-block:: python yaml\n\n    x = 1\n"),
+    ("unknown-directive", ".. versionadd:: 0.1\n"),
+    ("literal-not-indented", "Example::\n\nc.X.y = 1\n"),
+    ("unexpected-unindent", "Text one\n   indented more\nback.\n"),
+]
+
+
+@pytest.mark.parametrize("text", [pytest.param(t, id=i) for i, t in READABLE])
+def test_help_layout_check_reads_sphinx_directives(text):
+    assert _layout_problems(text) == []
+
+
+@pytest.mark.parametrize("text", [pytest.param(t, id=i) for i, t in BROKEN])
+def test_help_layout_check_finds_broken_layout(text):
+    assert _layout_problems(text) != []
+
+
+def test_help_layout_check_inside_a_build_leaves_sphinx_registries_alone():
+    """Inside a build docutils' registries hold Sphinx's directives, which need a
+    build environment: the check reads its stand-ins, then gives the registries back."""
+    from docutils.parsers.rst import directives
+    from sphinx.domains.changeset import VersionChange
+    from sphinx.util.docutils import docutils_namespace
+
+    with docutils_namespace():
+        directives.register_directive("versionadded", VersionChange)
+        before = directives.directive
+        assert _layout_problems(".. versionadded:: 0.1\n") == []
+        assert directives._directives["versionadded"] is VersionChange
+        assert directives.directive is before

@@ -84,8 +84,23 @@ class GitHubAuthenticator(IdentityBindingMixin, GroupMapMixin, GitHubOAuthentica
         admin status at their next sign-in or refresh unless listed in
         ``admin_users`` or in a group of ``admin_groups``. Members of an admin
         team are allowed in even if no other rule allows them. Empty (the
-        default) means admin status is not taken from GitHub. Example:
-        ``{"bioimage-io:hub-admins"}``.
+        default) means admin status is not taken from GitHub. Teams are read
+        with the ``read:org`` scope, part of the default ``scope``.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.GitHubAuthenticator.admin_teams = {"bioimage-io:hub-admins"}
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                GitHubAuthenticator:
+                  admin_teams: ["bioimage-io:hub-admins"]
+
+        .. versionadded:: 0.1
         """,
     )
 

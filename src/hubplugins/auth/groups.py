@@ -88,15 +88,34 @@ class GroupMapMixin(Revocation):
 
         Keys are memberships as the provider names them (for GitHub ``org`` or
         ``org:team``, team by its URL slug; for OpenID Connect a value of the
-        groups claim); ``"*"`` matches everyone who signs in. Values are lists
-        of JupyterHub group names. A user's groups are the union of the values
-        of every matching key, recomputed at each sign-in and each refresh
-        (``manage_groups`` is on by default, so groups assigned by hand are
-        replaced). Empty (the default) means no groups from memberships.
-        A key only grants groups, never access: use the allow settings for
-        that. Example::
+        groups claim or of ``entitlements_claim``); ``"*"`` matches everyone who
+        signs in. Values are lists of JupyterHub group names. A user's groups
+        are the union of the values of every matching key, recomputed at each
+        sign-in and each refresh (``manage_groups`` is on by default, so groups
+        assigned by hand are replaced). Empty (the default) means no groups
+        from memberships. A key only grants groups, never access: use the
+        allow settings for that. Set on ``GitHubAuthenticator`` or
+        ``OIDCAuthenticator``.
 
-            {"bioimage-io": ["authenticated"], "bioimage-io:gpu-beta": ["gpu-beta"]}
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.GitHubAuthenticator.group_map = {
+                "bioimage-io": ["authenticated"],
+                "bioimage-io:gpu-beta": ["gpu-beta"],
+            }
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                GitHubAuthenticator:
+                  group_map:
+                    bioimage-io: [authenticated]
+                    bioimage-io:gpu-beta: [gpu-beta]
+
+        .. versionadded:: 0.1
         """,
     )
 

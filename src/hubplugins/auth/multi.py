@@ -71,7 +71,8 @@ class MultiAuthenticator(Revocation, Authenticator):
         dict with:
 
         - ``class``: an authenticator class, its import path, or its entry-point
-          name (``"hubplugins.GitHubAuthenticator"``, ``"directory"``);
+          name (``"hubplugins.GitHubAuthenticator"``, ``"directory"``; in the
+          chart's values a name, not a class);
         - ``url_prefix``: where its pages live below ``/hub/`` (required, distinct);
         - ``username_prefix``: put before the provider's names to make the hub
           names of this child (default ``""``, none); no prefix may start another
@@ -83,11 +84,35 @@ class MultiAuthenticator(Revocation, Authenticator):
           username and password"); redirecting children show "Sign in with
           <login_service>" instead.
 
-        Empty (the default) is an error at start. Example::
+        Empty (the default) is an error at start; so is an entry with another
+        key, or without ``class`` or ``url_prefix``.
 
-            [{"class": "hubplugins.GitHubAuthenticator", "url_prefix": "github",
-              "username_prefix": "gh-"},
-             {"class": "hubplugins.DirectoryAuthenticator", "url_prefix": "directory"}]
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.MultiAuthenticator.authenticators = [
+                {
+                    "class": "hubplugins.GitHubAuthenticator",
+                    "url_prefix": "github",
+                    "username_prefix": "gh-",
+                },
+                {"class": "hubplugins.DirectoryAuthenticator", "url_prefix": "directory"},
+            ]
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                MultiAuthenticator:
+                  authenticators:
+                    - class: hubplugins.GitHubAuthenticator
+                      url_prefix: github
+                      username_prefix: gh-
+                    - class: hubplugins.DirectoryAuthenticator
+                      url_prefix: directory
+
+        .. versionadded:: 0.1
         """,
     )
 

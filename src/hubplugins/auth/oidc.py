@@ -80,11 +80,26 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticat
         help="""
         The provider's issuer URL, exactly as its ID tokens name it in ``iss``.
         The authorize, token and userinfo URLs are read from
-        ``{issuer}/.well-known/openid-configuration`` unless configured, and
-        every ID token is verified (signature by the keys at the provider's
-        ``jwks_uri``, issuer, audience = ``client_id``, expiry, nonce). Empty
-        (the default) means plain OAuth 2: no discovery and no ID token check
-        (a warning is logged at start). Example: ``"https://login.e-infra.cz/oidc/"``.
+        ``{issuer}/.well-known/openid-configuration`` at the first sign-in
+        unless configured, and every ID token is verified (signature by the
+        keys at the provider's ``jwks_uri``, issuer, audience = ``client_id``,
+        expiry, nonce). Empty (the default) means plain OAuth 2: no discovery
+        and no ID token check (a warning is logged at start).
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.OIDCAuthenticator.issuer = "https://login.e-infra.cz/oidc/"
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                OIDCAuthenticator:
+                  issuer: https://login.e-infra.cz/oidc/
+
+        .. versionadded:: 0.1
         """,
     )
 
@@ -95,9 +110,28 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticat
         A userinfo claim whose values (a list of strings, or one string) are
         memberships beside the groups claim (``claim_groups_key``), mapped by
         ``group_map`` like group names; keys of ``group_map`` are then whole
-        entitlement URNs, compared exactly. Empty means no such claim.
-        Example: ``"eduperson_entitlement"``, with ``group_map`` key
-        ``"urn:geant:cerit.cz:group:jupyter-gpu#perun.cerit.cz"``.
+        entitlement URNs, compared exactly. Default
+        ``"eduperson_entitlement"``; empty means no such claim.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.OIDCAuthenticator.entitlements_claim = "eduperson_entitlement"
+            c.OIDCAuthenticator.group_map = {
+                "urn:geant:cerit.cz:group:jupyter-gpu#perun.cerit.cz": ["gpu-beta"],
+            }
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                OIDCAuthenticator:
+                  entitlements_claim: eduperson_entitlement
+                  group_map:
+                    "urn:geant:cerit.cz:group:jupyter-gpu#perun.cerit.cz": [gpu-beta]
+
+        .. versionadded:: 0.1
         """,
     )
 
@@ -106,8 +140,23 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticat
         config=True,
         help="""
         Seconds of clock difference allowed between the hub and the provider
-        when checking an ID token's ``exp`` and ``iat``. 0 means none.
-        Example: 30.
+        when checking an ID token's ``exp`` and ``iat``. Default 60; 0 means
+        none (the clocks must agree to the second).
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.OIDCAuthenticator.id_token_leeway = 30
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                OIDCAuthenticator:
+                  id_token_leeway: 30
+
+        .. versionadded:: 0.1
         """,
     )
 
@@ -117,8 +166,23 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticat
         help="""
         Also keep the provider's groups that no ``group_map`` key matches, under
         their own names. False (the default) means a user's JupyterHub groups
-        are exactly the mapped ones. Example: True when the provider's group
-        names are already the hub's group names.
+        are exactly the mapped ones. True suits a provider whose group names
+        are already the hub's group names.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.OIDCAuthenticator.keep_unmapped_groups = True
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                OIDCAuthenticator:
+                  keep_unmapped_groups: true
+
+        .. versionadded:: 0.1
         """,
     )
 

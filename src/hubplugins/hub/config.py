@@ -60,6 +60,7 @@ class HubPolicy(LoggingConfigurable):
     """The hub's policy table, read by every hubplugins component."""
 
     policy = Dict(
+        config=True,
         help=f"""
         The policy table: ``defaults`` for every signed-in user, ``groups``
         (JupyterHub group name -> partial policy, most generous value wins
@@ -67,23 +68,76 @@ class HubPolicy(LoggingConfigurable):
 
         Memory and storage take Kubernetes quantities (``2G`` is 2·10⁹ bytes,
         ``2Gi`` is 2·2³⁰), CPU takes cores (``0.5``, ``500m``), durations take
-        ``90s``, ``30m``, ``2h``, ``7d`` or seconds; ``null`` means no limit
-        (or never). Unknown keys and impossible combinations stop the hub at
-        start with the key path of each problem. An empty dict gives the
-        built-in defaults. Example::
+        ``90s``, ``30m``, ``2h``, ``7d`` or seconds; ``null`` (``None``) means
+        no limit (or never). Unknown keys and impossible combinations stop the
+        hub at start with the key path of each problem. An empty dict (the
+        default) gives the built-in defaults. Set this or ``policy_file``, then
+        call ``hubplugins.setup(c)``, which validates it while the config
+        loads. In the chart the table is usually written straight into the
+        values, as below. Check a table without a hub: ``hubplugins check FILE``.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
         {_EXAMPLE}
-        Check a table without a hub: ``hubplugins check FILE``.
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                HubPolicy:
+                  policy:
+                    defaults:
+                      servers:
+                        max_named: 5
+                        max_running: 6
+                      resources:
+                        memory:
+                          guarantee: 1G
+                          limit: 2G
+                          max: 2G
+                      quota:
+                        memory: 4G
+                    groups:
+                      gpu-beta:
+                        resources:
+                          gpu:
+                            max: 2
+                        quota:
+                          gpu: 2
+                    cluster:
+                      gpu_pool:
+                        nvidia.com/gpu: 4
+
+        .. versionadded:: 0.1
         """,
-    ).tag(config=True)
+    )
 
     policy_file = Unicode(
         "",
+        config=True,
         help="""
         Path of a YAML file holding the policy table (same shape as
-        ``policy``), e.g. a mounted ConfigMap. Read once when the hub starts.
-        Set either this or ``policy``, not both. Empty: use ``policy``.
+        ``policy``), e.g. a ConfigMap mounted into the hub pod (in the chart,
+        with ``hub.extraVolumes`` and ``hub.extraVolumeMounts``). Read once
+        when the hub starts: a change needs a hub restart. Set either this or
+        ``policy``, not both. Empty (the default) means use ``policy``.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.HubPolicy.policy_file = "/etc/hubplugins/policy.yaml"
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                HubPolicy:
+                  policy_file: /etc/hubplugins/policy.yaml
+
+        .. versionadded:: 0.1
         """,
-    ).tag(config=True)
+    )
 
     _tables: ClassVar[dict[str, PolicyTable]] = {}
 

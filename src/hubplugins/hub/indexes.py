@@ -49,16 +49,34 @@ class HubDatabase(LoggingConfigurable):
 
     indexes = Bool(
         True,
-        help="""Create indexes on the columns of JupyterHub's tables that a stop and a
-        user deletion look rows up by (``spawners.server_id``, ``spawners.user_id``,
-        ``spawners.oauth_client_id``, ``api_tokens.client_id``, ``api_tokens.user_id``,
-        ``oauth_codes.client_id``), named ``hubplugins_ix_<table>_<column>``, once the hub
-        has started. Without them each stop reads the whole spawners table (100,000 rows
-        at 50,000 users of 2 servers). False: leave the database's schema as JupyterHub
-        made it. Example: ``c.HubDatabase.indexes = False`` (in z2jh values,
-        ``hub.config.HubDatabase.indexes: false``).
+        config=True,
+        help="""
+        Create indexes on the columns of JupyterHub's tables that a stop and a
+        user deletion look rows up by (``spawners.server_id``,
+        ``spawners.user_id``, ``spawners.oauth_client_id``,
+        ``api_tokens.client_id``, ``api_tokens.user_id``,
+        ``oauth_codes.client_id``), named ``hubplugins_ix_<table>_<column>``,
+        once the hub has started (``hubplugins.setup(c)`` wires this). Without
+        them each stop reads the whole spawners table (100,000 rows at 50,000
+        users of 2 servers). False means leave the database's schema as
+        JupyterHub made it (indexes made before are kept).
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.HubDatabase.indexes = False
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                HubDatabase:
+                  indexes: false
+
+        .. versionadded:: 0.1
         """,
-    ).tag(config=True)
+    )
 
 
 def index_name(table: str, column: str) -> str:

@@ -43,54 +43,234 @@ class HubLifecycle(Configurable):
 
     enabled = Bool(
         True,
-        help="Run the lifecycle service (idle stop and retention by policy) as a hub-managed "
-        "service. False: do not wire it.",
-    ).tag(config=True)
+        config=True,
+        help="""
+        Run the lifecycle service (idle stop and retention by policy) as a
+        hub-managed service. False means ``hubplugins.setup(c)`` does not wire
+        it, e.g. to keep only the chart's own idle culler (``cull.enabled``).
+        Every ``HubLifecycle`` setting is read by ``hubplugins.setup(c)`` when
+        it runs: set them before it (the chart loads ``hub.config`` before
+        ``hub.extraConfig``).
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.HubLifecycle.enabled = False
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                HubLifecycle:
+                  enabled: false
+
+        .. versionadded:: 0.1
+        """,
+    )
     service_name = Unicode(
-        "hubplugins-lifecycle", help="Name of the JupyterHub service and of its role."
-    ).tag(config=True)
+        "hubplugins-lifecycle",
+        config=True,
+        help="""
+        Name of the JupyterHub service and of its role (``hubplugins-lifecycle``
+        by default). Change it only when another service has that name. Read
+        by ``hubplugins.setup(c)``.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.HubLifecycle.service_name = "lifecycle"
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                HubLifecycle:
+                  service_name: lifecycle
+
+        .. versionadded:: 0.1
+        """,
+    )
     interval = Float(
-        300, help="Seconds between two sweeps; idle times are acted on this late at most."
-    ).tag(config=True)
-    dry_run = Bool(False, help="Only log and count what the service would stop or delete.").tag(
-        config=True
+        300,
+        config=True,
+        help="""
+        Seconds between two sweeps (300, five minutes, by default); a policy's
+        idle times are acted on at most this late. Read by
+        ``hubplugins.setup(c)``.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.HubLifecycle.interval = 120
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                HubLifecycle:
+                  interval: 120
+
+        .. versionadded:: 0.1
+        """,
+    )
+    dry_run = Bool(
+        False,
+        config=True,
+        help="""
+        Only log and count (in the metrics) what the service would stop or
+        delete; nothing is stopped or deleted. False (the default) means it
+        acts. Useful to try a new policy's idle and retention times first.
+        Read by ``hubplugins.setup(c)``.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.HubLifecycle.dry_run = True
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                HubLifecycle:
+                  dry_run: true
+
+        .. versionadded:: 0.1
+        """,
     )
     concurrency = Integer(
         DEFAULT_CONCURRENCY,
-        help="Hub API requests (stops and deletes) the service keeps in flight. Each stop "
-        "holds the hub's loop for its database work: more in flight make a sweep little "
-        "faster and the hub slower to answer everyone else (at 50,000 users, 4 kept "
-        "GET /hub/api/ p99 near 150 ms, 10 above 300 ms). Example: 8.",
-    ).tag(config=True)
+        config=True,
+        help="""
+        Hub API requests (stops and deletes) the service keeps in flight
+        (default 4). Each stop holds the hub's loop for its database work: more
+        in flight make a sweep little faster and the hub slower to answer
+        everyone else (at 50,000 users, 4 kept GET /hub/api/ p99 near 150 ms,
+        10 above 300 ms). Read by ``hubplugins.setup(c)``.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.HubLifecycle.concurrency = 8
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                HubLifecycle:
+                  concurrency: 8
+
+        .. versionadded:: 0.1
+        """,
+    )
     notice_webhook = Unicode(
         "",
-        help="URL that gets a JSON POST for each new retention notice (a tier's "
-        "idle.delete_notice), e.g. a small service that sends the owner an e-mail. "
-        'Example: "http://mailer.jhub.svc:8000/notices". Empty: no webhook (the log line '
-        "and the metric still count each notice).",
-    ).tag(config=True)
+        config=True,
+        help="""
+        URL that gets a JSON POST for each new retention notice (a tier's
+        ``idle.delete_notice``), e.g. a small service that sends the owner an
+        e-mail. Empty (the default) means no webhook: the log line and the
+        metric still count each notice. Read by ``hubplugins.setup(c)``.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.HubLifecycle.notice_webhook = "http://mailer.jhub.svc:8000/notices"
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                HubLifecycle:
+                  notice_webhook: http://mailer.jhub.svc:8000/notices
+
+        .. versionadded:: 0.1
+        """,
+    )
     retention_interval = Float(
         3600,
-        help="Seconds between two reads of the users with no running server, for the stopped "
-        "servers a policy's delete_after may delete (a read of every user: 100 pages of "
-        "500 rows at 50,000 users). Users with a running server are read every sweep. "
-        "0: every sweep. Example: 86400 reads them once a day.",
-    ).tag(config=True)
+        config=True,
+        help="""
+        Seconds between two reads of the users with no running server, for the
+        stopped servers a policy's ``delete_after`` may delete (a read of every
+        user: 100 pages of 500 rows at 50,000 users); default 3600, an hour.
+        Users with a running server are read every sweep. 0 means every sweep.
+        Read by ``hubplugins.setup(c)``.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.HubLifecycle.retention_interval = 86400  # once a day
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                HubLifecycle:
+                  retention_interval: 86400
+
+        .. versionadded:: 0.1
+        """,
+    )
     metrics_port = Integer(
         0,
-        help="Port (on 127.0.0.1) where the service also serves its Prometheus metrics at "
-        "/metrics, unauthenticated; it becomes the service's url. 0: no such server (the "
-        "metrics are in the hub's /hub/metrics either way).",
-    ).tag(config=True)
+        config=True,
+        help="""
+        Port (on 127.0.0.1) where the service also serves its Prometheus
+        metrics at ``/metrics``, unauthenticated; it becomes the service's
+        url. 0 (the default) means no such server: the metrics are in the
+        hub's ``/hub/metrics`` either way. Read by ``hubplugins.setup(c)``.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.HubLifecycle.metrics_port = 9464
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                HubLifecycle:
+                  metrics_port: 9464
+
+        .. versionadded:: 0.1
+        """,
+    )
     hub_api_url = Unicode(
         "",
-        help="The hub's REST API as the service reaches it, e.g. "
-        "http://127.0.0.1:8081/hub/api. Empty: the hub's local address, read from "
-        "JupyterHub.hub_bind_url (else hub_ip and hub_port) and base_url when setup(c) "
-        "runs, as the chart gives its own culler (in the chart: "
-        "http://127.0.0.1:8081/hub/api, not the hub Service); with internal SSL or a unix "
-        "socket, the JUPYTERHUB_API_URL JupyterHub gives services.",
-    ).tag(config=True)
+        config=True,
+        help="""
+        The hub's REST API as the service reaches it. Empty (the default)
+        means the hub's local address, read from ``JupyterHub.hub_bind_url``
+        (else ``hub_ip`` and ``hub_port``) and ``base_url`` when
+        ``hubplugins.setup(c)`` runs, as the chart gives its own culler (in
+        the chart: ``http://127.0.0.1:8081/hub/api``, not the hub Service);
+        with internal SSL or a unix socket, the ``JUPYTERHUB_API_URL``
+        JupyterHub gives services.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.HubLifecycle.hub_api_url = "http://127.0.0.1:8081/hub/api"
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                HubLifecycle:
+                  hub_api_url: http://127.0.0.1:8081/hub/api
+
+        .. versionadded:: 0.1
+        """,
+    )
 
 
 def _policy_source(c: Config) -> tuple[list[str], dict[str, str]]:

@@ -82,32 +82,78 @@ class PolicySpawner(KubeSpawner):
     policy_progress = Bool(
         True,
         config=True,
-        help="""Show what the policy decided on the spawn progress page.
+        help="""
+        Show what the policy decided on the spawn progress page, for example
+        ``quota: 2 of 4 CPUs in use`` and ``1 of 4 GPUs reserved``. False
+        means the page shows only KubeSpawner's own progress events.
 
-        For example ``quota: 2 of 4 CPUs in use`` and ``1 of 4 GPUs reserved``.
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.PolicySpawner.policy_progress = False
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                PolicySpawner:
+                  policy_progress: false
+
+        .. versionadded:: 0.1
         """,
     )
 
     resource_form = Bool(
         True,
         config=True,
-        help="""Add CPU, memory, GPU and ``.resources`` fields to the spawn form.
+        help="""
+        Add CPU, memory, GPU and ``.resources`` fields to the spawn form. The
+        fields only appear when the user's policy lets them ask for more than
+        the defaults. False means no such fields; requests through the REST
+        API's ``user_options`` are accepted either way (within the policy).
 
-        The fields only appear when the user's policy lets them ask for more
-        than the defaults. Requests through the REST API's ``user_options`` are
-        accepted either way.
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.PolicySpawner.resource_form = False
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                PolicySpawner:
+                  resource_form: false
+
+        .. versionadded:: 0.1
         """,
     )
 
     gpu_pool_name = Unicode(
         "",
         config=True,
-        help="""Key of the hub-wide GPU pool this spawner draws from.
-
-        Empty (the default) means one pool per hub process, sized by
+        help="""
+        Key of the hub-wide GPU pool this spawner draws from. Empty (the
+        default) means one pool per hub process, sized by
         ``HubPolicy.policy.cluster.gpu_pool``. Only change this when several
         spawner classes in one hub must keep separate reservations; every pool
         still counts every pod in its namespace that holds its resources.
+
+        .. code-block:: python
+            :caption: jupyterhub_config.py
+
+            c.PolicySpawner.gpu_pool_name = "a100"
+
+        .. code-block:: yaml
+            :caption: Zero to JupyterHub values (config.yaml)
+
+            hub:
+              config:
+                PolicySpawner:
+                  gpu_pool_name: a100
+
+        .. versionadded:: 0.1
         """,
     )
 
