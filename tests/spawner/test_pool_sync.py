@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from hubplugins.policy.errors import PolicyRefusal
+from hubplugins.policy.grant import Grant
 from hubplugins.policy.rules.gpu_pool import GpuPool
 from hubplugins.spawner import pool_sync
 
@@ -24,12 +25,17 @@ def _spawner(pool: GpuPool, limits=None, guarantees=None) -> SimpleNamespace:
     )
 
 
+def _grant(gpu: int) -> Grant:
+    return Grant(cpu_guarantee=0.5, cpu_limit=1.0, mem_guarantee=10**9, mem_limit=2 * 10**9,
+                 gpu=gpu, gpu_resource=GPU)  # fmt: skip
+
+
 DEMAND = [
-    ("grant-only", {"gpu": 1, "gpu_resource": GPU}, {}, {GPU: 1}),
-    ("no-gpu", {"gpu": 0, "gpu_resource": GPU}, {}, {}),
-    ("profile-sets-another-pooled-resource", {"gpu": 0, "gpu_resource": GPU}, {AMD: "2"}, {AMD: 2}),
-    ("unpooled-resource-ignored", {"gpu": 0, "gpu_resource": GPU}, {"x.io/fpga": "1"}, {}),
-    ("grant-overrides-profile-count", {"gpu": 2, "gpu_resource": GPU}, {GPU: "1"}, {GPU: 2}),
+    ("grant-only", _grant(1), {}, {GPU: 1}),
+    ("no-gpu", _grant(0), {}, {}),
+    ("profile-sets-another-pooled-resource", _grant(0), {AMD: "2"}, {AMD: 2}),
+    ("unpooled-resource-ignored", _grant(0), {"x.io/fpga": "1"}, {}),
+    ("grant-overrides-profile-count", _grant(2), {GPU: "1"}, {GPU: 2}),
 ]
 
 
@@ -87,21 +93,21 @@ def test_usage_from_pods_counts_this_hubs_pods(own, labels, counted) -> None:
 
 def test_a_pooled_start_is_refused_while_the_pods_are_not_listed() -> None:
     pool = GpuPool({GPU: 4})
-    grant = {"gpu": 1, "gpu_resource": GPU}
+    grant = _grant(1)
     with pytest.raises(PolicyRefusal) as info:
         pool_sync.reserve(_spawner(pool), "alice/", grant, None)
     assert info.value.status == 409 and "not counted yet" in info.value.message
     assert not pool.reservations
     # without pooled resources the start does not depend on the pods
-    assert pool_sync.reserve(_spawner(pool), "alice/", {"gpu": 0}, None) == {}
+    assert pool_sync.reserve(_spawner(pool), "alice/", _grant(0), None) == {}
 
 
 def test_reserve_names_the_pod_and_counts_the_others() -> None:
     pool = GpuPool({GPU: 1})
     pods = {"ns/other-hub": {"spec": {"containers": [{"resources": {"limits": {GPU: "1"}}}]}}}
     with pytest.raises(PolicyRefusal):
-        pool_sync.reserve(_spawner(pool), "alice/", {"gpu": 1, "gpu_resource": GPU}, pods)
-    grant = {"gpu": 1, "gpu_resource": GPU}
-    assert pool_sync.reserve(_spawner(pool), "alice/", grant, {}) == {GPU: 1}
+        pool_sync.reserve(_spawner(pool), "alice/", _grant(1), pods)
+    spawner = _spawner(pool)
+    assert pool_sync.reserve(spawner, "alice/", _grant(1), {}) == {GPU: 1}
     assert pool.reservations["alice/"].pod == "ns/jupyter-alice"
-    assert grant["pool_in_use"] == 1 and grant["pool_size"] == 1
+    assert spawner._pool_counts == {"pool_in_use": 1, "pool_size": 1}

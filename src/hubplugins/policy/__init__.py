@@ -10,13 +10,14 @@ times are passed in)::
     policy = table.resolve(["gpu-beta"])
     request = read_request(opts).enforce().details["request"]
     decision = check_start(policy, usage, request, server_name="nb1").enforce()
-    decision.details["mem_limit"]  # bytes
+    decision.details["grant"].mem_limit  # bytes
 """
 
 from __future__ import annotations
 
 from hubplugins.policy.decision import Decision, ServerUsage, Usage
 from hubplugins.policy.errors import ConfigIssue, PolicyConfigError, PolicyRefusal, QuantityError
+from hubplugins.policy.grant import Grant
 from hubplugins.policy.model import (
     DEFAULT_GPU_RESOURCE,
     ClusterPolicy,
@@ -48,6 +49,7 @@ __all__ = [
     "Decision",
     "GpuPool",
     "GpuSpec",
+    "Grant",
     "IdlePolicy",
     "MemorySpec",
     "Policy",

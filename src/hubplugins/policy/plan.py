@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from hubplugins.policy.decision import echo
+from hubplugins.policy.grant import Grant
 from hubplugins.policy.model import Policy
 from hubplugins.policy.quantities import format_cpu, format_duration, format_memory, millicores
 from hubplugins.policy.rules.idle import plan_user
@@ -65,24 +66,23 @@ class Effect:
         }
 
 
-def grant_of(server: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def grant_of(server: Mapping[str, Any]) -> Grant | None:
     """The resources PolicySpawner granted a server, from its state (None if not shown)."""
     state = server.get("state")
     saved = state.get(STATE_KEY) if isinstance(state, Mapping) else None
-    grant = saved.get("grant") if isinstance(saved, Mapping) else None
-    return grant if isinstance(grant, Mapping) else None
+    return Grant.saved(saved.get("grant")) if isinstance(saved, Mapping) else None
 
 
 def _name(server: str) -> str:
     return f"server {echo(server)}" if server else "the default server"
 
 
-def _held(grant: Mapping[str, Any]) -> tuple[int, int, int]:
+def _held(grant: Grant) -> tuple[int, int, int]:
     """(millicores, bytes, GPUs) a grant holds: the limits, as quotas count them."""
     return (
-        millicores(float(grant.get("cpu_limit") or 0)),
-        int(grant.get("mem_limit") or 0),
-        int(grant.get("gpu") or 0),
+        millicores(grant.cpu_limit),
+        grant.mem_limit,
+        grant.gpu,
     )
 
 

@@ -43,6 +43,7 @@ from typing import Any
 from hubplugins.hub.started import hub_app
 from hubplugins.policy.decision import Decision
 from hubplugins.policy.errors import PolicyRefusal
+from hubplugins.policy.grant import Grant
 from hubplugins.policy.pod_holdings import pooled_holdings
 from hubplugins.policy.rules.gpu_pool import RULE as POOL_RULE
 from hubplugins.policy.rules.gpu_pool import GpuPool
@@ -118,7 +119,7 @@ def _left(hub: _HubLine, server_id: str, why: str | None = None) -> bool:
     return had
 
 
-def reserve_or_queue(spawner: Any, policy: Any, grant: dict[str, Any], pods: Any) -> dict[str, int]:
+def reserve_or_queue(spawner: Any, policy: Any, grant: Grant, pods: Any) -> dict[str, int]:
     """:func:`pool_sync.reserve`, or a place in line when the pool is full and the tier queues.
 
     Raises :class:`PolicyRefusal`: the pool's 409 (no line for this tier) or
@@ -195,10 +196,10 @@ def quota_refused(spawner: Any, decision: Decision) -> Decision:
         return decision
     hub = _hub_line(spawner)
     server_id = spawner._server_key
-    grant = spawner._grant or {}
+    grant: Grant | None = spawner._grant
     demand = dict(spawner._pool_demand or {})
-    if not demand and grant.get("gpu"):
-        demand = {str(grant.get("gpu_resource") or decision.details.get("resource")): grant["gpu"]}
+    if not demand and grant is not None and grant.gpu:
+        demand = {grant.gpu_resource: grant.gpu}
     earlier = hub.started.pop(server_id, None) or hub.line.places.get(server_id)
     if not demand or (earlier is None and not _room_for(hub, policy, server_id, demand)):
         return decision

@@ -40,6 +40,7 @@ from hubplugins.hub.refusals import log_decision
 from hubplugins.hub.renames import avoid_taken_oauth_client, follow_rename
 from hubplugins.policy.decision import Decision, ServerUsage, Usage, echo
 from hubplugins.policy.errors import PolicyRefusal
+from hubplugins.policy.grant import Grant
 from hubplugins.policy.model import Policy
 from hubplugins.policy.oauth_clients import oauth_client_id
 from hubplugins.policy.quantities import format_cpu, format_memory
@@ -167,11 +168,12 @@ class PolicySpawner(KubeSpawner):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._grant: dict[str, Any] | None = None
+        self._grant: Grant | None = None
         self._nothing_created = False
         self._progress_notes: list[str] = []
         self._forget_when_stopped = False
         self._pool_demand: dict[str, int] = {}
+        self._pool_counts: dict[str, Any] = {}  # the pool's in use and size at the reservation
         self._own_record = False  # the record was made by the request starting it
         self._replacing_pod = False
         # (kind, name) of objects this start created before its pod, see pod_guard
@@ -247,16 +249,18 @@ class PolicySpawner(KubeSpawner):
         for name in self.user.orm_user.orm_spawners:
             other = spawners.get(name)  # dict.get: never instantiates a spawner
             running = bool(other is not None and other is not self and other.active)
-            grant = (getattr(other, "_grant", None) or {}) if running else {}
-            gpu, kind = int(grant.get("gpu", 0)), grant.get("gpu_resource")
-            server = ServerUsage(
-                name=name,
-                running=running,
-                cpu=float(grant.get("cpu_limit", 0.0)),
-                memory=int(grant.get("mem_limit", 0)),
-                gpu=gpu,
-                gpus={str(kind): gpu} if gpu and kind else {},
-            )
+            held: Grant | None = getattr(other, "_grant", None) if running else None
+            if held is None:
+                server = ServerUsage(name=name, running=running)
+            else:
+                server = ServerUsage(
+                    name=name,
+                    running=running,
+                    cpu=held.cpu_limit,
+                    memory=held.mem_limit,
+                    gpu=held.gpu,
+                    gpus={held.gpu_resource: held.gpu} if held.gpu else {},
+                )
             servers.append(pool_sync.larger(server, from_pods.pop(name, None)))
         servers.extend(from_pods.values())  # pods of servers the hub no longer lists
         return Usage.of(servers)
@@ -305,7 +309,8 @@ class PolicySpawner(KubeSpawner):
             usage = self._usage(policy, pods)
             decision = check_start(policy, usage, request, base_request, server_name=self.name)
             decision.enforce()
-            grant = dict(decision.details)
+            grant: Grant = decision.details["grant"]
+            self._pool_counts = {}
             self._pool_demand = gpu_line.reserve_or_queue(self, policy, grant, pods)
             if self._pool_demand:
                 self._report_pool()
@@ -319,7 +324,8 @@ class PolicySpawner(KubeSpawner):
             self._forget_when_stopped = self._own_record
             raise self._pod_refused(decision)
         metrics.observe_decision(time.perf_counter() - started)
-        log_decision(self.log, "spawn", grant, user=self.user.name, server=self.name)
+        granted = {**grant.as_dict(), **self._pool_counts}
+        log_decision(self.log, "spawn", granted, user=self.user.name, server=self.name)
 
     @property
     def _new_named(self) -> bool:
@@ -419,35 +425,36 @@ class PolicySpawner(KubeSpawner):
             ) from None
         return base
 
-    def _apply_grant(self, policy: Policy, grant: dict[str, Any], usage: Usage) -> None:
+    def _apply_grant(self, policy: Policy, grant: Grant, usage: Usage) -> None:
         self._grant = grant
-        self.cpu_guarantee = grant["cpu_guarantee"]
-        self.cpu_limit = grant["cpu_limit"]
-        self.mem_guarantee = grant["mem_guarantee"]
-        self.mem_limit = grant["mem_limit"]
-        resource = str(grant.get("gpu_resource") or policy.resources.gpu.resource)
+        self.cpu_guarantee = grant.cpu_guarantee
+        self.cpu_limit = grant.cpu_limit
+        self.mem_guarantee = grant.mem_guarantee
+        self.mem_limit = grant.mem_limit
+        resource = grant.gpu_resource
         limits = dict(self.extra_resource_limits)
         guarantees = dict(self.extra_resource_guarantees)
         for kind in policy.resources.gpu_resources:  # one kind per server: the granted one
             limits.pop(kind, None)
             guarantees.pop(kind, None)
-        if grant.get("gpu"):
-            limits[resource] = str(grant["gpu"])
-            guarantees[resource] = str(grant["gpu"])
+        if grant.gpu:
+            limits[resource] = str(grant.gpu)
+            guarantees[resource] = str(grant.gpu)
         self.extra_resource_limits = limits
         self.extra_resource_guarantees = guarantees
         main_gpu = policy.resources.gpu.resource
         notes = [
-            f"Policy ({policy.tier}): {format_cpu(grant['cpu_limit'])} CPU, "
-            f"{format_memory(grant['mem_limit'])} memory"
-            + (f", {grant['gpu']} GPU" if grant.get("gpu") else "")
-            + (f" ({resource})" if grant.get("gpu") and resource != main_gpu else "")
+            f"Policy ({policy.tier}): {format_cpu(grant.cpu_limit)} CPU, "
+            f"{format_memory(grant.mem_limit)} memory"
+            + (f", {grant.gpu} GPU" if grant.gpu else "")
+            + (f" ({resource})" if grant.gpu and resource != main_gpu else "")
         ]
         if policy.quota.cpu is not None:
-            used = usage.totals(excluding=self.name)[0] / 1000 + grant["cpu_limit"]
+            used = usage.totals(excluding=self.name)[0] / 1000 + grant.cpu_limit
             notes.append(f"quota: {format_cpu(used)} of {format_cpu(policy.quota.cpu)} CPUs in use")
-        if grant.get("gpu"):
-            notes.append(f"{grant['pool_in_use']} of {grant['pool_size']} GPUs reserved")
+        if grant.gpu:
+            counts = self._pool_counts
+            notes.append(f"{counts.get('pool_in_use')} of {counts.get('pool_size')} GPUs reserved")
         self._progress_notes = notes
 
     def _pod_refused(self, decision: Decision) -> Exception:
@@ -515,6 +522,7 @@ class PolicySpawner(KubeSpawner):
             gpu_line.pool_freed(self)
         self._grant = None
         self._pool_demand = {}
+        self._pool_counts = {}
 
     def _report_pool(self) -> None:
         pool = self.gpu_pool
@@ -560,14 +568,16 @@ class PolicySpawner(KubeSpawner):
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
         if self._grant is not None:
-            state[STATE_KEY] = {"grant": self._grant, "pool": self._pool_demand}
+            # the grant as plain data, with the pool's counts at the reservation
+            grant = {**self._grant.as_dict(), **self._pool_counts}
+            state[STATE_KEY] = {"grant": grant, "pool": self._pool_demand}
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         saved = (state or {}).get(STATE_KEY) or {}
-        grant = saved.get("grant")
-        if grant:
+        grant = Grant.saved(saved.get("grant"))
+        if grant is not None:
             self._grant = grant
             self._pool_demand = pool_sync.restore(self, self._server_key, grant, saved.get("pool"))
             if self._pool_demand:

@@ -25,7 +25,7 @@ from typing import Any
 
 from hubplugins.policy.decision import ServerUsage
 from hubplugins.policy.errors import QuantityError
-from hubplugins.policy.model import DEFAULT_GPU_RESOURCE
+from hubplugins.policy.grant import Grant
 from hubplugins.policy.pod_holdings import has_labels, holdings, is_live, pod_owner, pooled_holdings
 from hubplugins.policy.quantities import parse_cpu
 from hubplugins.policy.rules.gpu_pool import GpuPool, not_synced
@@ -98,7 +98,7 @@ def _count(value: Any) -> int:
         return 0
 
 
-def demand(spawner: Any, grant: Mapping[str, Any], pool: GpuPool) -> dict[str, int]:
+def demand(spawner: Any, grant: Grant, pool: GpuPool) -> dict[str, int]:
     """What the server's pod will hold of the pooled resources: ``{resource: count}``.
 
     The grant's GPUs (of the tier's one GPU resource), and every other pooled
@@ -106,9 +106,9 @@ def demand(spawner: Any, grant: Mapping[str, Any], pool: GpuPool) -> dict[str, i
     give the pod (a profile's ``kubespawner_override``, say).
     """
     wanted: dict[str, int] = {}
-    granted = str(grant.get("gpu_resource") or "")
-    if granted and int(grant.get("gpu") or 0):
-        wanted[granted] = int(grant["gpu"])
+    granted = grant.gpu_resource
+    if grant.gpu:
+        wanted[granted] = grant.gpu
     for resource in pool.capacity:
         if resource == granted:
             continue
@@ -121,15 +121,13 @@ def demand(spawner: Any, grant: Mapping[str, Any], pool: GpuPool) -> dict[str, i
     return wanted
 
 
-def reserve(
-    spawner: Any, server_id: str, grant: dict[str, Any], pods: Pods | None
-) -> dict[str, int]:
+def reserve(spawner: Any, server_id: str, grant: Grant, pods: Pods | None) -> dict[str, int]:
     """Reserve what the server's pod will hold of the pooled resources; returns it.
 
     Counted with the live ``pods`` (None: not listed, so a start asking for a
     pooled resource is refused rather than counted against an empty pool).
     Raises :class:`~hubplugins.policy.errors.PolicyRefusal` when the pool is
-    exhausted; adds ``pool_in_use`` and ``pool_size`` to ``grant``.
+    exhausted; sets ``spawner._pool_counts`` (``pool_in_use``, ``pool_size``).
     """
     pool: GpuPool = spawner.gpu_pool
     wanted = demand(spawner, grant, pool)
@@ -142,15 +140,17 @@ def reserve(
         server_id, wanted, pod=pod_key(spawner), pods=pool_holdings(pods, pool, wanted)
     )
     decision.enforce()
-    grant["pool_in_use"] = decision.details.get("in_use")
-    grant["pool_size"] = decision.details.get("size")
+    spawner._pool_counts = {
+        "pool_in_use": decision.details.get("in_use"),
+        "pool_size": decision.details.get("size"),
+    }
     return wanted
 
 
-def restore(spawner: Any, server_id: str, grant: Mapping[str, Any], saved: Any) -> dict[str, int]:
+def restore(spawner: Any, server_id: str, grant: Grant, saved: Any) -> dict[str, int]:
     """Restore the reservation of a server found running in saved state; returns it."""
     if not isinstance(saved, dict):  # saved before every pooled resource was kept
-        saved = {grant.get("gpu_resource") or DEFAULT_GPU_RESOURCE: grant.get("gpu") or 0}
+        saved = {grant.gpu_resource: grant.gpu}
     wanted = {str(k): int(v) for k, v in saved.items() if v}
     if wanted:
         spawner.gpu_pool.restore(server_id, wanted, pod=pod_key(spawner))

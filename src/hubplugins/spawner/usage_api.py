@@ -27,6 +27,7 @@ from hubplugins.hub import usage_store
 from hubplugins.hub.config import HubPolicy
 from hubplugins.hub.lazy import lazy_classes
 from hubplugins.policy.decision import Decision
+from hubplugins.policy.grant import Grant
 from hubplugins.policy.pod_holdings import pooled_holdings
 from hubplugins.policy.usage_report import PoolState, ServerFacts, usage_report
 from hubplugins.spawner.pool_sync import larger, usage_from_pods
@@ -93,7 +94,7 @@ def report_for(user: Any, config: Any, now: datetime | None = None) -> dict[str,
         spawner = user.spawners.get(name)  # dict.get: never makes a spawner
         active = bool(spawner is not None and spawner.active)
         ready = bool(spawner is not None and spawner.ready) or orm.server is not None
-        grant = (getattr(spawner, "_grant", None) or {}) if active else {}
+        grant = getattr(spawner, "_grant", None) if active else None
         held = larger(_server_usage(name, ready or active, grant), from_pods.pop(name, None))
         facts = usage_store.notes_of(usage_store.mark_of(db, orm.id), orm)
         facts["kept"] = facts["kept"] and policy.idle.allow_keep  # a tier that still allows it
@@ -116,15 +117,13 @@ def report_for(user: Any, config: Any, now: datetime | None = None) -> dict[str,
     )
 
 
-def _server_usage(name: str, running: bool, grant: dict[str, Any]) -> Any:
+def _server_usage(name: str, running: bool, grant: Grant | None) -> Any:
     from hubplugins.policy.decision import ServerUsage
 
+    if grant is None:
+        return ServerUsage(name, running=running)
     return ServerUsage(
-        name,
-        running=running,
-        cpu=float(grant.get("cpu_limit", 0.0)),
-        memory=int(grant.get("mem_limit", 0)),
-        gpu=int(grant.get("gpu", 0)),
+        name, running=running, cpu=grant.cpu_limit, memory=grant.mem_limit, gpu=grant.gpu
     )
 
 

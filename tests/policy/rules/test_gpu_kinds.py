@@ -91,7 +91,8 @@ def test_gpu_kinds(groups, options, other, expected) -> None:
         assert 400 <= decision.status < 500
     else:
         assert decision.allowed, decision.message
-        assert (decision.details["gpu_resource"], decision.details["gpu"]) == expected
+        grant = decision.details["grant"]
+        assert (grant.gpu_resource, grant.gpu) == expected
 
 
 @pytest.mark.parametrize(
@@ -118,7 +119,7 @@ def pod(**held: str) -> dict[str, Any]:
 )
 def test_the_pod_holds_only_the_granted_kind(held, allowed) -> None:
     policy = PolicyTable.from_dict(TABLE).resolve(["slices"])
-    grant = check_start(policy, Usage(), requested({"gpu": 2, "gpu_kind": MIG})).details
+    grant = check_start(policy, Usage(), requested({"gpu": 2, "gpu_kind": MIG})).details["grant"]
     assert check_pod(policy, grant, pod(**held)).allowed is allowed
 
 

@@ -13,6 +13,7 @@ from hubplugins.policy import (
 )
 from hubplugins.policy.decision import ServerUsage, Usage
 from hubplugins.policy.errors import PolicyRefusal
+from hubplugins.policy.grant import Grant
 
 TABLE = PolicyTable.from_dict(
     {
@@ -116,9 +117,11 @@ def test_check_start_grants(
 ) -> None:
     decision = check_start(POLICY, held, request_, base, server_name="nb")
     assert decision.allowed, decision.message
+    grant = decision.details["grant"]
+    assert isinstance(grant, Grant)
     for key, value in granted.items():
-        assert decision.details[key] == value, key
-    assert decision.details["gpu_resource"] == "nvidia.com/gpu"
+        assert getattr(grant, key) == value, key
+    assert grant.gpu_resource == "nvidia.com/gpu"
 
 
 REFUSE_START: dict[str, tuple[Any, ...]] = {

@@ -53,6 +53,7 @@ from typing import Any
 
 from hubplugins.policy.decision import Decision, echo
 from hubplugins.policy.errors import QuantityError
+from hubplugins.policy.grant import Grant
 from hubplugins.policy.model import Policy
 from hubplugins.policy.quantities import format_cpu, format_memory, millicores
 
@@ -288,16 +289,22 @@ def effective_resources(pod: Any) -> PodResources:
 # -- the check -------------------------------------------------------------------
 
 
-def _caps(
-    grant: Mapping[str, Any], policy: Policy
-) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+def as_grant(grant: Grant | Mapping[str, Any], policy: Policy) -> Grant:
+    """``grant`` as a :class:`Grant`; plain data without a GPU resource names the tier's."""
+    if isinstance(grant, Grant):
+        return grant
+    resource = grant.get("gpu_resource") or policy.resources.gpu.resource
+    return Grant.of({**grant, "gpu_resource": resource})
+
+
+def _caps(grant: Grant) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
     """(request caps, limit caps) per resource name, from the grant."""
-    cpu_limit = Decimal(millicores(float(grant["cpu_limit"]))) / 1000
-    cpu_guarantee = Decimal(millicores(float(grant.get("cpu_guarantee") or 0))) / 1000
-    mem_limit = Decimal(int(grant["mem_limit"]))
-    mem_guarantee = Decimal(int(grant.get("mem_guarantee") or 0))
-    resource = str(grant.get("gpu_resource") or policy.resources.gpu.resource)
-    gpus = Decimal(int(grant.get("gpu") or 0))
+    cpu_limit = Decimal(millicores(grant.cpu_limit)) / 1000
+    cpu_guarantee = Decimal(millicores(grant.cpu_guarantee)) / 1000
+    mem_limit = Decimal(grant.mem_limit)
+    mem_guarantee = Decimal(grant.mem_guarantee)
+    resource = grant.gpu_resource
+    gpus = Decimal(grant.gpu)
     limits = {"cpu": cpu_limit, "memory": mem_limit, resource: gpus}
     requests = {
         "cpu": cpu_guarantee or cpu_limit,
@@ -333,20 +340,20 @@ def _who(effective: Effective, name: str) -> str:
     return f"{parts}{more} add up to {_show(name, effective.amount)}"
 
 
-def check_pod(policy: Policy, grant: Mapping[str, Any], pod: Any) -> Decision:
+def check_pod(policy: Policy, grant: Grant | Mapping[str, Any], pod: Any) -> Decision:
     """Does ``pod`` hold at most what ``grant`` gave? A 403 ``manifest.*`` decision if not.
 
-    ``grant`` is the start's grant (:func:`hubplugins.policy.rules.resources.check_start`'s
-    details: ``cpu_guarantee``, ``cpu_limit``, ``mem_guarantee``, ``mem_limit``,
-    ``gpu``, ``gpu_resource``). The rule is ``manifest.cpu``, ``manifest.memory``,
+    ``grant`` is the start's :class:`~hubplugins.policy.grant.Grant` (or its plain
+    data, as a server's state keeps it). The rule is ``manifest.cpu``, ``manifest.memory``,
     ``manifest.gpu`` (the granted GPU resource), ``manifest.extended`` (one not
     granted) or ``manifest.quantity`` (a value that cannot be read). The message
     names the container and the resource; the pod comes from the hub's
     configuration, so it sends the user to the admin.
     """
     res = effective_resources(pod)
-    request_caps, limit_caps = _caps(grant, policy)
-    gpu_resource = str(grant.get("gpu_resource") or policy.resources.gpu.resource)
+    grant = as_grant(grant, policy)
+    request_caps, limit_caps = _caps(grant)
+    gpu_resource = grant.gpu_resource
     problems: list[tuple[str, str, str | None, str | None]] = []  # rule, text, limit, usage
     for text in res.unreadable:
         problems.append(("manifest.quantity", text, None, None))

@@ -17,9 +17,10 @@ limits and GPUs, and the new server with the limits it would be granted. A
 limit is what a server may actually hold, so the quota bounds what a user can
 consume. Anything above a cap or quota is refused (403), never lowered.
 
-Granted resources are in ``decision.details`` under KubeSpawner's trait names:
-``cpu_guarantee``, ``cpu_limit`` (cores), ``mem_guarantee``, ``mem_limit``
-(bytes), ``gpu`` (count) and ``gpu_resource``.
+What is granted is a :class:`~hubplugins.policy.grant.Grant` in
+``decision.details["grant"]``: ``cpu_guarantee``, ``cpu_limit`` (cores),
+``mem_guarantee``, ``mem_limit`` (bytes), ``gpu`` (count) and ``gpu_resource``,
+KubeSpawner's trait names.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hubplugins.policy.decision import Decision, Usage, echo
+from hubplugins.policy.grant import Grant
 from hubplugins.policy.model import Policy
 from hubplugins.policy.quantities import format_cpu, format_memory
 from hubplugins.policy.rules.resources_text import Request
@@ -131,15 +133,8 @@ def grant(policy: Policy, request: Request, base: Request | None = None) -> Deci
         gpu = gpu if gpu is not None else res.gpu.default
     else:  # another kind: the profile's count is of the tier's own kind
         gpu = request.gpu if request.gpu is not None else 1
-    return Decision.allow(
-        "request",
-        cpu_guarantee=cpu[0],
-        cpu_limit=cpu[1],
-        mem_guarantee=memory[0],
-        mem_limit=memory[1],
-        gpu=gpu,
-        gpu_resource=kind,
-    )
+    granted = Grant(cpu[0], cpu[1], memory[0], memory[1], gpu, kind)
+    return Decision.allow("request", grant=granted)
 
 
 def check_start(
@@ -150,7 +145,7 @@ def check_start(
     *,
     server_name: str | None = None,
 ) -> Decision:
-    """May a server start with ``request``? Granted resources in ``decision.details``.
+    """May a server start with ``request``? What it is granted in ``decision.details["grant"]``.
 
     ``usage`` holds the user's servers; the one called ``server_name`` (if
     given) is left out of the counts, so callers may pass all of them.
@@ -158,9 +153,9 @@ def check_start(
     granted = grant(policy, request, base)
     if not granted.allowed:
         return granted
-    g = granted.details
+    g: Grant = granted.details["grant"]
     res = policy.resources
-    main, gpu_kind = res.gpu.resource, str(g["gpu_resource"])
+    main, gpu_kind = res.gpu.resource, g.gpu_resource
     label = dict(_LABEL)
     rules = {k: f"resources.{k}.max" for k in _KINDS}
     quota_rules = {k: f"quota.{k}" for k in _KINDS}
@@ -168,7 +163,7 @@ def check_start(
         label["gpu"] = f"GPU ({gpu_kind})"
         rules["gpu"] = f"resources.gpu_kinds.{gpu_kind}"
         quota_rules["gpu"] = f"quota.gpu_kinds.{gpu_kind}"
-    asked = (g["cpu_limit"], g["mem_limit"], g["gpu"])
+    asked = (g.cpu_limit, g.mem_limit, g.gpu)
     asked_units = (round(asked[0] * 1000), asked[1], asked[2])
     caps = (res.cpu.max, res.memory.max, res.gpu_max(gpu_kind) or 0)
     cap_units = (round(caps[0] * 1000), caps[1], caps[2])
