@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -21,16 +20,9 @@ from typing import Any
 from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.quantities import millicores
 
-__all__ = ["Decision", "ServerUsage", "Usage", "echo"]
+__all__ = ["Decision", "ServerUsage", "Usage"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-
-
-def echo(text: str, limit: int = 40) -> str:
-    """Quote user input for a message, bounded in length and with controls escaped."""
-    short = text[:limit]
-    quoted = json.dumps(short, ensure_ascii=False)
-    return quoted[:-1] + '..."' if len(text) > limit else quoted
 
 
 @dataclass(frozen=True)

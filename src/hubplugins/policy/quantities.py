@@ -24,6 +24,7 @@ import re
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 from hubplugins.policy.errors import QuantityError
+from hubplugins.policy.text import bounded_repr
 
 __all__ = [
     "CPU_EXAMPLES",
@@ -64,9 +65,7 @@ _DURATION_RE = re.compile(r"(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?P<unit>[sm
 
 
 def _show(value: object) -> str:
-    """repr() of a value, bounded so that huge input is never echoed back."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return bounded_repr(value, 40)  # a value in a quantity's message: short
 
 
 def _number(value: object, kind: str, examples: str) -> Decimal | None:

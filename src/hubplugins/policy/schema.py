@@ -19,8 +19,9 @@ import jsonschema
 from hubplugins.policy.errors import ConfigIssue
 from hubplugins.policy.keys import KEYS, RESOURCE_NAME
 from hubplugins.policy.quantities import CPU_EXAMPLES, DURATION_EXAMPLES, MEMORY_EXAMPLES
+from hubplugins.policy.text import bounded_repr
 
-__all__ = ["POLICY_SCHEMA", "SECTION_SCHEMA", "key_path", "show", "validate_schema"]
+__all__ = ["POLICY_SCHEMA", "SECTION_SCHEMA", "key_path", "validate_schema"]
 
 
 def _obj(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -90,11 +91,6 @@ _TYPE_NAMES = {
 }
 
 
-def show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def key_path(parts: Iterable[Any], prefix: str = "") -> str:
     return ".".join(str(p) for p in [*([prefix] if prefix else []), *parts])
 
@@ -121,26 +117,30 @@ def _schema_issue(error: jsonschema.ValidationError, prefix: str) -> list[Config
     if validator == "type":
         kind = schema.get("x-kind")
         if kind:
-            message = f"{show(error.instance)} is not {_KIND_HELP[kind]}"
+            message = f"{bounded_repr(error.instance)} is not {_KIND_HELP[kind]}"
         else:
             types = schema.get("type")
             names = [types] if isinstance(types, str) else list(types or [])
             expected = " or ".join(_TYPE_NAMES.get(t, t) for t in names)
-            message = f"{show(error.instance)} is not {expected}"
+            message = f"{bounded_repr(error.instance)} is not {expected}"
         return [ConfigIssue(where, message)]
     if validator == "enum":
         options = ", ".join(str(o) for o in schema.get("enum", []))
-        return [ConfigIssue(where, f"{show(error.instance)} is not one of: {options}")]
+        return [ConfigIssue(where, f"{bounded_repr(error.instance)} is not one of: {options}")]
     if validator in ("minimum", "maximum"):
         bound = "at least" if validator == "minimum" else "at most"
-        return [ConfigIssue(where, f"{show(error.instance)} must be {bound} {schema[validator]}")]
+        return [
+            ConfigIssue(
+                where, f"{bounded_repr(error.instance)} must be {bound} {schema[validator]}"
+            )
+        ]
     if validator == "pattern" and where.endswith("mount_path"):
-        return [ConfigIssue(where, f"{show(error.instance)} must be an absolute path")]
+        return [ConfigIssue(where, f"{bounded_repr(error.instance)} must be an absolute path")]
     if validator in ("pattern", "propertyNames") and ("gpu" in where or "resource" in where):
         return [
             ConfigIssue(
                 where,
-                f"{show(error.instance)} is not an extended resource name "
+                f"{bounded_repr(error.instance)} is not an extended resource name "
                 "(example: nvidia.com/gpu)",
             )
         ]

@@ -39,8 +39,8 @@ from hubplugins.policy.errors import ConfigIssue, PolicyConfigError, QuantityErr
 from hubplugins.policy.keys import KEYS, Merge
 from hubplugins.policy.model import ClusterPolicy, Policy
 from hubplugins.policy.schema import key_path as _path
-from hubplugins.policy.schema import show as _show
 from hubplugins.policy.schema import validate_schema
+from hubplugins.policy.text import bounded_repr as _show
 
 __all__ = ["BUILTIN_DEFAULTS", "FIELDS", "Flat", "PolicyTable"]
 

@@ -38,7 +38,7 @@ from hubplugins.hub import failure_count, metrics, new_records, refusals, rename
 from hubplugins.hub.config import HubPolicy, named_server_check
 from hubplugins.hub.refusals import log_decision
 from hubplugins.hub.renames import avoid_taken_oauth_client, follow_rename
-from hubplugins.policy.decision import Decision, ServerUsage, Usage, echo
+from hubplugins.policy.decision import Decision, ServerUsage, Usage
 from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.grant import Grant
 from hubplugins.policy.model import Policy
@@ -56,6 +56,7 @@ from hubplugins.policy.rules.profiles import (
 )
 from hubplugins.policy.rules.resources import check_start
 from hubplugins.policy.rules.resources_text import Request, options_object, read_request
+from hubplugins.policy.text import echo
 from hubplugins.spawner import (
     gpu_line,
     ownership,

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from hubplugins.policy.decision import Decision, echo
+from hubplugins.policy.decision import Decision
+from hubplugins.policy.text import echo
 
 __all__ = [
     "RULES",

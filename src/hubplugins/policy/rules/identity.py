@@ -21,7 +21,8 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-from hubplugins.policy.decision import Decision, echo
+from hubplugins.policy.decision import Decision
+from hubplugins.policy.text import echo
 
 OWNER_LABEL = "hubplugins.io/owner"
 """Label naming the account an object belongs to (an owner id, never a user name)."""

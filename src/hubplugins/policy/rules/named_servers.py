@@ -10,9 +10,10 @@ The resource rules for starting a server are in :mod:`hubplugins.policy.rules.re
 
 from __future__ import annotations
 
-from hubplugins.policy.decision import Decision, Usage, echo
+from hubplugins.policy.decision import Decision, Usage
 from hubplugins.policy.model import Policy
 from hubplugins.policy.rules.server_names import check_server_name
+from hubplugins.policy.text import echo
 
 __all__ = [
     "check_new_named_server",

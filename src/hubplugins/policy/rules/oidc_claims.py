@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hubplugins.policy.decision import Decision, echo
+from hubplugins.policy.decision import Decision
+from hubplugins.policy.text import echo
 
 RULE = "oidc.id_token"
 

@@ -51,11 +51,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
 
-from hubplugins.policy.decision import Decision, echo
+from hubplugins.policy.decision import Decision
 from hubplugins.policy.errors import QuantityError
 from hubplugins.policy.grant import Grant
 from hubplugins.policy.model import Policy
 from hubplugins.policy.quantities import format_cpu, format_memory, millicores
+from hubplugins.policy.text import echo
 
 __all__ = ["PodResources", "check_pod", "effective_resources", "parse_quantity", "plain"]
 

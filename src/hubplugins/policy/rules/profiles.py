@@ -18,9 +18,10 @@ from typing import Any
 
 from slugify import slugify  # what KubeSpawner derives a missing slug with
 
-from hubplugins.policy.decision import Decision, echo
+from hubplugins.policy.decision import Decision
 from hubplugins.policy.errors import ConfigIssue, PolicyRefusal
 from hubplugins.policy.model import Policy
+from hubplugins.policy.text import echo, kind_of
 
 # user_options keys the policy reads besides the profile's own options
 RESOURCE_KEYS = frozenset({"cpu", "memory", "gpu", "resources"})
@@ -136,7 +137,7 @@ def _choose(
     names = ", ".join(p["slug"] for p in allowed) or "none"
     slug = options.get("profile")
     if "profile" in options and (not isinstance(slug, str) or not slug):
-        _refuse(f"profile must be a profile's slug (a string), not {_show(slug)}.")
+        _refuse(f"profile must be a profile's slug (a string), not {kind_of(slug)}.")
     if not slug:
         if not allowed:
             Decision.refuse(
@@ -195,7 +196,7 @@ def no_profile_option(options: Mapping[str, Any]) -> Decision:
     return Decision.refuse(
         "user_options",
         f"This hub has no server profiles to pick from; leave out the profile option "
-        f"(got {_show(options['profile'])}).",
+        f"(got {kind_of(options['profile'])}).",
         status=400,
     )
 
@@ -207,7 +208,7 @@ def _check_option(name: str, option: Mapping[str, Any], options: Mapping[str, An
     if name in options:
         if not isinstance(choice, str) or choice not in choices:
             listed = ", ".join(choices) or "none"
-            _refuse(f"Option {echo(name)}: {_show(choice)} is not a choice. Choices: {listed}.")
+            _refuse(f"Option {echo(name)}: {kind_of(choice)} is not a choice. Choices: {listed}.")
     if name + UNLISTED_SUFFIX not in options:
         if name not in options and not choices:
             _refuse(f"Option {echo(name)} has no default: give {name + UNLISTED_SUFFIX}.")
@@ -227,11 +228,3 @@ def _check_option(name: str, option: Mapping[str, Any], options: Mapping[str, An
     if pattern and re.fullmatch(pattern, free) is None:
         hint = unlisted.get("validation_regex_error") or f"it must match {pattern}"
         _refuse(f"Option {echo(name)}: {echo(free)} is not allowed: {hint}.")
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return echo(value)
-    return {type(None): "null", bool: "a boolean", list: "a list", dict: "an object"}.get(
-        type(value), type(value).__name__
-    )

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import re
 
-from hubplugins.policy.decision import Decision, echo
+from hubplugins.policy.decision import Decision
+from hubplugins.policy.text import echo
 
 __all__ = ["QUOTA_RULE", "quota_refusal"]
 

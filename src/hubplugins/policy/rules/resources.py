@@ -28,11 +28,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hubplugins.policy.decision import Decision, Usage, echo
+from hubplugins.policy.decision import Decision, Usage
 from hubplugins.policy.grant import Grant
 from hubplugins.policy.model import Policy
 from hubplugins.policy.quantities import format_cpu, format_memory
 from hubplugins.policy.rules.resources_text import Request
+from hubplugins.policy.text import echo
 
 __all__ = ["check_start", "grant"]
 

@@ -35,9 +35,10 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from hubplugins.policy.decision import Decision, echo
+from hubplugins.policy.decision import Decision
 from hubplugins.policy.errors import PolicyRefusal, QuantityError
 from hubplugins.policy.quantities import parse_cpu, parse_memory
+from hubplugins.policy.text import echo, kind_of
 
 __all__ = [
     "RESOURCE_KEYS",
@@ -138,21 +139,6 @@ def _resource_value(key: str, value: str, where: str, line: int) -> float | int:
     return int((number * 10**9).to_integral_value(ROUND_CEILING))
 
 
-def _kind(value: Any) -> str:
-    """What a JSON value is, for a message: ``a list``, ``null``, ``"abc"``, ``1.5``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, str):
-        return echo(value)
-    return echo(repr(value))
-
-
 def _option_gpu(value: Any) -> int:
     number: Any = value
     if isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
@@ -160,17 +146,17 @@ def _option_gpu(value: Any) -> int:
     elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
         number = int(value)
     if isinstance(number, bool) or not isinstance(number, int):
-        raise _bad(f"Invalid gpu: {_kind(value)} is not a whole number of GPUs (e.g. 1).")
+        raise _bad(f"Invalid gpu: {kind_of(value)} is not a whole number of GPUs (e.g. 1).")
     if number < 0:
         raise _bad(f"Invalid gpu: {number} must not be negative.")
     if number > MAX_GPUS:
-        raise _bad(f"Invalid gpu: {_kind(value)} is too large.")
+        raise _bad(f"Invalid gpu: {kind_of(value)} is too large.")
     return number
 
 
 def _option_memory(value: Any) -> int:
     if not _scalar(value):
-        raise _bad(f"Invalid memory: {_kind(value)} is not a memory quantity (e.g. 4G, 4Gi).")
+        raise _bad(f"Invalid memory: {kind_of(value)} is not a memory quantity (e.g. 4G, 4Gi).")
     try:
         num_bytes = parse_memory(value)
     except QuantityError as exc:
@@ -179,7 +165,7 @@ def _option_memory(value: Any) -> int:
     if bare and num_bytes < 2**20:
         shown = echo(str(value), 20)[1:-1]
         raise _bad(
-            f"Invalid memory: {_kind(value)} has no unit and would mean {num_bytes} bytes; "
+            f"Invalid memory: {kind_of(value)} has no unit and would mean {num_bytes} bytes; "
             f"write {shown}G (10^9 bytes) or {shown}Gi (2^30 bytes)."
         )
     return num_bytes
@@ -196,7 +182,7 @@ def _mapping(user_options: Any) -> Mapping[str, Any]:
         return {}
     if not isinstance(user_options, Mapping):
         raise _bad(
-            f"Invalid options: {_kind(user_options)} is not an object of option names "
+            f"Invalid options: {kind_of(user_options)} is not an object of option names "
             'to values (e.g. {"cpu": 2}).'
         )
     return user_options
@@ -220,7 +206,7 @@ def _parse_request(user_options: Any, *, extra_keys: Collection[str] = ()) -> Re
         resources = user_options["resources"]
         if not isinstance(resources, str):
             raise _bad(
-                f"Invalid resources: {_kind(resources)} is not text with one key=value a line."
+                f"Invalid resources: {kind_of(resources)} is not text with one key=value a line."
             )
         fields.update(_parse_resources_text(resources))
     for key, field_name, parse in (
@@ -241,14 +227,14 @@ def _parse_request(user_options: Any, *, extra_keys: Collection[str] = ()) -> Re
         kind = user_options["gpu_kind"]
         if not isinstance(kind, str) or len(kind) > 253 or not _RESOURCE.fullmatch(kind):
             raise _bad(
-                f"Invalid gpu_kind: {_kind(kind)} is not an extended resource name "
+                f"Invalid gpu_kind: {kind_of(kind)} is not an extended resource name "
                 "(e.g. nvidia.com/mig-1g.10gb)."
             )
         fields["gpu_kind"] = kind
     if "profile" in user_options:
         profile = user_options["profile"]
         if not isinstance(profile, str) or not profile:
-            raise _bad(f"Invalid profile: {_kind(profile)} is not a profile's slug.")
+            raise _bad(f"Invalid profile: {kind_of(profile)} is not a profile's slug.")
         fields["profile"] = profile
     return Request(**fields)
 
@@ -278,7 +264,7 @@ def read_request(user_options: Any, *, extra_keys: Collection[str] = ()) -> Deci
 
 def _option_cpu(value: Any) -> float:
     if not _scalar(value):
-        raise _bad(f"Invalid cpu: {_kind(value)} is not a number of cores (e.g. 2, 500m).")
+        raise _bad(f"Invalid cpu: {kind_of(value)} is not a number of cores (e.g. 2, 500m).")
     try:
         return parse_cpu(value)
     except QuantityError as exc:

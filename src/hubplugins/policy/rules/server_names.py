@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from hubplugins.policy.decision import Decision, echo
+from hubplugins.policy.decision import Decision
 from hubplugins.policy.model import Policy
+from hubplugins.policy.text import echo
 
 __all__ = ["RULE", "check_server_name", "suggest_name"]
 
