@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import secrets
 import textwrap
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
+from harness.oauth import sign_in
 from services.fake_github import FakeGitHub
 
 ORG = "bioimage-io"
@@ -70,23 +69,5 @@ def crypt_env() -> dict[str, str]:
     return {"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}
 
 
-def _with_query(url: str, **params: str) -> str:
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    query.update(params)
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-async def oauth_sign_in(
-    client: httpx.AsyncClient, login: str, start: str = "/hub/oauth_login"
-) -> httpx.Response:
-    """Walk the OAuth redirects as a browser would, picking ``login`` on GitHub.
-
-    Returns the hub's answer to the callback, redirects followed.
-    """
-    resp = await client.get(start, follow_redirects=False)
-    assert resp.status_code == 302, resp.text
-    authorize = _with_query(resp.headers["location"], login=login)
-    resp = await client.get(authorize, follow_redirects=False)
-    assert resp.status_code == 302, resp.text
-    return await client.get(resp.headers["location"], follow_redirects=True)
+# the sign-in walk is the harness's, for every provider
+oauth_sign_in = sign_in

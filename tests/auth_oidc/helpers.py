@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import textwrap
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
+from harness.oauth import sign_in
 from services.fake_oidc import FakeOIDC
 
 # e-INFRA-style entitlements (as helm-values/cerit.yaml maps them)
@@ -57,22 +56,5 @@ def populate(provider: FakeOIDC) -> None:
         provider.add_person(login, sub=f"{login}-0001", entitlements=entitlements)
 
 
-def _with_query(url: str, **params: str) -> str:
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    query.update(params)
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-async def oidc_sign_in(
-    client: httpx.AsyncClient, login: str, start: str = "/hub/oauth_login"
-) -> httpx.Response:
-    """Walk the redirects as a browser would, picking ``login`` at the provider.
-
-    Returns the hub's answer to the callback, redirects followed.
-    """
-    resp = await client.get(start, follow_redirects=False)
-    assert resp.status_code == 302, resp.text
-    resp = await client.get(_with_query(resp.headers["location"], login=login))
-    assert resp.status_code == 302, resp.text
-    return await client.get(resp.headers["location"], follow_redirects=True)
+# the sign-in walk is the harness's, for every provider
+oidc_sign_in = sign_in

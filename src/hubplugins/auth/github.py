@@ -28,11 +28,12 @@ from typing import Any
 from oauthenticator.github import GitHubOAuthenticator
 from oauthenticator.oauth2 import OAuthenticator
 from tornado import web
-from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.httpclient import HTTPClientError
 from traitlets import Set, Unicode, default, validate
 
 from hubplugins.auth.binding import IdentityBindingMixin
 from hubplugins.auth.groups import EVERYONE, GroupMapMixin, map_groups
+from hubplugins.auth.provider_fetch import OutageMixin
 from hubplugins.hub.refusals import refuse
 from hubplugins.policy.decision import Decision
 from hubplugins.policy.rules.sign_in import github_membership, github_sign_in_again
@@ -72,8 +73,10 @@ def _check_org_team(value: str, where: str) -> str:
     return value.strip()
 
 
-class GitHubAuthenticator(IdentityBindingMixin, GroupMapMixin, GitHubOAuthenticator):
+class GitHubAuthenticator(IdentityBindingMixin, GroupMapMixin, OutageMixin, GitHubOAuthenticator):
     """Sign in with GitHub; org and team memberships become JupyterHub groups."""
+
+    unavailable = GitHubUnavailable  # the provider's outage (see OutageMixin)
 
     admin_teams = Set(
         Unicode(),
@@ -180,19 +183,6 @@ class GitHubAuthenticator(IdentityBindingMixin, GroupMapMixin, GitHubOAuthentica
         if not login:
             raise ValueError("GitHub returned a user without a login")
         return str(login)
-
-    async def fetch(
-        self, req: HTTPRequest, label: str = "fetching", parse_json: bool = True, **kwargs: Any
-    ) -> Any:
-        """oauthenticator's fetch, with network and 5xx failures as :class:`GitHubUnavailable`."""
-        try:
-            return await super().fetch(req, label=label, parse_json=parse_json, **kwargs)
-        except HTTPClientError as e:
-            if e.code == 599 or e.code >= 500:
-                raise GitHubUnavailable(f"{label}: {e}") from e
-            raise
-        except (OSError, TimeoutError) as e:
-            raise GitHubUnavailable(f"{label}: {e}") from e
 
     async def update_auth_model(self, auth_model: dict[str, Any]) -> dict[str, Any]:
         auth_model = await super().update_auth_model(auth_model)

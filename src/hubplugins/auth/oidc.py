@@ -36,12 +36,13 @@ from typing import Any
 
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthLoginHandler, _deserialize_state, _serialize_state
-from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.httpclient import HTTPClientError
 from traitlets import Bool, Float, Unicode, default
 
 from hubplugins.auth.binding import IdentityBindingMixin
 from hubplugins.auth.groups import GroupMapMixin, map_groups
 from hubplugins.auth.oidc_keys import ProviderKeys, ProviderUnavailable
+from hubplugins.auth.provider_fetch import OutageMixin
 from hubplugins.hub.refusals import record, refuse
 from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.rules.oidc_claims import check_same_subject, claim_missing, token_refused
@@ -69,8 +70,10 @@ class OIDCLoginHandler(OAuthLoginHandler):
         super().authorize_redirect(*args, extra_params=extra, **kwargs)
 
 
-class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticator):
+class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, OutageMixin, GenericOAuthenticator):
     """Sign in with an OpenID Connect provider; claim values map to JupyterHub groups."""
+
+    unavailable = ProviderUnavailable  # the provider's outage (see OutageMixin)
 
     login_handler = OIDCLoginHandler
 
@@ -213,21 +216,6 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, GenericOAuthenticat
         if self._provider is None and self.issuer:
             self._provider = ProviderKeys(self.issuer, self._get_json)
         return self._provider
-
-    async def fetch(
-        self, req: HTTPRequest, label: str = "fetching", parse_json: bool = True, **kwargs: Any
-    ) -> Any:
-        """oauthenticator's fetch, with network and 5xx failures as :class:`ProviderUnavailable`."""
-        try:
-            return await super().fetch(req, label=label, parse_json=parse_json, **kwargs)
-        except HTTPClientError as e:
-            if e.code == 599 or e.code >= 500:
-                raise ProviderUnavailable(f"{label}: {e}") from e
-            raise
-        except (OSError, TimeoutError) as e:
-            raise ProviderUnavailable(f"{label}: {e}") from e
-        except ValueError as e:  # an answer that is not JSON
-            raise ProviderUnavailable(f"{label}: not JSON") from e
 
     async def _get_json(self, url: str, label: str) -> Any:
         return await self.httpfetch(
