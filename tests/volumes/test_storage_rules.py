@@ -1,4 +1,7 @@
-"""What ``storage`` decides, table-driven, on a stand-in spawner (no cluster).
+"""What ``storage`` does, table-driven, on a stand-in spawner (no cluster).
+
+The rules themselves are tabled in ``tests/policy/rules/test_volumes.py``;
+these cases check that the adapter reads the right records and acts on them.
 
 The stand-in holds what :mod:`hubplugins.spawner.storage` reads from KubeSpawner: the
 user, the server name, the saved volume name, the pod reflector's cache and a
@@ -7,6 +10,7 @@ user, the server name, the saved volume name, the pod reflector's cache and a
 
 from __future__ import annotations
 
+import json
 import logging
 from types import SimpleNamespace
 from typing import Any
@@ -41,6 +45,7 @@ class RecordingApi:
 
     def __init__(self, fail: int = 0, objects: dict[tuple[str, str], dict] | None = None) -> None:
         self.deleted: list[tuple[str, str]] = []
+        self.tries = 0
         self.fail = fail
         self.objects = objects or {}
 
@@ -60,6 +65,7 @@ class RecordingApi:
         return SimpleNamespace(items=[])
 
     async def _delete(self, kind: str, name: str) -> None:
+        self.tries += 1
         if self.fail:
             self.fail -= 1
             raise ApiException(status=500, reason="Internal Server Error")
@@ -154,11 +160,33 @@ DELETE_CASES = [
     DELETE_CASES,
     ids=[c[0] for c in DELETE_CASES],
 )
-async def test_delete_forever(case, section, server, claim, pods, deleted) -> None:
+async def test_delete_forever(case, section, server, claim, pods, deleted, caplog) -> None:
     other = SimpleNamespace(pvc_name=OTHER, _pvc_exists=True)
     sp = _spawner("ann", server, claim, pods, others={"other": other})
-    await storage.delete_forever(sp, _policy(**section))
-    assert sorted(sp.api.deleted) == sorted(deleted)
+    with caplog.at_level(logging.INFO, logger="test"):
+        await storage.delete_forever(sp, _policy(**section))
+    assert sp.api.deleted == deleted
+    assert _kept(caplog) == KEPT.get(case, [])
+
+
+# what each case logs as kept (claim, reason), in order; other cases keep nothing
+KEPT = {
+    "server-scope-keep": [(SERVER, "policy")],
+    "server-scope-never-user-volume": [(USER, "user volume"), (USER, "policy")],
+    "server-scope-still-mounted": [(SERVER, "mounted by another server")],
+    "user-scope-named-never": [(USER, "policy")],
+    "user-deleted-keep": [(USER, "policy")],
+}
+
+
+def _kept(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    events = []
+    for record in caplog.records:
+        _, sep, payload = record.getMessage().partition("hubplugins ")
+        event = json.loads(payload) if sep else {}
+        if event.get("event") == "volume_kept":
+            events.append((event["claim"], event["reason"]))
+    return events
 
 
 # (case, owner label on the volume, deleted): the owner is user 1's, made on first use
@@ -193,61 +221,35 @@ async def test_never_started_server_deletes_only_the_policys_name() -> None:
 
 
 async def test_delete_failure_is_raised_recorded_and_counted(monkeypatch) -> None:
-    monkeypatch.setattr(storage, "RETRY_DELAYS", (0.0, 0.0))
+    monkeypatch.setattr(storage, "DELETE_PATIENCE", 0.05)
     before = storage.metrics.VOLUME_DELETE_FAILURES._value.get()
-    sp = _spawner("bob", "lab", "claim-bob--lab", api=RecordingApi(fail=3))
+    sp = _spawner("bob", "lab", "claim-bob--lab", api=RecordingApi(fail=10**6))
     with pytest.raises(storage.VolumeDeleteError, match="claim-bob--lab"):
         await storage.delete_forever(sp, _policy())
-    assert storage.FAILED_DELETES["default/claim-bob--lab"]["attempts"] == 3
+    record = storage.FAILED_DELETES["default/claim-bob--lab"]
+    assert record["attempts"] == sp.api.tries >= 1
+    assert (record["claim"], record["error"]) == ("claim-bob--lab", "500 Internal Server Error")
     assert storage.metrics.VOLUME_DELETE_FAILURES._value.get() == before + 1
+    assert sp.api.deleted == []
     # a later delete that works clears the record
     sp = _spawner("bob", "lab", "claim-bob--lab")
     await storage.delete_forever(sp, _policy())
     assert "default/claim-bob--lab" not in storage.FAILED_DELETES
+    assert sp.api.deleted == [("pvc", "claim-bob--lab")]
 
 
-# (case, configured volumes, configured mounts, kept volume names, kept mount paths)
-MERGE_CASES = [
-    (
-        "configured-home-replaced",
-        [{"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}],
-        [{"name": "home", "mountPath": "/home/jovyan"}],
-        [storage.VOLUME_NAME],
-        ["/home/jovyan"],
-    ),
-    (
-        "other-volume-kept",
-        [{"name": "data", "persistentVolumeClaim": {"claimName": "shared-data"}}],
-        [{"name": "data", "mountPath": "/data"}],
-        ["data", storage.VOLUME_NAME],
-        ["/data", "/home/jovyan"],
-    ),
-    (
-        "same-path-dropped",
-        [{"name": "scratch", "emptyDir": {}}],
-        [{"name": "scratch", "mountPath": "/home/jovyan/"}],
-        ["scratch", storage.VOLUME_NAME],
-        ["/home/jovyan"],
-    ),
-    (
-        "repeated-start-idempotent",
-        [{"name": storage.VOLUME_NAME, "persistentVolumeClaim": {"claimName": "{pvc_name}"}}],
-        [{"name": storage.VOLUME_NAME, "mountPath": "/home/jovyan"}],
-        [storage.VOLUME_NAME],
-        ["/home/jovyan"],
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("case", "volumes", "mounts", "names", "paths"), MERGE_CASES, ids=[c[0] for c in MERGE_CASES]
-)
-def test_merge_volumes(case, volumes, mounts, names, paths) -> None:
-    new_volumes = [{"name": storage.VOLUME_NAME, "persistentVolumeClaim": {"claimName": "x"}}]
-    new_mounts = [{"name": storage.VOLUME_NAME, "mountPath": "/home/jovyan"}]
-    got_volumes, got_mounts = storage.merge_volumes(volumes, mounts, new_volumes, new_mounts)
-    assert [v["name"] for v in got_volumes] == names
-    assert [m["mountPath"] for m in got_mounts] == paths
+async def test_a_few_failed_tries_are_absorbed(monkeypatch, caplog) -> None:
+    # the backoff's shape, ten times faster: MIN_TRIES fit in its patience
+    fast = {k: v / 10 if k != "scale_factor" else v for k, v in storage.DELETE_BACKOFF.items()}
+    monkeypatch.setattr(storage, "DELETE_BACKOFF", fast)
+    monkeypatch.setattr(storage, "DELETE_PATIENCE", storage.DELETE_PATIENCE / 10)
+    api = RecordingApi(fail=storage.MIN_TRIES - 1)
+    sp = _spawner("cyd", "lab", "claim-cyd--lab", api=api)
+    with caplog.at_level(logging.INFO, logger="test"):
+        await storage.delete_forever(sp, _policy())
+    assert api.deleted == [("pvc", "claim-cyd--lab")] and api.tries == storage.MIN_TRIES
+    assert '"attempts": 5' in caplog.text
+    assert "default/claim-cyd--lab" not in storage.FAILED_DELETES
 
 
 def _start_spawner(

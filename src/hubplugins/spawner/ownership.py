@@ -28,12 +28,13 @@ another account's objects out of every delete.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from hubplugins.hub import identity, refusals
 from hubplugins.policy.decision import Decision
 from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.rules.identity import OWNER_LABEL, candidates, claim_verdict
+from hubplugins.policy.rules.volumes import FOREIGN, Seen, check_mount, may_delete
 from hubplugins.spawner import sshkeys, volume_names
 
 PVC, SECRET, POD = "persistentvolumeclaims", "secrets", "pods"
@@ -285,7 +286,7 @@ async def own_secret(spawner: Any, account: str | None = None) -> str | None:
 
 
 async def guard(spawner: Any) -> None:
-    """Refuse (409) to create a pod that mounts another account's volume."""
+    """Refuse (409) to create a pod that mounts another account's volume (:func:`check_mount`)."""
     claim = str(spawner.pvc_name)
     if claim == getattr(spawner, "_hubplugins_settled_claim", None):
         return  # checked by settle() in this start
@@ -294,34 +295,34 @@ async def guard(spawner: Any) -> None:
         return
     label = _labels(obj).get(OWNER_LABEL)
     account = owner(spawner)
-    if label == account:
-        return
     db, ns = spawner.user.db, spawner.namespace
-    if not label:
-        adopter = identity.adopted_by(db, PVC, ns, claim)
-        if adopter == spawner.user.id:
-            return
-        if adopter is None and spawner.orm_spawner is not None and spawner.orm_spawner.state:
+    seen = Seen(True, label, _adopted(spawner, PVC, claim) if not label else None)
+    orm_spawner = getattr(spawner, "orm_spawner", None)
+    has_state = orm_spawner is not None and bool(orm_spawner.state)
+    decision = check_mount(claim, account, seen, has_state=has_state)
+    if decision.allowed:
+        if decision.details.get("adopt"):
             # KubeSpawner's legacy-name lookup for an account with state from before
             identity.record_adoption(db, spawner.user.id, PVC, ns, claim)
             _log(spawner, "object_adopted", kind=PVC, name=claim, owner=account)
-            return
-    refused = Decision.refuse(
-        "identity.volume",
-        f"The volume {claim} belongs to another account; this server was not started. "
-        "Ask the hub administrators.",
-        status=409,
-        limit=claim,
-    )
-    raise _refuse(spawner, "pod", refused)
+        return
+    raise _refuse(spawner, "pod", decision)
 
 
 def _refuse(spawner: Any, event: str, refused: Decision | PolicyRefusal) -> Exception:
     return refusals.refuse(spawner.log, event, refused, user=spawner.user.name, server=spawner.name)
 
 
+def _adopted(spawner: Any, kind: str, name: str) -> Literal["us", "other"] | None:
+    """Which account the hub recorded as having adopted the unlabelled object, if any."""
+    adopter = identity.adopted_by(spawner.user.db, kind, spawner.namespace, name)
+    if adopter is None:
+        return None
+    return "us" if adopter == spawner.user.id else "other"
+
+
 async def deletable(spawner: Any, kind: str, names: list[str]) -> list[str]:
-    """Those of ``names`` this account may delete: ours, adopted by us, or gone already.
+    """Those of ``names`` this account may delete (:func:`may_delete`): ours, adopted, or gone.
 
     An unlabelled object counts as ours only where this account's saved state
     names it (or it adopted it); another account's is kept, with a log line.
@@ -330,23 +331,20 @@ async def deletable(spawner: Any, kind: str, names: list[str]) -> list[str]:
     saved = saved_claims(spawner) if kind == PVC else set()
     if kind == SECRET:
         saved = {n for n in names if await _legacy_secret_of(spawner, n)}
-    db, uid, ns = spawner.user.db, spawner.user.id, spawner.namespace
     keep = []
     for name in names:
         try:
             obj = await _read(spawner, kind, name)
         except Exception:
-            keep.append(name)  # the delete itself retries and reports
-            continue
-        if obj is None:
-            keep.append(name)
-            continue
-        label = _labels(obj).get(OWNER_LABEL)
-        adopter = identity.adopted_by(db, kind, ns, name) if not label else None
-        if label == account or adopter == uid or (not label and adopter is None and name in saved):
+            seen = Seen(True, unreadable=True)
+        else:
+            label = _labels(obj).get(OWNER_LABEL) if obj is not None else None
+            adopted = _adopted(spawner, kind, name) if obj is not None and not label else None
+            seen = Seen(obj is not None, label, adopted, saved=name in saved)
+        if may_delete(account, seen):
             keep.append(name)
         else:
-            _log(spawner, "volume_kept", claim=name, kind=kind, reason="another account's")
+            _log(spawner, "volume_kept", claim=name, kind=kind, reason=FOREIGN)
     return keep
 
 

@@ -108,14 +108,14 @@ async def undo_start(spawner: Any) -> None:
     spawner.created_by_start = []
     others = _others_active(spawner)
     claims = [name for kind, name in created if kind == PVC]
-    mounted = await storage._mounted_elsewhere(spawner, claims)
+    mounted = await storage.mounted_elsewhere(spawner, claims)
     for kind, name in reversed(created):
         if others and (kind == SECRET or name not in _own_claims(spawner)):
             reason = "another server of the user is active"
         elif name in mounted:
             reason = "mounted by another server"
         else:
-            if await storage._delete_with_retry(spawner, kind, name) and kind == PVC:
+            if await storage.delete_object(spawner, kind, name) and kind == PVC:
                 spawner._pvc_exists = False
             continue
         spawner.log.info("Keeping %s %s made by a refused start: %s", kind, name, reason)

@@ -25,7 +25,11 @@ user's volume, never one another server's pod still mounts); deleting the
 user (the default server's ``delete_forever``) deletes all of the user's
 volumes where ``delete_with_user`` says so, and their SSH key Secret.
 
-A failed delete is retried with backoff (:data:`RETRY_DELAYS`); when every try
+What to delete and what to keep is decided by :mod:`hubplugins.policy.rules.volumes`;
+this module reads what those rules need and does what they answer.
+
+A failed delete is tried again with KubeSpawner's backoff (JupyterHub's
+``exponential_backoff``) for :data:`DELETE_PATIENCE` seconds; when it still
 fails it is logged at ERROR as one JSON line (``"event":
 "volume_delete_failed"`` with the claim name), counted in
 ``hubplugins_volume_delete_failures_total``, kept in :data:`FAILED_DELETES`
@@ -40,17 +44,23 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import Any
 
 from hubplugins.hub import metrics
 from hubplugins.hub.lazy import lazy_classes
 from hubplugins.policy.model import Policy
+from hubplugins.policy.rules import volumes as rules
+from hubplugins.policy.rules.volumes import merge_volumes
 from hubplugins.spawner import ownership, pod_hook, sshkeys, volume_names
 
-VOLUME_NAME = "hubplugins-home"
-RETRY_DELAYS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
-"""Pauses between the tries of a delete (5 tries in all, about 4 s)."""
+VOLUME_NAME = rules.HOME_VOLUME
+DELETE_BACKOFF: dict[str, float] = {"start_wait": 0.25, "scale_factor": 2, "max_wait": 2.0}
+"""The pauses between the tries of a delete: up to 0.25 s, 0.5 s, 1 s, then 2 s (with jitter)."""
+DELETE_PATIENCE = 3.75
+"""Seconds a delete is tried for (the sum of the pauses above): 5 tries at least."""
+MIN_TRIES = 5
+"""Tries a delete gets at least within :data:`DELETE_PATIENCE` when each answer is quick."""
 FAILURES_PATH = r"/api/hubplugins/volume-failures"
 
 FAILED_DELETES: dict[str, dict[str, Any]] = {}
@@ -61,7 +71,7 @@ class VolumeDeleteError(RuntimeError):
     """A volume or key Secret could not be deleted after every retry."""
 
 
-# -- start ---------------------------------------------------------------------
+# -- what the hub's records say ----------------------------------------------------
 
 
 def _claims_of_other_servers(spawner: Any) -> set[str]:
@@ -74,18 +84,57 @@ def _claims_of_other_servers(spawner: Any) -> set[str]:
     return {str(state["pvc_name"]) for state in states if state.get("pvc_name")}
 
 
-def _free_server_claim(spawner: Any) -> str:
-    """The volume name of a server that has none yet, unused by the user's others.
+def _saved(spawner: Any) -> str | None:
+    """The volume name a loaded spawner saved, or None."""
+    return str(spawner.pvc_name) if getattr(spawner, "_pvc_exists", False) else None
 
-    A renamed server keeps its volume, whose name came from its old server
-    name; a new server given that old name must not get the same volume.
+
+def _user_claim_of(spawner: Any) -> str:
+    """The user's volume (``scope: user``), asked of :func:`rules.user_claim_of`."""
+    orm_spawners = getattr(getattr(spawner.user, "orm_user", None), "orm_spawners", None)
+    orm_default = orm_spawners.get("") if hasattr(orm_spawners, "get") else None
+    saved = (getattr(orm_default, "state", None) or {}).get("pvc_name")
+    default = _existing_spawner(spawner.user, "") if spawner.name else None
+    return rules.user_claim_of(
+        spawner.name or "",
+        own_saved=_saved(spawner),
+        default_loaded=_saved(default) if default is not None else None,
+        default_saved=str(saved) if saved else None,
+        by_name=volume_names.user_claim(spawner.user.name),
+    )
+
+
+def _existing_spawner(user: Any, name: str) -> Any:
+    """A spawner of ``user`` already in memory (never instantiated here)."""
+    spawners = getattr(user, "spawners", None)
+    return spawners.get(name) if hasattr(spawners, "get") else None
+
+
+def _own_claim(spawner: Any) -> str:
+    """The server's volume: its saved name, else the policy's (see :func:`rules.own_claim`)."""
+    by_name = volume_names.server_claim(spawner.user.name, spawner.name or "")
+    return rules.own_claim(_saved(spawner), by_name)
+
+
+def _other_claims(spawner: Any) -> Iterator[str]:
+    """Saved volume names of the user's named servers (for deleting the user).
+
+    A generator: the servers are loaded (maybe instantiated) only when read.
     """
-    name = volume_names.server_claim(spawner.user.name, spawner.name or "")
-    taken = _claims_of_other_servers(spawner)
-    candidate, n = name, 2
-    while candidate in taken:
-        candidate, n = f"{name}-{n}", n + 1
-    return candidate
+    user = spawner.user
+    names = list(getattr(getattr(user, "orm_user", None), "orm_spawners", {}) or {})
+    for name in names:
+        if not name:
+            continue
+        try:
+            other = user.spawners[name]
+        except Exception:  # a record that cannot be loaded holds no name we can trust
+            continue
+        if getattr(other, "_pvc_exists", False):
+            yield str(other.pvc_name)
+
+
+# -- start ---------------------------------------------------------------------
 
 
 def apply_storage(spawner: Any, policy: Policy) -> None:
@@ -103,10 +152,11 @@ def apply_storage(spawner: Any, policy: Policy) -> None:
     else:
         spawner.pvc_name_template = volume_names.SERVER_TEMPLATE
         if not spawner._pvc_exists:
-            spawner.pvc_name = _free_server_claim(spawner)
+            wanted = volume_names.server_claim(username, spawner.name or "")
+            spawner.pvc_name = rules.free_server_claim(wanted, _claims_of_other_servers(spawner))
     mount_path = volume_names.expand_mount_path(storage.mount_path, username)
-    volumes = [{"name": VOLUME_NAME, "persistentVolumeClaim": {"claimName": "{pvc_name}"}}]
-    mounts = [{"name": VOLUME_NAME, "mountPath": mount_path}]
+    volume, mount = rules.home_volume(mount_path)
+    volumes, mounts = [volume], [mount]
     if policy.ssh_keys:
         volumes.append(sshkeys.volume(username))
         mounts.append(sshkeys.volume_mount(mount_path))
@@ -114,70 +164,6 @@ def apply_storage(spawner: Any, policy: Policy) -> None:
         spawner.volumes, spawner.volume_mounts, volumes, mounts
     )
     _chain_prepare(spawner, policy)
-
-
-def merge_volumes(
-    volumes: Iterable[dict[str, Any]] | dict[str, Any],
-    mounts: Iterable[dict[str, Any]] | dict[str, Any],
-    new_volumes: list[dict[str, Any]],
-    new_mounts: list[dict[str, Any]],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Configured volumes and mounts with the policy's in place of the home volume.
-
-    Dropped: volumes named like the policy's, volumes of ``{pvc_name}`` (the
-    configured home), and mounts of dropped volumes or at a path the policy
-    mounts.
-    """
-    if isinstance(volumes, dict):  # KubeSpawner also takes {key: volume}
-        volumes = volumes.values()
-    if isinstance(mounts, dict):
-        mounts = mounts.values()
-    ours = {v["name"] for v in new_volumes}
-    paths = {m["mountPath"].rstrip("/") for m in new_mounts}
-    dropped: set[str] = set()
-    kept_volumes = []
-    for vol in volumes:
-        claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
-        if vol.get("name") in ours or claim == "{pvc_name}":
-            dropped.add(vol.get("name", ""))
-        else:
-            kept_volumes.append(vol)
-    kept_mounts = [
-        m
-        for m in mounts
-        if m.get("name") not in dropped
-        and m.get("name") not in ours
-        and str(m.get("mountPath", "")).rstrip("/") not in paths
-    ]
-    return kept_volumes + new_volumes, kept_mounts + new_mounts
-
-
-def _user_claim_of(spawner: Any) -> str:
-    """The user's volume: the default server's saved name, else the name from the user.
-
-    The default server's name is read from its saved state in the hub's
-    database, so every server of the user agrees on it whether or not the
-    default server is loaded, and it survives a rename of the user.
-    """
-    if not spawner.name:
-        if getattr(spawner, "_pvc_exists", False):
-            return str(spawner.pvc_name)
-    else:
-        default = _existing_spawner(spawner.user, "")
-        if default is not None and getattr(default, "_pvc_exists", False):
-            return str(default.pvc_name)
-        orm_spawners = getattr(getattr(spawner.user, "orm_user", None), "orm_spawners", None)
-        orm_default = orm_spawners.get("") if hasattr(orm_spawners, "get") else None
-        saved = (getattr(orm_default, "state", None) or {}).get("pvc_name")
-        if saved:
-            return str(saved)
-    return volume_names.user_claim(spawner.user.name)
-
-
-def _existing_spawner(user: Any, name: str) -> Any:
-    """A spawner of ``user`` already in memory (never instantiated here)."""
-    spawners = getattr(user, "spawners", None)
-    return spawners.get(name) if hasattr(spawners, "get") else None
 
 
 def configured_pod_hook(spawner: Any) -> Any:
@@ -218,119 +204,80 @@ async def prepare(spawner: Any, policy: Policy) -> None:
 # -- delete --------------------------------------------------------------------
 
 
+def _plan(spawner: Any, policy: Policy, own: str) -> rules.VolumePlan:
+    """What the policy says goes: with a named server, or (the default server's) with the user."""
+    user_claim = volume_names.user_claim(spawner.user.name)
+    delete_pvc = bool(spawner.delete_pvc)
+    if not spawner.name:
+        others = _other_claims(spawner)
+        return rules.user_delete(policy.storage, own, user_claim, others, delete_pvc=delete_pvc)
+    return rules.server_delete(
+        policy.storage,
+        own,
+        user_volumes=(user_claim, _user_claim_of(spawner)),
+        others_saved=_claims_of_other_servers(spawner),
+        delete_pvc=delete_pvc,
+    )
+
+
 async def delete_forever(spawner: Any, policy: Policy) -> None:
     """Delete what the policy says goes with this server (or, for the default one, the user)."""
-    storage = policy.storage
-    username = spawner.user.name
-    user_claim = volume_names.user_claim(username)
     own = _own_claim(spawner)
-    claims: list[str] = []
-    if spawner.name:
-        # a named server is deleted; the user's own volume never goes with it
-        if storage.scope == "server" and storage.delete_with_server:
-            if own in (user_claim, _user_claim_of(spawner)):
-                _log(spawner, "volume_kept", claim=own, reason="user volume")
-            elif own in _claims_of_other_servers(spawner):
-                _log(spawner, "volume_kept", claim=own, reason="another server's volume")
-            else:
-                claims.append(own)
-    elif storage.delete_with_user:
-        # the default server is deleted only with its user
-        claims = [own, user_claim, *_other_claims(spawner)]
-    if not spawner.delete_pvc:  # KubeSpawner's own switch still holds
-        claims = []
-    claims = await ownership.deletable(spawner, ownership.PVC, list(dict.fromkeys(claims)))
-    kept = await _mounted_elsewhere(spawner, claims)
-    for claim in kept:
-        _log(spawner, "volume_kept", claim=claim, reason="mounted by another server")
-    failures: list[str] = []
-    for claim in claims:
-        if claim in kept:
-            continue
-        if not await _delete_with_retry(spawner, "persistentvolumeclaims", claim):
-            failures.append(claim)
+    plan = _plan(spawner, policy, own)
+    _log_kept(spawner, plan.kept)
+    claims = await ownership.deletable(spawner, ownership.PVC, list(plan.delete))
+    unmounted = rules.keep_mounted(claims, await mounted_elsewhere(spawner, claims))
+    _log_kept(spawner, unmounted.kept)
+    failures = [c for c in unmounted.delete if not await delete_object(spawner, ownership.PVC, c)]
     if not spawner.name:
         # the account's own key Secret, never another account's of the same name
         own_key = await ownership.own_secret(spawner)
         names = [own_key] if own_key else []
         names += await ownership.deletable(
-            spawner, ownership.SECRET, [volume_names.ssh_secret(username)]
+            spawner, ownership.SECRET, [volume_names.ssh_secret(spawner.user.name)]
         )
         for name in dict.fromkeys(names):
-            if not await _delete_with_retry(spawner, "secrets", name):
+            if not await delete_object(spawner, ownership.SECRET, name):
                 failures.append(name)
-    if not claims:
-        _log(spawner, "volume_kept", claim=own, reason="policy")
+    _log_kept(spawner, rules.kept_by_policy(own, claims))
     if failures:
         raise VolumeDeleteError(
             f"Could not delete {', '.join(failures)} of {spawner._log_name}: still there"
         )
 
 
-def _own_claim(spawner: Any) -> str:
-    """The server's volume: its saved name, else the policy's (never the configured template's).
-
-    A server that never saved a name never made a volume under the configured
-    ``pvc_name_template``; expanding that template could name another
-    server's volume.
-    """
-    if getattr(spawner, "_pvc_exists", False):
-        return str(spawner.pvc_name)
-    return volume_names.server_claim(spawner.user.name, spawner.name or "")
+def _log_kept(spawner: Any, kept: tuple[rules.Kept, ...]) -> None:
+    for item in kept:
+        _log(spawner, "volume_kept", claim=item.claim, reason=item.reason)
 
 
-def _other_claims(spawner: Any) -> list[str]:
-    """Saved volume names of the user's named servers (for deleting the user)."""
-    user = spawner.user
-    names = list(getattr(getattr(user, "orm_user", None), "orm_spawners", {}) or {})
-    claims = []
-    for name in names:
-        if not name:
-            continue
-        try:
-            other = user.spawners[name]
-        except Exception:  # a record that cannot be loaded holds no name we can trust
-            continue
-        if getattr(other, "_pvc_exists", False):
-            claims.append(str(other.pvc_name))
-    return claims
-
-
-async def _mounted_elsewhere(spawner: Any, claims: list[str]) -> set[str]:
+async def mounted_elsewhere(spawner: Any, claims: list[str]) -> frozenset[str]:
     """Claims that a pod of another server still mounts (from the pod reflector)."""
     if not claims:
-        return set()
+        return frozenset()
     try:
         await spawner._start_watching_pods()
     except Exception:
         spawner.log.warning("Pod list unavailable; checking volumes against no pods")
     reflector = spawner.pod_reflector
     pods = dict(reflector.pods) if reflector is not None else {}
-    in_use = set()
-    for pod in pods.values():
-        meta = pod.get("metadata") or {}
-        if meta.get("namespace") != spawner.namespace or meta.get("name") == spawner.pod_name:
-            continue
-        for vol in (pod.get("spec") or {}).get("volumes") or []:
-            source = vol.get("persistentVolumeClaim") or vol.get("persistent_volume_claim") or {}
-            claim = source.get("claimName") or source.get("claim_name")
-            if claim in claims:
-                in_use.add(claim)
-    return in_use
+    return rules.mounted_elsewhere(claims, pods.values(), spawner.namespace, spawner.pod_name)
 
 
-async def _delete_with_retry(spawner: Any, resource: str, name: str) -> bool:
-    """Delete one object, retrying; True once it is gone (404 counts as gone)."""
+async def delete_object(spawner: Any, resource: str, name: str) -> bool:
+    """Delete one object, tried again with backoff; True once it is gone (404 counts as gone)."""
+    from jupyterhub.utils import exponential_backoff
     from kubernetes_asyncio.client.rest import ApiException
 
     call = (
         spawner.api.delete_namespaced_persistent_volume_claim
-        if resource == "persistentvolumeclaims"
+        if resource == ownership.PVC
         else spawner.api.delete_namespaced_secret
     )
     key = f"{spawner.namespace}/{name}"
-    error = ""
-    for attempt, pause in enumerate((*RETRY_DELAYS, None), start=1):
+    tries: list[str] = []  # the error of each try ("" once it is gone)
+
+    async def gone() -> bool:
         error = ""
         try:
             await asyncio.wait_for(
@@ -341,25 +288,36 @@ async def _delete_with_retry(spawner: Any, resource: str, name: str) -> bool:
                 error = f"{e.status} {e.reason}"
         except (TimeoutError, OSError) as e:
             error = f"{type(e).__name__}: {e}"
-        if not error:
-            FAILED_DELETES.pop(key, None)
-            if resource == "persistentvolumeclaims":
-                _log(spawner, "volume_deleted", claim=name, attempts=attempt)
-            return True
-        if pause is None:
-            break
-        spawner.log.warning("Deleting %s %s failed (%s); retrying", resource, key, error)
-        await asyncio.sleep(pause)
+        tries.append(error)
+        if error:
+            spawner.log.warning("Deleting %s %s failed (%s); retrying", resource, key, error)
+        return not error
+
+    try:
+        await exponential_backoff(
+            gone,
+            f"Could not delete {resource} {key}",
+            timeout=DELETE_PATIENCE,
+            timeout_tolerance=0,
+            **DELETE_BACKOFF,
+        )
+    except TimeoutError:
+        pass
+    else:
+        FAILED_DELETES.pop(key, None)
+        if resource == ownership.PVC:
+            _log(spawner, "volume_deleted", claim=name, attempts=len(tries))
+        return True
     record = {
         "event": "volume_delete_failed",
         "kind": resource,
         "namespace": spawner.namespace,
         "name": name,
-        "claim": name if resource == "persistentvolumeclaims" else None,
+        "claim": name if resource == ownership.PVC else None,
         "user": spawner.user.name,
         "server": spawner.name or "",
-        "attempts": len(RETRY_DELAYS) + 1,
-        "error": error,
+        "attempts": len(tries),
+        "error": tries[-1],
         "time": time.time(),
     }
     FAILED_DELETES[key] = record
