@@ -44,7 +44,7 @@ DYNAMIC = {
         f"manifest.{kind}" for kind in ("cpu", "memory", "gpu", "extended", "quantity")
     ),
     # a profile's resources over the caps, re-worded: the caps' own rule ids
-    ("spawner/policy_spawner.py", "decision.rule"): (),
+    ("policy/rules/start.py", "capped.rule"): (),
 }
 # functions that call Decision.refuse with the rule they are given:
 # (module, function) -> (position of the rule argument, default rule, default status)

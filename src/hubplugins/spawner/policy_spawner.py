@@ -48,15 +48,11 @@ from hubplugins.policy.rules.gpu_pool import GpuPool
 from hubplugins.policy.rules.named_servers import check_rename
 from hubplugins.policy.rules.profiles import (
     SLUG_RULE,
-    UNLISTED_SUFFIX,
     allowed_profile_list,
-    choose_profile,
-    no_profile_option,
     usable_saved_options,
 )
-from hubplugins.policy.rules.resources import check_start
-from hubplugins.policy.rules.resources_text import Request, options_object, read_request
-from hubplugins.policy.text import echo
+from hubplugins.policy.rules.resources_text import options_object
+from hubplugins.policy.rules.start import Choice, choose, grant_start
 from hubplugins.spawner import (
     gpu_line,
     ownership,
@@ -286,31 +282,24 @@ class PolicySpawner(KubeSpawner):
         try:
             if new_named:
                 self._check_new_name()
-            options = dict(options_object(options).enforce().details["options"])
             base = await self._profile_list_for(self)
-            option_names: set[str] = set()
+            initialized = self._get_initialized_profile_list(base) if base else []
+            # ask one: what the start asks for
+            choice: Choice = choose(policy, options, initialized).enforce().details["choice"]
             if base:
-                initialized = self._get_initialized_profile_list(base)
-                chosen = choose_profile(policy, options, initialized).enforce()
-                profile = chosen.details["profile"]
-                for name in profile.get("profile_options") or {}:
-                    option_names.update({name, name + UNLISTED_SUFFIX})
-                self.profile_list = allowed_profile_list(policy, initialized)
-            else:
-                no_profile_option(options).enforce()
-            request = read_request(options, extra_keys=option_names).enforce().details["request"]
+                self.profile_list = [dict(p) for p in choice.allowed]
             before = self._resource_traits(policy)
             try:
-                await super().load_user_options()
+                await super().load_user_options()  # KubeSpawner applies the chosen profile
             finally:
                 self.profile_list = base
-            base_request = self._profile_resources(policy, before)
+            set_by_profile = self._set_by_profile(policy, before)
             # the last await before the checks: from here to the reservation, none
             pods = await pool_sync.live_pods(self)
             usage = self._usage(policy, pods)
-            decision = check_start(policy, usage, request, base_request, server_name=self.name)
-            decision.enforce()
-            grant: Grant = decision.details["grant"]
+            # ask two: what it is granted
+            decision = grant_start(policy, usage, choice, set_by_profile, server_name=self.name)
+            grant: Grant = decision.enforce().details["grant"]
             self._pool_counts = {}
             self._pool_demand = gpu_line.reserve_or_queue(self, policy, grant, pods)
             if self._pool_demand:
@@ -397,34 +386,10 @@ class PolicySpawner(KubeSpawner):
             "gpu": int(gpu) if gpu is not None else None,
         }
 
-    def _profile_resources(self, policy: Policy, before: dict[str, Any]) -> Request | None:
-        """What the applied profile set, as the base the user's request builds on.
-
-        A profile's ``kubespawner_override`` is capped like a request: one that
-        sets more than the user's policy allows makes the profile unusable for
-        them, with a message naming the profile.
-        """
+    def _set_by_profile(self, policy: Policy, before: dict[str, Any]) -> dict[str, Any]:
+        """The resource traits the applied profile changed, as :class:`Request` fields."""
         after = self._resource_traits(policy)
-        changed = {k: v for k, v in after.items() if v != before[k] and v is not None}
-        if not changed:
-            return None
-        base = Request(**changed)
-        try:
-            check_start(policy, Usage(), base, server_name=self.name).enforce()
-        except PolicyRefusal as refusal:
-            slug = (self.user_options or {}).get("profile") or "default"
-            decision = refusal.decision
-            raise PolicyRefusal(
-                Decision.refuse(
-                    decision.rule,
-                    f"Profile {echo(str(slug))} asks for more than your groups allow: "
-                    f"{decision.message}",
-                    status=decision.status,
-                    limit=decision.limit,
-                    usage=decision.usage,
-                )
-            ) from None
-        return base
+        return {k: v for k, v in after.items() if v != before[k] and v is not None}
 
     def _apply_grant(self, policy: Policy, grant: Grant, usage: Usage) -> None:
         self._grant = grant
