@@ -30,7 +30,7 @@ from hubplugins.policy.profile_overrides import profile_override_issues
 from hubplugins.policy.rules.named_servers import check_new_named_server
 from hubplugins.policy.rules.profiles import profile_slug_issues
 from hubplugins.policy.rules.server_names import check_server_name
-from hubplugins.policy.table import PolicyTable, load_yaml
+from hubplugins.policy.table import PolicyTable
 
 __all__ = [
     "SETUP_STEPS",
@@ -174,15 +174,7 @@ class HubPolicy(LoggingConfigurable):
             if self.policy:
                 issue = ConfigIssue("", "set HubPolicy.policy or HubPolicy.policy_file, not both")
                 raise PolicyConfigError([issue], "HubPolicy")
-            source = self.policy_file
-            try:
-                with open(self.policy_file, encoding="utf-8") as f:
-                    raw = load_yaml(f.read(), source)
-            except OSError as exc:
-                raise PolicyConfigError(
-                    [ConfigIssue("", f"cannot read the policy file: {exc.strerror}")], source
-                ) from None
-            return PolicyTable.from_dict(raw, source=source)
+            return PolicyTable.from_file(self.policy_file)
         return PolicyTable.from_dict(self.policy, source=source)
 
 

@@ -34,7 +34,7 @@ from hubplugins.lifecycle.hubapi import HubAPI, HubAPIError
 from hubplugins.lifecycle.notify import send_notice
 from hubplugins.policy.rules.idle import Action, Skip, needs_stopped_servers, plan_user
 from hubplugins.policy.rules.notices import Notice, plan_notices
-from hubplugins.policy.table import PolicyTable, load_yaml
+from hubplugins.policy.table import PolicyTable
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -94,8 +94,7 @@ class PolicySource:
             return self._table
         mtime = Path(self.path).stat().st_mtime
         if self._table is None or mtime != self._mtime:
-            text = Path(self.path).read_text(encoding="utf-8")
-            self._table = PolicyTable.from_dict(load_yaml(text, self.path), source=self.path)
+            self._table = PolicyTable.from_file(self.path)
             self._mtime = mtime
         return self._table
 

@@ -245,7 +245,14 @@ class PolicyTable:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> PolicyTable:
-        return cls.from_yaml(Path(path).read_text(encoding="utf-8"), source=str(path))
+        """The one way a policy file is read: YAML, validated; unreadable is a config error too."""
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            issue = ConfigIssue("", f"cannot read the policy file: {exc.strerror}")
+            raise PolicyConfigError([issue], source) from None
+        return cls.from_yaml(text, source=source)
 
     def resolve(self, groups: Iterable[str]) -> Policy:
         """The policy of a user in ``groups``; groups not in the table are ignored."""
