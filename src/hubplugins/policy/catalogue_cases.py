@@ -172,8 +172,8 @@ def resources_line() -> Decision:
 
 def pool_exhausted() -> Decision:
     pool = GpuPool({GPU: 4})
-    pool.reserve("bob/nb1", GPU, 4)
-    return pool.reserve("alice/nb1", GPU, 1)
+    pool.reserve("bob/nb1", {GPU: 4})
+    return pool.reserve("alice/nb1", {GPU: 1})
 
 
 def pool_not_counted() -> Decision:

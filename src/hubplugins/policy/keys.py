@@ -12,6 +12,7 @@ parsers, merge rules and defaults of :mod:`hubplugins.policy.table`, the
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -185,9 +186,14 @@ def values_of(policy: Policy) -> dict[str, Any]:
     return {k.path: values[k.path] for k in KEYS if k.shown or values[k.path] != k.default}
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
 def _construct(cls: type, values: Mapping[str, Any]) -> Any:
     """``cls`` (a dataclass of the model) from nested ``values``, its parts built first."""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     arguments = {}
     for item in dataclasses.fields(cls):
         if item.name not in values:

@@ -125,10 +125,10 @@ def test_the_pod_holds_only_the_granted_kind(held, allowed) -> None:
 
 def test_each_kind_is_a_pool_of_its_own() -> None:
     pool = GpuPool({GPU: 1, MIG: 2})
-    assert pool.reserve("a/", GPU, 1).allowed
-    assert not pool.reserve("b/", GPU, 1).allowed
-    assert pool.reserve("b/", MIG, 2).allowed
-    refused = pool.reserve("c/", MIG, 1)
+    assert pool.reserve("a/", {GPU: 1}).allowed
+    assert not pool.reserve("b/", {GPU: 1}).allowed
+    assert pool.reserve("b/", {MIG: 2}).allowed
+    refused = pool.reserve("c/", {MIG: 1})
     assert not refused.allowed and f"2 of the 2 {MIG} GPUs" in refused.message
 
 

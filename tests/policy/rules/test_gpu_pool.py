@@ -121,3 +121,47 @@ def test_every_listed_resource_has_its_own_capacity() -> None:
     assert pool.reserve("b/", {AMD: 1}, pod="ns/b").allowed
     assert not pool.reserve("c/", {AMD: 1}, pod="ns/c", pods={"ns/z": {}}).allowed
     assert pool.in_use(AMD) == 2 and pool.in_use(GPU) == 1
+
+
+# -- GPU pool --------------------------------------------------------------------
+
+
+def test_gpu_pool_first_come_first_served() -> None:
+    pool = GpuPool({"nvidia.com/gpu": 4})
+    assert pool.reserve("alice/a", {"nvidia.com/gpu": 3}).allowed
+    refused = pool.reserve("bob/b", {"nvidia.com/gpu": 2})
+    assert (refused.allowed, refused.status, refused.rule) == (False, 409, "cluster.gpu_pool")
+    assert "GPU pool exhausted: 3 of the 4 nvidia.com/gpu GPUs" in refused.message
+    assert pool.in_use() == 3
+    assert pool.release("alice/a") == 3
+    ok = pool.reserve("bob/b", {"nvidia.com/gpu": 2})
+    assert ok.allowed and ok.details["in_use"] == 2 and ok.details["size"] == 4
+
+
+def test_gpu_pool_rereserve_replaces() -> None:
+    pool = GpuPool({GPU: 4})
+    assert pool.reserve("a", {GPU: 4}).allowed
+    assert pool.reserve("a", {GPU: 2}).allowed  # its own GPUs do not count against it
+    assert pool.in_use() == 2
+    assert pool.reserve("a", {GPU: 0}).allowed
+    assert pool.in_use() == 0 and not pool.reservations
+
+
+def test_gpu_pool_unlisted_resource_is_uncapped() -> None:
+    pool = GpuPool({"nvidia.com/gpu": 1})
+    assert pool.reserve("a", {"amd.com/gpu": 10}).allowed
+    assert pool.in_use("amd.com/gpu") == 10
+    assert pool.available("amd.com/gpu") is None
+
+
+def test_gpu_pool_restore_beyond_capacity() -> None:
+    pool = GpuPool({GPU: 1})
+    pool.restore("a", {GPU: 2})
+    assert pool.in_use() == 2 and pool.available() == 0
+    assert not pool.reserve("b", {GPU: 1}).allowed
+    assert pool.release("missing") == 0
+
+
+def test_gpu_pool_rejects_a_negative_count() -> None:
+    pool = GpuPool({GPU: 4})
+    assert pool.reserve("a", {GPU: -1}).status == 400

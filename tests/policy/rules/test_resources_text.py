@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from hubplugins.policy.errors import PolicyRefusal
-from hubplugins.policy.rules.gpu_pool import GpuPool
 from hubplugins.policy.rules.resources_text import Request, read_request
 
 
@@ -125,49 +124,3 @@ def test_parse_request_refuses(options: Any, fragment: str) -> None:
 
 def test_extra_keys_are_allowed() -> None:
     assert requested({"image": "x"}, extra_keys={"image"}) == Request()
-
-
-# -- GPU pool --------------------------------------------------------------------
-
-
-def test_gpu_pool_first_come_first_served() -> None:
-    pool = GpuPool({"nvidia.com/gpu": 4})
-    assert pool.reserve("alice/a", "nvidia.com/gpu", 3).allowed
-    refused = pool.reserve("bob/b", "nvidia.com/gpu", 2)
-    assert (refused.allowed, refused.status, refused.rule) == (False, 409, "cluster.gpu_pool")
-    assert "GPU pool exhausted: 3 of the 4 nvidia.com/gpu GPUs" in refused.message
-    assert pool.in_use() == 3
-    assert pool.release("alice/a") == 3
-    ok = pool.reserve("bob/b", "nvidia.com/gpu", 2)
-    assert ok.allowed and ok.details["in_use"] == 2 and ok.details["size"] == 4
-
-
-def test_gpu_pool_rereserve_replaces() -> None:
-    pool = GpuPool(4)
-    assert pool.reserve("a", 4).allowed
-    assert pool.reserve("a", 2).allowed  # its own GPUs do not count against it
-    assert pool.in_use() == 2
-    assert pool.reserve("a", 0).allowed
-    assert pool.in_use() == 0 and not pool.reservations
-
-
-def test_gpu_pool_unlisted_resource_is_uncapped() -> None:
-    pool = GpuPool({"nvidia.com/gpu": 1})
-    assert pool.reserve("a", "amd.com/gpu", 10).allowed
-    assert pool.in_use("amd.com/gpu") == 10
-    assert pool.available("amd.com/gpu") is None
-
-
-def test_gpu_pool_restore_beyond_capacity() -> None:
-    pool = GpuPool(1)
-    pool.restore("a", None, 2)
-    assert pool.in_use() == 2 and pool.available() == 0
-    assert not pool.reserve("b", 1).allowed
-    assert pool.release("missing") == 0
-
-
-def test_gpu_pool_rejects_negative_and_ambiguous_calls() -> None:
-    pool = GpuPool(4)
-    assert pool.reserve("a", -1).status == 400
-    with pytest.raises(TypeError):
-        pool.reserve("a", "nvidia.com/gpu")

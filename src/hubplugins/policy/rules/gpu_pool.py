@@ -62,18 +62,13 @@ def not_synced(resource: str) -> Decision:
 class GpuPool:
     """Reservations and pods against per-resource capacities.
 
-    ``GpuPool({"nvidia.com/gpu": 4})`` or ``GpuPool(4)`` (for
-    ``nvidia.com/gpu``); ``GpuPool(None)`` or ``{}`` caps nothing but still
-    counts. ``pods`` arguments are ``{"namespace/name": {resource: count}}``
+    ``GpuPool({"nvidia.com/gpu": 4})``; ``GpuPool()`` or ``{}`` caps nothing
+    but still counts. ``pods`` arguments are ``{"namespace/name": {resource: count}}``
     of the live pods (None: no pod known).
     """
 
-    def __init__(self, capacity: Mapping[str, int] | int | None = None) -> None:
-        if capacity is None:
-            capacity = {}
-        elif isinstance(capacity, int):
-            capacity = {DEFAULT_GPU_RESOURCE: capacity}
-        self.capacity: Mapping[str, int] = MappingProxyType(dict(capacity))
+    def __init__(self, capacity: Mapping[str, int] | None = None) -> None:
+        self.capacity: Mapping[str, int] = MappingProxyType(dict(capacity or {}))
         self._reserved: dict[str, Reservation] = {}
 
     def in_use(
@@ -120,23 +115,19 @@ class GpuPool:
     def reserve(
         self,
         server_id: str,
-        resource: str | int | Mapping[str, int],
-        count: int | None = None,
+        demand: Mapping[str, int],
         *,
         pod: str | None = None,
         pods: PodHoldings | None = None,
     ) -> Decision:
-        """Reserve GPUs for ``server_id``, replacing what it held before.
-
-        ``reserve(server_id, count)`` uses ``nvidia.com/gpu``;
-        ``reserve(server_id, resource, count)`` names the resource;
-        ``reserve(server_id, {resource: count, ...})`` reserves several. ``pod``
+        """Reserve ``demand`` (``{resource: count}``) for ``server_id``, replacing what it
+        held before. ``pod``
         is the key of the pod that will hold them: a pod of that name already
         in ``pods`` (an earlier pod of the same server) is replaced, not added.
         Allowed decisions carry ``in_use``, ``size`` and ``resource`` of the
         first resource asked for in ``details``.
         """
-        demand = _demand(resource, count)
+        demand = {str(k): int(v) for k, v in demand.items()}
         for n in demand.values():
             if n < 0:
                 return Decision.refuse(RULE, f"Invalid GPU count {n}.", status=400)
@@ -175,17 +166,13 @@ class GpuPool:
     def restore(
         self,
         server_id: str,
-        resource: str | int | Mapping[str, int] | None,
-        count: int | None = None,
+        demand: Mapping[str, int],
         *,
         pod: str | None = None,
     ) -> None:
         """Record a reservation that already exists (a running server found after a
         hub restart), even beyond the capacity."""
-        if resource is None:
-            resource = DEFAULT_GPU_RESOURCE
-        demand = {k: max(v, 0) for k, v in _demand(resource, count).items()}
-        self._set(server_id, demand, pod)
+        self._set(server_id, {str(k): max(int(v), 0) for k, v in demand.items()}, pod)
 
     def release(self, server_id: str) -> int:
         """Free what ``server_id`` reserved; returns the number of GPUs freed."""
@@ -197,15 +184,3 @@ class GpuPool:
         kept = {k: v for k, v in demand.items() if v}
         if kept:
             self._reserved[server_id] = Reservation(MappingProxyType(kept), pod)
-
-
-def _demand(resource: str | int | Mapping[str, int], count: int | None) -> dict[str, int]:
-    if isinstance(resource, Mapping):
-        if count is not None:
-            raise TypeError("reserve(server_id, {resource: count}) takes no count")
-        return {str(k): int(v) for k, v in resource.items()}
-    if count is None:
-        if isinstance(resource, str):
-            raise TypeError("reserve(server_id, count) or reserve(server_id, resource, count)")
-        return {DEFAULT_GPU_RESOURCE: int(resource)}
-    return {str(resource): int(count)}
