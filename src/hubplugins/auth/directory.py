@@ -29,6 +29,7 @@ from hubplugins.auth.ldap_names import (
 )
 from hubplugins.auth.ldap_pool import UNAVAILABLE, WorkerPool
 from hubplugins.hub.refusals import refuse
+from hubplugins.hub.trait_help import example, trait_help
 from hubplugins.policy.rules.sign_in import account_revoked, name_reused
 
 UNAVAILABLE_MESSAGE = (
@@ -48,156 +49,83 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
     server_urls = List(
         Unicode(),
         config=True,
-        help="""
-        Directory servers, tried in order (failover): ``ldaps://host:636`` or
-        ``ldap://host:389`` (StartTLS unless ``allow_plaintext``). Required:
-        empty (the default) stops the hub at start.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.server_urls = [
-                "ldaps://dc1.ad.example.org",
-                "ldaps://dc2.ad.example.org",
-            ]
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  server_urls:
-                    - ldaps://dc1.ad.example.org
-                    - ldaps://dc2.ad.example.org
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Directory servers, tried in order (failover): ``ldaps://host:636`` or
+            ``ldap://host:389`` (StartTLS unless ``allow_plaintext``). Required:
+            empty (the default) stops the hub at start.
+            """,
+            example(
+                "DirectoryAuthenticator",
+                "server_urls",
+                ["ldaps://dc1.ad.example.org", "ldaps://dc2.ad.example.org"],
+            ),
+        ),
     )
 
     tls_ca_file = Unicode(
         None,
         allow_none=True,
         config=True,
-        help="""
-        PEM file of the CA(s) that signed the servers' certificates, e.g. a
-        Secret mounted into the hub pod. ``None`` (the default) means the
-        system's trusted CAs. Certificates and host names are always checked;
-        a file that does not exist stops the hub at start.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.tls_ca_file = "/etc/hub/ad-ca.pem"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  tls_ca_file: /etc/hub/ad-ca.pem
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            PEM file of the CA(s) that signed the servers' certificates, e.g. a
+            Secret mounted into the hub pod. ``None`` (the default) means the
+            system's trusted CAs. Certificates and host names are always checked;
+            a file that does not exist stops the hub at start.
+            """,
+            example("DirectoryAuthenticator", "tls_ca_file", "/etc/hub/ad-ca.pem"),
+        ),
     )
 
     allow_plaintext = Bool(
         False,
         config=True,
-        help="""
-        Talk plain LDAP on ``ldap://`` URLs, without StartTLS. Passwords then
-        cross the network in clear text; a warning is logged at start. False
-        (the default) means ``ldap://`` URLs always use StartTLS. Meant for a
-        test directory only.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.allow_plaintext = True
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  allow_plaintext: true
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Talk plain LDAP on ``ldap://`` URLs, without StartTLS. Passwords then
+            cross the network in clear text; a warning is logged at start. False
+            (the default) means ``ldap://`` URLs always use StartTLS. Meant for a
+            test directory only.
+            """,
+            example("DirectoryAuthenticator", "allow_plaintext", True),
+        ),
     )
 
     connect_timeout = Float(
         3.0,
         config=True,
-        help="""
-        Seconds to wait for a TCP + TLS connection to one server before trying
-        the next (default 3).
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.connect_timeout = 5
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  connect_timeout: 5
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Seconds to wait for a TCP + TLS connection to one server before trying
+            the next (default 3).
+            """,
+            example("DirectoryAuthenticator", "connect_timeout", 5),
+        ),
     )
 
     receive_timeout = Float(
         10.0,
         config=True,
-        help="""
-        Seconds to wait for one directory answer before the server counts as
-        down (default 10).
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.receive_timeout = 20
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  receive_timeout: 20
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Seconds to wait for one directory answer before the server counts as
+            down (default 10).
+            """,
+            example("DirectoryAuthenticator", "receive_timeout", 20),
+        ),
     )
 
     server_retry_after = Float(
         30.0,
         config=True,
-        help="""
-        Seconds a server that failed is tried last, after the others (default
-        30). 0 means never skip: every sign-in tries the servers in order.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.server_retry_after = 120
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  server_retry_after: 120
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Seconds a server that failed is tried last, after the others (default
+            30). 0 means never skip: every sign-in tries the servers in order.
+            """,
+            example("DirectoryAuthenticator", "server_retry_after", 120),
+        ),
     )
 
     # -- accounts ---------------------------------------------------------------------
@@ -206,83 +134,49 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
         ["ad", "ldap"],
         default_value="ad",
         config=True,
-        help="""
-        ``ad`` (the default) for Active Directory / Samba AD (sAMAccountName,
-        nested groups by the matching rule, ``userAccountControl`` disabled
-        bit) or ``ldap`` for OpenLDAP and others (uid, nested groups by a
-        bounded transitive lookup). Compared without case. It sets the
-        defaults of ``user_search_filter``, ``username_attribute``,
-        ``group_object_filter`` and ``account_lock_attributes``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.directory_type = "ldap"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  directory_type: ldap
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            ``ad`` (the default) for Active Directory / Samba AD (sAMAccountName,
+            nested groups by the matching rule, ``userAccountControl`` disabled
+            bit) or ``ldap`` for OpenLDAP and others (uid, nested groups by a
+            bounded transitive lookup). Compared without case. It sets the
+            defaults of ``user_search_filter``, ``username_attribute``,
+            ``group_object_filter`` and ``account_lock_attributes``.
+            """,
+            example("DirectoryAuthenticator", "directory_type", "ldap"),
+        ),
     )
 
     service_account_dn = Unicode(
         "",
         config=True,
-        help="""
-        DN (or, on AD, UPN) of a read-only account used to find users and read
-        groups (search-then-bind), and to re-check accounts at refresh. Empty
-        (the default) means bind with ``bind_templates`` only, and no refresh
-        checks: a disabled account keeps access until its cookie expires (a
-        warning is logged at start).
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.service_account_dn = (
-                "CN=jupyterhub,OU=Service,DC=ad,DC=example,DC=org"
-            )
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  service_account_dn: CN=jupyterhub,OU=Service,DC=ad,DC=example,DC=org
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            DN (or, on AD, UPN) of a read-only account used to find users and read
+            groups (search-then-bind), and to re-check accounts at refresh. Empty
+            (the default) means bind with ``bind_templates`` only, and no refresh
+            checks: a disabled account keeps access until its cookie expires (a
+            warning is logged at start).
+            """,
+            example(
+                "DirectoryAuthenticator",
+                "service_account_dn",
+                "CN=jupyterhub,OU=Service,DC=ad,DC=example,DC=org",
+            ),
+        ),
     )
 
     service_account_password = Unicode(
         config=True,
-        help="""
-        Password of ``service_account_dn``. Defaults to the environment
-        variable ``DIRECTORY_SERVICE_PASSWORD`` (in the chart, from a Secret
-        with ``hub.extraEnv``), which keeps it out of the config; empty with a
-        ``service_account_dn`` stops the hub at start. Never logged.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.service_account_password = "the-password"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  service_account_password: the-password
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Password of ``service_account_dn``. Defaults to the environment
+            variable ``DIRECTORY_SERVICE_PASSWORD`` (in the chart, from a Secret
+            with ``hub.extraEnv``), which keeps it out of the config; empty with a
+            ``service_account_dn`` stops the hub at start. Never logged.
+            """,
+            example("DirectoryAuthenticator", "service_account_password", "the-password"),
+        ),
     )
 
     @default("service_account_password")
@@ -292,82 +186,47 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
     bind_templates = List(
         Unicode(),
         config=True,
-        help="""
-        Used when no ``service_account_dn`` is set: bind names tried in order,
-        with ``{username}`` replaced by the normalized login (DN-escaped in DN
-        templates); a template without ``{username}`` stops the hub at start.
-        Empty (the default) needs a ``service_account_dn``. A UPN template
-        suits AD, a DN template other directories
-        (``uid={username},ou=people,dc=example,dc=org``).
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.bind_templates = ["{username}@ad.example.org"]
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  bind_templates: ["{username}@ad.example.org"]
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Used when no ``service_account_dn`` is set: bind names tried in order,
+            with ``{username}`` replaced by the normalized login (DN-escaped in DN
+            templates); a template without ``{username}`` stops the hub at start.
+            Empty (the default) needs a ``service_account_dn``. A UPN template
+            suits AD, a DN template other directories
+            (``uid={username},ou=people,dc=example,dc=org``).
+            """,
+            example("DirectoryAuthenticator", "bind_templates", ["{username}@ad.example.org"]),
+        ),
     )
 
     user_search_base = Unicode(
         "",
         config=True,
-        help="""
-        Base DN under which users are searched. Required: empty (the default)
-        stops the hub at start.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.user_search_base = "DC=ad,DC=example,DC=org"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  user_search_base: DC=ad,DC=example,DC=org
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Base DN under which users are searched. Required: empty (the default)
+            stops the hub at start.
+            """,
+            example("DirectoryAuthenticator", "user_search_base", "DC=ad,DC=example,DC=org"),
+        ),
     )
 
     user_search_filter = Unicode(
         config=True,
-        help=f"""
-        LDAP filter that finds one account; ``{{username}}`` is replaced by the
-        filter-escaped login (a filter without it stops the hub at start).
-        Default on AD: ``{_AD_USER_FILTER}``; elsewhere:
-        ``{_LDAP_USER_FILTER}``. Add conditions to refuse accounts, e.g. those
-        outside a department.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.user_search_filter = (
-                "(&(objectClass=inetOrgPerson)(uid={{username}})(!(employeeType=disabled)))"
-            )
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  user_search_filter: >-
-                    (&(objectClass=inetOrgPerson)(uid={{username}})(!(employeeType=disabled)))
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            f"""
+            LDAP filter that finds one account; ``{{username}}`` is replaced by the
+            filter-escaped login (a filter without it stops the hub at start).
+            Default on AD: ``{_AD_USER_FILTER}``; elsewhere:
+            ``{_LDAP_USER_FILTER}``. Add conditions to refuse accounts, e.g. those
+            outside a department.
+            """,
+            example(
+                "DirectoryAuthenticator",
+                "user_search_filter",
+                "(&(objectClass=inetOrgPerson)(uid={username})(!(employeeType=disabled)))",
+            ),
+        ),
     )
 
     @default("user_search_filter")
@@ -376,25 +235,13 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
 
     username_attribute = Unicode(
         config=True,
-        help="""
-        Attribute whose value, lowercased, is the JupyterHub username. Default:
-        ``sAMAccountName`` on AD, ``uid`` elsewhere.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.username_attribute = "cn"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  username_attribute: cn
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Attribute whose value, lowercased, is the JupyterHub username. Default:
+            ``sAMAccountName`` on AD, ``uid`` elsewhere.
+            """,
+            example("DirectoryAuthenticator", "username_attribute", "cn"),
+        ),
     )
 
     @default("username_attribute")
@@ -404,60 +251,35 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
     domains = List(
         Unicode(),
         config=True,
-        help="""
-        Domains a user may type: ``alice@<domain>`` or ``<domain>\\alice``,
-        compared without case. Any other domain is refused. Empty (the
-        default) means only plain names.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.domains = ["ad.example.org", "ADEX"]
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  domains: [ad.example.org, ADEX]
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Domains a user may type: ``alice@<domain>`` or ``<domain>\\alice``,
+            compared without case. Any other domain is refused. Empty (the
+            default) means only plain names.
+            """,
+            example("DirectoryAuthenticator", "domains", ["ad.example.org", "ADEX"]),
+        ),
     )
 
     account_lock_attributes = List(
         Unicode(),
         config=True,
-        help="""
-        Non-AD directories: attributes whose presence on a user's entry means
-        the account is locked (refused at sign-in, signed out at refresh).
-        Default: ``["pwdAccountLockedTime"]`` (OpenLDAP password policy) on
-        ``ldap``, ``[]`` on AD; empty means none. Accounts disabled some other
-        way are best excluded by ``user_search_filter``. On AD
-        ``userAccountControl``, ``accountExpires`` and ``lockoutTime`` are
-        always read.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.account_lock_attributes = [
-                "pwdAccountLockedTime",
-                "nsAccountLock",
-            ]
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  account_lock_attributes:
-                    - pwdAccountLockedTime
-                    - nsAccountLock
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Non-AD directories: attributes whose presence on a user's entry means
+            the account is locked (refused at sign-in, signed out at refresh).
+            Default: ``["pwdAccountLockedTime"]`` (OpenLDAP password policy) on
+            ``ldap``, ``[]`` on AD; empty means none. Accounts disabled some other
+            way are best excluded by ``user_search_filter``. On AD
+            ``userAccountControl``, ``accountExpires`` and ``lockoutTime`` are
+            always read.
+            """,
+            example(
+                "DirectoryAuthenticator",
+                "account_lock_attributes",
+                ["pwdAccountLockedTime", "nsAccountLock"],
+            ),
+        ),
     )
 
     @default("account_lock_attributes")
@@ -467,26 +289,14 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
     max_username_length = Int(
         256,
         config=True,
-        help="""
-        Longest username (in characters, as typed) that is sent to the
-        directory (default 256); longer ones are refused at once. 0 means no
-        limit.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.max_username_length = 64
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  max_username_length: 64
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Longest username (in characters, as typed) that is sent to the
+            directory (default 256); longer ones are refused at once. 0 means no
+            limit.
+            """,
+            example("DirectoryAuthenticator", "max_username_length", 64),
+        ),
     )
 
     # -- groups -----------------------------------------------------------------
@@ -494,79 +304,47 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
     group_search_base = Unicode(
         "",
         config=True,
-        help="""
-        Base DN for groups. Groups named by CN (in ``allowed_groups``,
-        ``admin_groups``, ``group_allow_list``, ``group_rename``) and groups
-        synced with ``manage_groups`` count only under it: a group of the same
-        CN elsewhere grants nothing. Groups given as full DNs count wherever
-        they are. Required when groups are named by CN or synced (the hub
-        stops at start otherwise); empty (the default) suits groups named by
-        DN only.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.group_search_base = "OU=Groups,DC=ad,DC=example,DC=org"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  group_search_base: OU=Groups,DC=ad,DC=example,DC=org
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Base DN for groups. Groups named by CN (in ``allowed_groups``,
+            ``admin_groups``, ``group_allow_list``, ``group_rename``) and groups
+            synced with ``manage_groups`` count only under it: a group of the same
+            CN elsewhere grants nothing. Groups given as full DNs count wherever
+            they are. Required when groups are named by CN or synced (the hub
+            stops at start otherwise); empty (the default) suits groups named by
+            DN only.
+            """,
+            example(
+                "DirectoryAuthenticator", "group_search_base", "OU=Groups,DC=ad,DC=example,DC=org"
+            ),
+        ),
     )
 
     include_distribution_groups = Bool(
         False,
         config=True,
-        help="""
-        AD: let distribution groups (mailing lists, ``groupType`` without the
-        security bit 0x80000000) count for ``allowed_groups``,
-        ``admin_groups`` and synced groups. False (the default) means only
-        security groups count.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.include_distribution_groups = True
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  include_distribution_groups: true
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            AD: let distribution groups (mailing lists, ``groupType`` without the
+            security bit 0x80000000) count for ``allowed_groups``,
+            ``admin_groups`` and synced groups. False (the default) means only
+            security groups count.
+            """,
+            example("DirectoryAuthenticator", "include_distribution_groups", True),
+        ),
     )
 
     group_object_filter = Unicode(
         config=True,
-        help="""
-        LDAP filter that selects group entries. Default: ``(objectClass=group)``
-        on AD, ``(objectClass=groupOfNames)`` elsewhere.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.group_object_filter = "(objectClass=groupOfUniqueNames)"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  group_object_filter: (objectClass=groupOfUniqueNames)
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            LDAP filter that selects group entries. Default: ``(objectClass=group)``
+            on AD, ``(objectClass=groupOfNames)`` elsewhere.
+            """,
+            example(
+                "DirectoryAuthenticator", "group_object_filter", "(objectClass=groupOfUniqueNames)"
+            ),
+        ),
     )
 
     @default("group_object_filter")
@@ -578,191 +356,104 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
     group_member_attribute = Unicode(
         "member",
         config=True,
-        help="""
-        Attribute of a group entry that holds its members' DNs (default
-        ``member``).
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.group_member_attribute = "uniqueMember"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  group_member_attribute: uniqueMember
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Attribute of a group entry that holds its members' DNs (default
+            ``member``).
+            """,
+            example("DirectoryAuthenticator", "group_member_attribute", "uniqueMember"),
+        ),
     )
 
     group_nesting_depth = Int(
         10,
         config=True,
-        help="""
-        Non-AD directories: how many levels of nested groups are followed
-        (default 10; cycles are cut). 1 means direct membership only; less
-        than 1 stops the hub at start. A user whose groups were cut is logged.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.group_nesting_depth = 3
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  group_nesting_depth: 3
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Non-AD directories: how many levels of nested groups are followed
+            (default 10; cycles are cut). 1 means direct membership only; less
+            than 1 stops the hub at start. A user whose groups were cut is logged.
+            """,
+            example("DirectoryAuthenticator", "group_nesting_depth", 3),
+        ),
     )
 
     group_cache_seconds = Float(
         60.0,
         config=True,
-        help="""
-        Non-AD directories: seconds a group's parent groups are cached in each
-        worker (default 60; nesting is the same for every user and changes
-        rarely). A user's own group memberships are always read fresh. 0 means
-        no cache.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.group_cache_seconds = 300
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  group_cache_seconds: 300
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Non-AD directories: seconds a group's parent groups are cached in each
+            worker (default 60; nesting is the same for every user and changes
+            rarely). A user's own group memberships are always read fresh. 0 means
+            no cache.
+            """,
+            example("DirectoryAuthenticator", "group_cache_seconds", 300),
+        ),
     )
 
     group_allow_list = List(
         Unicode(),
         config=True,
-        help="""
-        Directory groups synced into JupyterHub groups with ``manage_groups``,
-        by CN (under ``group_search_base``) or full DN. Empty (the default)
-        means all of a user's groups under ``group_search_base``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.group_allow_list = [
-                "gpu-beta",
-                "CN=hpc,OU=Projects,DC=ad,DC=example,DC=org",
-            ]
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  group_allow_list:
-                    - gpu-beta
-                    - CN=hpc,OU=Projects,DC=ad,DC=example,DC=org
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Directory groups synced into JupyterHub groups with ``manage_groups``,
+            by CN (under ``group_search_base``) or full DN. Empty (the default)
+            means all of a user's groups under ``group_search_base``.
+            """,
+            example(
+                "DirectoryAuthenticator",
+                "group_allow_list",
+                ["gpu-beta", "CN=hpc,OU=Projects,DC=ad,DC=example,DC=org"],
+            ),
+        ),
     )
 
     group_rename = Dict(
         value_trait=Unicode(),
         config=True,
-        help="""
-        Directory group (CN under ``group_search_base``, or full DN) ->
-        JupyterHub group name, for the groups synced with ``manage_groups``.
-        Empty (the default) means a synced group keeps its CN.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.group_rename = {"Domain Users": "everyone"}
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  group_rename:
-                    Domain Users: everyone
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Directory group (CN under ``group_search_base``, or full DN) ->
+            JupyterHub group name, for the groups synced with ``manage_groups``.
+            Empty (the default) means a synced group keeps its CN.
+            """,
+            example("DirectoryAuthenticator", "group_rename", {"Domain Users": "everyone"}),
+        ),
     )
 
     allowed_groups = Set(
         Unicode(),
         config=True,
-        help="""
-        Users in any of these groups (nested membership counts) may sign in.
-        A name is a full DN, or a CN / JupyterHub group name of a group under
-        ``group_search_base``, compared without case. Works together with
-        ``allowed_users`` and ``allow_all``. Empty (the default) means group
-        membership allows no one.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.allowed_groups = {
-                "jupyter-users",
-                "CN=hpc,OU=Projects,DC=ad,DC=example,DC=org",
-            }
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  allowed_groups:
-                    - jupyter-users
-                    - CN=hpc,OU=Projects,DC=ad,DC=example,DC=org
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Users in any of these groups (nested membership counts) may sign in.
+            A name is a full DN, or a CN / JupyterHub group name of a group under
+            ``group_search_base``, compared without case. Works together with
+            ``allowed_users`` and ``allow_all``. Empty (the default) means group
+            membership allows no one.
+            """,
+            example(
+                "DirectoryAuthenticator",
+                "allowed_groups",
+                {"CN=hpc,OU=Projects,DC=ad,DC=example,DC=org", "jupyter-users"},
+            ),
+        ),
     ).tag(allow_config=True)
 
     admin_groups = Set(
         Unicode(),
         config=True,
-        help="""
-        Users in any of these groups (full DN, or CN under
-        ``group_search_base``) are JupyterHub admins; when set, other users
-        lose admin at their next sign-in or refresh (unless in
-        ``admin_users``). Empty (the default) means admin status is not taken
-        from the directory.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.admin_groups = {"hub-admins"}
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  admin_groups: [hub-admins]
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Users in any of these groups (full DN, or CN under
+            ``group_search_base``) are JupyterHub admins; when set, other users
+            lose admin at their next sign-in or refresh (unless in
+            ``admin_users``). Empty (the default) means admin status is not taken
+            from the directory.
+            """,
+            example("DirectoryAuthenticator", "admin_groups", {"hub-admins"}),
+        ),
     )
 
     # -- workers ----------------------------------------------------------------
@@ -770,100 +461,52 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
     worker_processes = Int(
         2,
         config=True,
-        help="""
-        Worker processes that do the directory work, each keeping its own
-        connections (default 2, which suits most hubs). 1-8: other values stop
-        the hub at start.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.worker_processes = 4
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  worker_processes: 4
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Worker processes that do the directory work, each keeping its own
+            connections (default 2, which suits most hubs). 1-8: other values stop
+            the hub at start.
+            """,
+            example("DirectoryAuthenticator", "worker_processes", 4),
+        ),
     )
 
     worker_threads = Int(
         48,
         config=True,
-        help="""
-        Sign-ins one worker process serves at once (default 48; each mostly
-        waits on the network). At least 1: less stops the hub at start.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.worker_threads = 96
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  worker_threads: 96
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Sign-ins one worker process serves at once (default 48; each mostly
+            waits on the network). At least 1: less stops the hub at start.
+            """,
+            example("DirectoryAuthenticator", "worker_threads", 96),
+        ),
     )
 
     worker_nice = Int(
         5,
         config=True,
-        help="""
-        Niceness added to the worker processes (0-19, default 5), so that under
-        load the hub's own event loop gets the CPU first. 0 means the same
-        priority as the hub.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.worker_nice = 10
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  worker_nice: 10
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Niceness added to the worker processes (0-19, default 5), so that under
+            load the hub's own event loop gets the CPU first. 0 means the same
+            priority as the hub.
+            """,
+            example("DirectoryAuthenticator", "worker_nice", 10),
+        ),
     )
 
     spare_connections = Int(
         2,
         config=True,
-        help="""
-        Per worker process: TLS connections opened ahead of time for user binds
-        (default 2; each is used once, then unbound). 0 means open one per
-        sign-in.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.DirectoryAuthenticator.spare_connections = 4
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                DirectoryAuthenticator:
-                  spare_connections: 4
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Per worker process: TLS connections opened ahead of time for user binds
+            (default 2; each is used once, then unbound). 0 means open one per
+            sign-in.
+            """,
+            example("DirectoryAuthenticator", "spare_connections", 4),
+        ),
     )
 
     # -- start -------------------------------------------------------------------

@@ -35,6 +35,7 @@ from hubplugins.auth.binding import IdentityBindingMixin
 from hubplugins.auth.groups import EVERYONE, GroupMapMixin, map_groups
 from hubplugins.auth.provider_fetch import OutageMixin
 from hubplugins.hub.refusals import refuse
+from hubplugins.hub.trait_help import example, trait_help
 from hubplugins.policy.decision import Decision
 from hubplugins.policy.rules.sign_in import github_membership, github_sign_in_again
 
@@ -81,30 +82,18 @@ class GitHubAuthenticator(IdentityBindingMixin, GroupMapMixin, OutageMixin, GitH
     admin_teams = Set(
         Unicode(),
         config=True,
-        help="""
-        Members of these organizations or teams (``org`` or ``org:team``, names
-        as in the GitHub URL) sign in as JupyterHub admins; everyone else loses
-        admin status at their next sign-in or refresh unless listed in
-        ``admin_users`` or in a group of ``admin_groups``. Members of an admin
-        team are allowed in even if no other rule allows them. Empty (the
-        default) means admin status is not taken from GitHub. Teams are read
-        with the ``read:org`` scope, part of the default ``scope``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.GitHubAuthenticator.admin_teams = {"bioimage-io:hub-admins"}
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                GitHubAuthenticator:
-                  admin_teams: ["bioimage-io:hub-admins"]
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Members of these organizations or teams (``org`` or ``org:team``, names
+            as in the GitHub URL) sign in as JupyterHub admins; everyone else loses
+            admin status at their next sign-in or refresh unless listed in
+            ``admin_users`` or in a group of ``admin_groups``. Members of an admin
+            team are allowed in even if no other rule allows them. Empty (the
+            default) means admin status is not taken from GitHub. Teams are read
+            with the ``read:org`` scope, part of the default ``scope``.
+            """,
+            example("GitHubAuthenticator", "admin_teams", {"bioimage-io:hub-admins"}),
+        ),
     )
 
     @validate("allowed_organizations", "admin_teams")

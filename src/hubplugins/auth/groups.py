@@ -19,6 +19,7 @@ from typing import Any
 from traitlets import Dict, List, Unicode, default, validate
 
 from hubplugins.auth.revocation import Revocation
+from hubplugins.hub.trait_help import example, trait_help
 
 EVERYONE = "*"
 
@@ -83,40 +84,27 @@ class GroupMapMixin(Revocation):
         key_trait=Unicode(),
         value_trait=List(Unicode()),
         config=True,
-        help="""
-        Declarative mapping from provider memberships to JupyterHub groups.
+        help=trait_help(
+            """
+            Declarative mapping from provider memberships to JupyterHub groups.
 
-        Keys are memberships as the provider names them (for GitHub ``org`` or
-        ``org:team``, team by its URL slug; for OpenID Connect a value of the
-        groups claim or of ``entitlements_claim``); ``"*"`` matches everyone who
-        signs in. Values are lists of JupyterHub group names. A user's groups
-        are the union of the values of every matching key, recomputed at each
-        sign-in and each refresh (``manage_groups`` is on by default, so groups
-        assigned by hand are replaced). Empty (the default) means no groups
-        from memberships. A key only grants groups, never access: use the
-        allow settings for that. Set on ``GitHubAuthenticator`` or
-        ``OIDCAuthenticator``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.GitHubAuthenticator.group_map = {
-                "bioimage-io": ["authenticated"],
-                "bioimage-io:gpu-beta": ["gpu-beta"],
-            }
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                GitHubAuthenticator:
-                  group_map:
-                    bioimage-io: [authenticated]
-                    bioimage-io:gpu-beta: [gpu-beta]
-
-        .. versionadded:: 0.1
-        """,
+            Keys are memberships as the provider names them (for GitHub ``org`` or
+            ``org:team``, team by its URL slug; for OpenID Connect a value of the
+            groups claim or of ``entitlements_claim``); ``"*"`` matches everyone who
+            signs in. Values are lists of JupyterHub group names. A user's groups
+            are the union of the values of every matching key, recomputed at each
+            sign-in and each refresh (``manage_groups`` is on by default, so groups
+            assigned by hand are replaced). Empty (the default) means no groups
+            from memberships. A key only grants groups, never access: use the
+            allow settings for that. Set on ``GitHubAuthenticator`` or
+            ``OIDCAuthenticator``.
+            """,
+            example(
+                "GitHubAuthenticator",
+                "group_map",
+                {"bioimage-io": ["authenticated"], "bioimage-io:gpu-beta": ["gpu-beta"]},
+            ),
+        ),
     )
 
     @validate("group_map")

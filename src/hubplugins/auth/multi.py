@@ -38,6 +38,7 @@ from hubplugins.auth.multi_child import ChildMixin
 from hubplugins.auth.multi_names import LISTS, nested_prefixes, owned_entries, owner, provider_name
 from hubplugins.auth.revocation import Revocation
 from hubplugins.hub.refusals import refuse
+from hubplugins.hub.trait_help import example, trait_help
 from hubplugins.policy.rules.sign_in import name_not_owned, no_sign_in_method
 
 __all__ = ["MultiAuthenticator"]
@@ -66,54 +67,41 @@ class MultiAuthenticator(Revocation, Authenticator):
     authenticators = List(
         Dict(),
         config=True,
-        help="""
-        The sign-in methods, in the order shown on the login page. Each entry is a
-        dict with:
+        help=trait_help(
+            """
+            The sign-in methods, in the order shown on the login page. Each entry is a
+            dict with:
 
-        - ``class``: an authenticator class, its import path, or its entry-point
-          name (``"hubplugins.GitHubAuthenticator"``, ``"directory"``; in the
-          chart's values a name, not a class);
-        - ``url_prefix``: where its pages live below ``/hub/`` (required, distinct);
-        - ``username_prefix``: put before the provider's names to make the hub
-          names of this child (default ``""``, none); no prefix may start another
-          and at most one may be empty; the child without one refuses names that
-          start with another child's prefix;
-        - ``config``: optional trait values for this child only (the child also
-          reads its own config section, e.g. ``c.GitHubAuthenticator``);
-        - ``title``: heading of a password child's form (default "Sign in with a
-          username and password"); redirecting children show "Sign in with
-          <login_service>" instead.
+            - ``class``: an authenticator class, its import path, or its entry-point
+              name (``"hubplugins.GitHubAuthenticator"``, ``"directory"``; in the
+              chart's values a name, not a class);
+            - ``url_prefix``: where its pages live below ``/hub/`` (required, distinct);
+            - ``username_prefix``: put before the provider's names to make the hub
+              names of this child (default ``""``, none); no prefix may start another
+              and at most one may be empty; the child without one refuses names that
+              start with another child's prefix;
+            - ``config``: optional trait values for this child only (the child also
+              reads its own config section, e.g. ``c.GitHubAuthenticator``);
+            - ``title``: heading of a password child's form (default "Sign in with a
+              username and password"); redirecting children show "Sign in with
+              <login_service>" instead.
 
-        Empty (the default) is an error at start; so is an entry with another
-        key, or without ``class`` or ``url_prefix``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.MultiAuthenticator.authenticators = [
-                {
-                    "class": "hubplugins.GitHubAuthenticator",
-                    "url_prefix": "github",
-                    "username_prefix": "gh-",
-                },
-                {"class": "hubplugins.DirectoryAuthenticator", "url_prefix": "directory"},
-            ]
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                MultiAuthenticator:
-                  authenticators:
-                    - class: hubplugins.GitHubAuthenticator
-                      url_prefix: github
-                      username_prefix: gh-
-                    - class: hubplugins.DirectoryAuthenticator
-                      url_prefix: directory
-
-        .. versionadded:: 0.1
-        """,
+            Empty (the default) is an error at start; so is an entry with another
+            key, or without ``class`` or ``url_prefix``.
+            """,
+            example(
+                "MultiAuthenticator",
+                "authenticators",
+                [
+                    {
+                        "class": "hubplugins.GitHubAuthenticator",
+                        "url_prefix": "github",
+                        "username_prefix": "gh-",
+                    },
+                    {"class": "hubplugins.DirectoryAuthenticator", "url_prefix": "directory"},
+                ],
+            ),
+        ),
     )
 
     def __init__(self, **kwargs: Any) -> None:

@@ -44,6 +44,7 @@ from hubplugins.auth.groups import GroupMapMixin, map_groups
 from hubplugins.auth.oidc_keys import ProviderKeys, ProviderUnavailable
 from hubplugins.auth.provider_fetch import OutageMixin
 from hubplugins.hub.refusals import record, refuse
+from hubplugins.hub.trait_help import example, trait_help
 from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.rules.oidc_claims import check_same_subject, claim_missing, token_refused
 
@@ -80,113 +81,69 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, OutageMixin, Generi
     issuer = Unicode(
         "",
         config=True,
-        help="""
-        The provider's issuer URL, exactly as its ID tokens name it in ``iss``.
-        The authorize, token and userinfo URLs are read from
-        ``{issuer}/.well-known/openid-configuration`` at the first sign-in
-        unless configured, and every ID token is verified (signature by the
-        keys at the provider's ``jwks_uri``, issuer, audience = ``client_id``,
-        expiry, nonce). Empty (the default) means plain OAuth 2: no discovery
-        and no ID token check (a warning is logged at start).
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.OIDCAuthenticator.issuer = "https://login.e-infra.cz/oidc/"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                OIDCAuthenticator:
-                  issuer: https://login.e-infra.cz/oidc/
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            The provider's issuer URL, exactly as its ID tokens name it in ``iss``.
+            The authorize, token and userinfo URLs are read from
+            ``{issuer}/.well-known/openid-configuration`` at the first sign-in
+            unless configured, and every ID token is verified (signature by the
+            keys at the provider's ``jwks_uri``, issuer, audience = ``client_id``,
+            expiry, nonce). Empty (the default) means plain OAuth 2: no discovery
+            and no ID token check (a warning is logged at start).
+            """,
+            example("OIDCAuthenticator", "issuer", "https://login.e-infra.cz/oidc/"),
+        ),
     )
 
     entitlements_claim = Unicode(
         "eduperson_entitlement",
         config=True,
-        help="""
-        A userinfo claim whose values (a list of strings, or one string) are
-        memberships beside the groups claim (``claim_groups_key``), mapped by
-        ``group_map`` like group names; keys of ``group_map`` are then whole
-        entitlement URNs, compared exactly. Default
-        ``"eduperson_entitlement"``; empty means no such claim.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.OIDCAuthenticator.entitlements_claim = "eduperson_entitlement"
-            c.OIDCAuthenticator.group_map = {
-                "urn:geant:cerit.cz:group:jupyter-gpu#perun.cerit.cz": ["gpu-beta"],
-            }
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                OIDCAuthenticator:
-                  entitlements_claim: eduperson_entitlement
-                  group_map:
-                    "urn:geant:cerit.cz:group:jupyter-gpu#perun.cerit.cz": [gpu-beta]
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            A userinfo claim whose values (a list of strings, or one string) are
+            memberships beside the groups claim (``claim_groups_key``), mapped by
+            ``group_map`` like group names; keys of ``group_map`` are then whole
+            entitlement URNs, compared exactly. Default
+            ``"eduperson_entitlement"``; empty means no such claim.
+            """,
+            example(
+                "OIDCAuthenticator",
+                "entitlements_claim",
+                "eduperson_entitlement",
+                also={
+                    "group_map": {
+                        "urn:geant:cerit.cz:group:jupyter-gpu#perun.cerit.cz": ["gpu-beta"]
+                    }
+                },
+            ),
+        ),
     )
 
     id_token_leeway = Float(
         60,
         config=True,
-        help="""
-        Seconds of clock difference allowed between the hub and the provider
-        when checking an ID token's ``exp`` and ``iat``. Default 60; 0 means
-        none (the clocks must agree to the second).
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.OIDCAuthenticator.id_token_leeway = 30
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                OIDCAuthenticator:
-                  id_token_leeway: 30
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Seconds of clock difference allowed between the hub and the provider
+            when checking an ID token's ``exp`` and ``iat``. Default 60; 0 means
+            none (the clocks must agree to the second).
+            """,
+            example("OIDCAuthenticator", "id_token_leeway", 30),
+        ),
     )
 
     keep_unmapped_groups = Bool(
         False,
         config=True,
-        help="""
-        Also keep the provider's groups that no ``group_map`` key matches, under
-        their own names. False (the default) means a user's JupyterHub groups
-        are exactly the mapped ones. True suits a provider whose group names
-        are already the hub's group names.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.OIDCAuthenticator.keep_unmapped_groups = True
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                OIDCAuthenticator:
-                  keep_unmapped_groups: true
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Also keep the provider's groups that no ``group_map`` key matches, under
+            their own names. False (the default) means a user's JupyterHub groups
+            are exactly the mapped ones. True suits a provider whose group names
+            are already the hub's group names.
+            """,
+            example("OIDCAuthenticator", "keep_unmapped_groups", True),
+        ),
     )
 
     @default("scope")

@@ -25,6 +25,8 @@ from jupyterhub.auth import Authenticator
 from traitlets import Bool, default
 from traitlets.config import Configurable
 
+from hubplugins.hub.trait_help import example, trait_help
+
 
 class Revocation(Configurable):
     """Mixin for authenticators: strict refresh, and :meth:`end_access`."""
@@ -32,31 +34,19 @@ class Revocation(Configurable):
     stop_servers_when_revoked = Bool(
         True,
         config=True,
-        help="""
-        Stop a user's running servers when a refresh (every ``auth_refresh_age``
-        seconds) finds the account revoked: disabled, expired, locked, deleted
-        or no longer allowed. Volumes are kept. A log line names the user, the
-        server and the reason. False means servers keep running until they are
-        stopped otherwise (the account still cannot reach them through the
-        hub). Set on the authenticator class in use (the example uses
-        ``GitHubAuthenticator``; ``DirectoryAuthenticator``,
-        ``OIDCAuthenticator`` and ``MultiAuthenticator`` take it too).
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.GitHubAuthenticator.stop_servers_when_revoked = False
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                GitHubAuthenticator:
-                  stop_servers_when_revoked: false
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Stop a user's running servers when a refresh (every ``auth_refresh_age``
+            seconds) finds the account revoked: disabled, expired, locked, deleted
+            or no longer allowed. Volumes are kept. A log line names the user, the
+            server and the reason. False means servers keep running until they are
+            stopped otherwise (the account still cannot reach them through the
+            hub). Set on the authenticator class in use (the example uses
+            ``GitHubAuthenticator``; ``DirectoryAuthenticator``,
+            ``OIDCAuthenticator`` and ``MultiAuthenticator`` take it too).
+            """,
+            example("GitHubAuthenticator", "stop_servers_when_revoked", False),
+        ),
     )
 
     if "auth_refresh_strict" in Authenticator.class_trait_names():  # JupyterHub 6.1+

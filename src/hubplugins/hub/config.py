@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 from traitlets import Dict, Unicode
 from traitlets.config import Config, LoggingConfigurable
 
+from hubplugins.hub.trait_help import example, trait_help
 from hubplugins.policy.decision import Decision, ServerUsage, Usage
 from hubplugins.policy.errors import ConfigIssue, PolicyConfigError
 from hubplugins.policy.profile_overrides import profile_override_issues
@@ -61,82 +62,51 @@ class HubPolicy(LoggingConfigurable):
 
     policy = Dict(
         config=True,
-        help=f"""
-        The policy table: ``defaults`` for every signed-in user, ``groups``
-        (JupyterHub group name -> partial policy, most generous value wins
-        where a user's groups disagree) and ``cluster`` (hub-wide GPU pool).
+        help=trait_help(
+            """
+            The policy table: ``defaults`` for every signed-in user, ``groups``
+            (JupyterHub group name -> partial policy, most generous value wins
+            where a user's groups disagree) and ``cluster`` (hub-wide GPU pool).
 
-        Memory and storage take Kubernetes quantities (``2G`` is 2·10⁹ bytes,
-        ``2Gi`` is 2·2³⁰), CPU takes cores (``0.5``, ``500m``), durations take
-        ``90s``, ``30m``, ``2h``, ``7d`` or seconds; ``null`` (``None``) means
-        no limit (or never). Unknown keys and impossible combinations stop the
-        hub at start with the key path of each problem. An empty dict (the
-        default) gives the built-in defaults. Set this or ``policy_file``, then
-        call ``hubplugins.setup(c)``, which validates it while the config
-        loads. In the chart the table is usually written straight into the
-        values, as below. Check a table without a hub: ``hubplugins check FILE``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-        {_EXAMPLE}
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                HubPolicy:
-                  policy:
-                    defaults:
-                      servers:
-                        max_named: 5
-                        max_running: 6
-                      resources:
-                        memory:
-                          guarantee: 1G
-                          limit: 2G
-                          max: 2G
-                      quota:
-                        memory: 4G
-                    groups:
-                      gpu-beta:
-                        resources:
-                          gpu:
-                            max: 2
-                        quota:
-                          gpu: 2
-                    cluster:
-                      gpu_pool:
-                        nvidia.com/gpu: 4
-
-        .. versionadded:: 0.1
-        """,
+            Memory and storage take Kubernetes quantities (``2G`` is 2·10⁹ bytes,
+            ``2Gi`` is 2·2³⁰), CPU takes cores (``0.5``, ``500m``), durations take
+            ``90s``, ``30m``, ``2h``, ``7d`` or seconds; ``null`` (``None``) means
+            no limit (or never). Unknown keys and impossible combinations stop the
+            hub at start with the key path of each problem. An empty dict (the
+            default) gives the built-in defaults. Set this or ``policy_file``, then
+            call ``hubplugins.setup(c)``, which validates it while the config
+            loads. In the chart the table is usually written straight into the
+            values, as below. Check a table without a hub: ``hubplugins check FILE``.
+            """,
+            example(
+                "HubPolicy",
+                "policy",
+                {
+                    "defaults": {
+                        "servers": {"max_named": 5, "max_running": 6},
+                        "resources": {"memory": {"guarantee": "1G", "limit": "2G", "max": "2G"}},
+                        "quota": {"memory": "4G"},
+                    },
+                    "groups": {"gpu-beta": {"resources": {"gpu": {"max": 2}}, "quota": {"gpu": 2}}},
+                    "cluster": {"gpu_pool": {"nvidia.com/gpu": 4}},
+                },
+            ),
+        ),
     )
 
     policy_file = Unicode(
         "",
         config=True,
-        help="""
-        Path of a YAML file holding the policy table (same shape as
-        ``policy``), e.g. a ConfigMap mounted into the hub pod (in the chart,
-        with ``hub.extraVolumes`` and ``hub.extraVolumeMounts``). Read once
-        when the hub starts: a change needs a hub restart. Set either this or
-        ``policy``, not both. Empty (the default) means use ``policy``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.HubPolicy.policy_file = "/etc/hubplugins/policy.yaml"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                HubPolicy:
-                  policy_file: /etc/hubplugins/policy.yaml
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Path of a YAML file holding the policy table (same shape as
+            ``policy``), e.g. a ConfigMap mounted into the hub pod (in the chart,
+            with ``hub.extraVolumes`` and ``hub.extraVolumeMounts``). Read once
+            when the hub starts: a change needs a hub restart. Set either this or
+            ``policy``, not both. Empty (the default) means use ``policy``.
+            """,
+            example("HubPolicy", "policy_file", "/etc/hubplugins/policy.yaml"),
+        ),
     )
 
     _tables: ClassVar[dict[str, PolicyTable]] = {}

@@ -29,6 +29,8 @@ import sqlalchemy as sa
 from traitlets import Bool
 from traitlets.config import LoggingConfigurable
 
+from hubplugins.hub.trait_help import example, trait_help
+
 __all__ = ["INDEXED", "HubDatabase", "ensure_indexes", "index_name", "setup_hub_indexes"]
 
 log = logging.getLogger("hubplugins")
@@ -50,32 +52,20 @@ class HubDatabase(LoggingConfigurable):
     indexes = Bool(
         True,
         config=True,
-        help="""
-        Create indexes on the columns of JupyterHub's tables that a stop and a
-        user deletion look rows up by (``spawners.server_id``,
-        ``spawners.user_id``, ``spawners.oauth_client_id``,
-        ``api_tokens.client_id``, ``api_tokens.user_id``,
-        ``oauth_codes.client_id``), named ``hubplugins_ix_<table>_<column>``,
-        once the hub has started (``hubplugins.setup(c)`` wires this). Without
-        them each stop reads the whole spawners table (100,000 rows at 50,000
-        users of 2 servers). False means leave the database's schema as
-        JupyterHub made it (indexes made before are kept).
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.HubDatabase.indexes = False
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                HubDatabase:
-                  indexes: false
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Create indexes on the columns of JupyterHub's tables that a stop and a
+            user deletion look rows up by (``spawners.server_id``,
+            ``spawners.user_id``, ``spawners.oauth_client_id``,
+            ``api_tokens.client_id``, ``api_tokens.user_id``,
+            ``oauth_codes.client_id``), named ``hubplugins_ix_<table>_<column>``,
+            once the hub has started (``hubplugins.setup(c)`` wires this). Without
+            them each stop reads the whole spawners table (100,000 rows at 50,000
+            users of 2 servers). False means leave the database's schema as
+            JupyterHub made it (indexes made before are kept).
+            """,
+            example("HubDatabase", "indexes", False),
+        ),
     )
 
 

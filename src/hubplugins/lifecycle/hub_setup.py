@@ -15,6 +15,7 @@ from typing import Any
 from traitlets import Bool, Float, Integer, Unicode
 from traitlets.config import Config, Configurable
 
+from hubplugins.hub.trait_help import example, trait_help
 from hubplugins.lifecycle.cullers import services_culler_issues
 from hubplugins.lifecycle.endpoint import setup_endpoint
 from hubplugins.lifecycle.hub_metrics import METRICS_SCOPE, setup_metrics_endpoint
@@ -44,232 +45,124 @@ class HubLifecycle(Configurable):
     enabled = Bool(
         True,
         config=True,
-        help="""
-        Run the lifecycle service (idle stop and retention by policy) as a
-        hub-managed service. False means ``hubplugins.setup(c)`` does not wire
-        it, e.g. to keep only the chart's own idle culler (``cull.enabled``).
-        Every ``HubLifecycle`` setting is read by ``hubplugins.setup(c)`` when
-        it runs: set them before it (the chart loads ``hub.config`` before
-        ``hub.extraConfig``).
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.HubLifecycle.enabled = False
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                HubLifecycle:
-                  enabled: false
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Run the lifecycle service (idle stop and retention by policy) as a
+            hub-managed service. False means ``hubplugins.setup(c)`` does not wire
+            it, e.g. to keep only the chart's own idle culler (``cull.enabled``).
+            Every ``HubLifecycle`` setting is read by ``hubplugins.setup(c)`` when
+            it runs: set them before it (the chart loads ``hub.config`` before
+            ``hub.extraConfig``).
+            """,
+            example("HubLifecycle", "enabled", False),
+        ),
     )
     service_name = Unicode(
         "hubplugins-lifecycle",
         config=True,
-        help="""
-        Name of the JupyterHub service and of its role (``hubplugins-lifecycle``
-        by default). Change it only when another service has that name. Read
-        by ``hubplugins.setup(c)``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.HubLifecycle.service_name = "lifecycle"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                HubLifecycle:
-                  service_name: lifecycle
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Name of the JupyterHub service and of its role (``hubplugins-lifecycle``
+            by default). Change it only when another service has that name. Read
+            by ``hubplugins.setup(c)``.
+            """,
+            example("HubLifecycle", "service_name", "lifecycle"),
+        ),
     )
     interval = Float(
         300,
         config=True,
-        help="""
-        Seconds between two sweeps (300, five minutes, by default); a policy's
-        idle times are acted on at most this late. Read by
-        ``hubplugins.setup(c)``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.HubLifecycle.interval = 120
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                HubLifecycle:
-                  interval: 120
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Seconds between two sweeps (300, five minutes, by default); a policy's
+            idle times are acted on at most this late. Read by
+            ``hubplugins.setup(c)``.
+            """,
+            example("HubLifecycle", "interval", 120),
+        ),
     )
     dry_run = Bool(
         False,
         config=True,
-        help="""
-        Only log and count (in the metrics) what the service would stop or
-        delete; nothing is stopped or deleted. False (the default) means it
-        acts. Useful to try a new policy's idle and retention times first.
-        Read by ``hubplugins.setup(c)``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.HubLifecycle.dry_run = True
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                HubLifecycle:
-                  dry_run: true
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Only log and count (in the metrics) what the service would stop or
+            delete; nothing is stopped or deleted. False (the default) means it
+            acts. Useful to try a new policy's idle and retention times first.
+            Read by ``hubplugins.setup(c)``.
+            """,
+            example("HubLifecycle", "dry_run", True),
+        ),
     )
     concurrency = Integer(
         DEFAULT_CONCURRENCY,
         config=True,
-        help="""
-        Hub API requests (stops and deletes) the service keeps in flight
-        (default 4). Each stop holds the hub's loop for its database work: more
-        in flight make a sweep little faster and the hub slower to answer
-        everyone else (at 50,000 users, 4 kept GET /hub/api/ p99 near 150 ms,
-        10 above 300 ms). Read by ``hubplugins.setup(c)``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.HubLifecycle.concurrency = 8
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                HubLifecycle:
-                  concurrency: 8
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Hub API requests (stops and deletes) the service keeps in flight
+            (default 4). Each stop holds the hub's loop for its database work: more
+            in flight make a sweep little faster and the hub slower to answer
+            everyone else (at 50,000 users, 4 kept GET /hub/api/ p99 near 150 ms,
+            10 above 300 ms). Read by ``hubplugins.setup(c)``.
+            """,
+            example("HubLifecycle", "concurrency", 8),
+        ),
     )
     notice_webhook = Unicode(
         "",
         config=True,
-        help="""
-        URL that gets a JSON POST for each new retention notice (a tier's
-        ``idle.delete_notice``), e.g. a small service that sends the owner an
-        e-mail. Empty (the default) means no webhook: the log line and the
-        metric still count each notice. Read by ``hubplugins.setup(c)``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.HubLifecycle.notice_webhook = "http://mailer.jhub.svc:8000/notices"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                HubLifecycle:
-                  notice_webhook: http://mailer.jhub.svc:8000/notices
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            URL that gets a JSON POST for each new retention notice (a tier's
+            ``idle.delete_notice``), e.g. a small service that sends the owner an
+            e-mail. Empty (the default) means no webhook: the log line and the
+            metric still count each notice. Read by ``hubplugins.setup(c)``.
+            """,
+            example("HubLifecycle", "notice_webhook", "http://mailer.jhub.svc:8000/notices"),
+        ),
     )
     retention_interval = Float(
         3600,
         config=True,
-        help="""
-        Seconds between two reads of the users with no running server, for the
-        stopped servers a policy's ``delete_after`` may delete (a read of every
-        user: 100 pages of 500 rows at 50,000 users); default 3600, an hour.
-        Users with a running server are read every sweep. 0 means every sweep.
-        Read by ``hubplugins.setup(c)``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.HubLifecycle.retention_interval = 86400  # once a day
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                HubLifecycle:
-                  retention_interval: 86400
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Seconds between two reads of the users with no running server, for the
+            stopped servers a policy's ``delete_after`` may delete (a read of every
+            user: 100 pages of 500 rows at 50,000 users); default 3600, an hour.
+            Users with a running server are read every sweep. 0 means every sweep.
+            Read by ``hubplugins.setup(c)``.
+            """,
+            example("HubLifecycle", "retention_interval", 86400, comment="once a day"),
+        ),
     )
     metrics_port = Integer(
         0,
         config=True,
-        help="""
-        Port (on 127.0.0.1) where the service also serves its Prometheus
-        metrics at ``/metrics``, unauthenticated; it becomes the service's
-        url. 0 (the default) means no such server: the metrics are in the
-        hub's ``/hub/metrics`` either way. Read by ``hubplugins.setup(c)``.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.HubLifecycle.metrics_port = 9464
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                HubLifecycle:
-                  metrics_port: 9464
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Port (on 127.0.0.1) where the service also serves its Prometheus
+            metrics at ``/metrics``, unauthenticated; it becomes the service's
+            url. 0 (the default) means no such server: the metrics are in the
+            hub's ``/hub/metrics`` either way. Read by ``hubplugins.setup(c)``.
+            """,
+            example("HubLifecycle", "metrics_port", 9464),
+        ),
     )
     hub_api_url = Unicode(
         "",
         config=True,
-        help="""
-        The hub's REST API as the service reaches it. Empty (the default)
-        means the hub's local address, read from ``JupyterHub.hub_bind_url``
-        (else ``hub_ip`` and ``hub_port``) and ``base_url`` when
-        ``hubplugins.setup(c)`` runs, as the chart gives its own culler (in
-        the chart: ``http://127.0.0.1:8081/hub/api``, not the hub Service);
-        with internal SSL or a unix socket, the ``JUPYTERHUB_API_URL``
-        JupyterHub gives services.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.HubLifecycle.hub_api_url = "http://127.0.0.1:8081/hub/api"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                HubLifecycle:
-                  hub_api_url: http://127.0.0.1:8081/hub/api
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            The hub's REST API as the service reaches it. Empty (the default)
+            means the hub's local address, read from ``JupyterHub.hub_bind_url``
+            (else ``hub_ip`` and ``hub_port``) and ``base_url`` when
+            ``hubplugins.setup(c)`` runs, as the chart gives its own culler (in
+            the chart: ``http://127.0.0.1:8081/hub/api``, not the hub Service);
+            with internal SSL or a unix socket, the ``JUPYTERHUB_API_URL``
+            JupyterHub gives services.
+            """,
+            example("HubLifecycle", "hub_api_url", "http://127.0.0.1:8081/hub/api"),
+        ),
     )
 
 

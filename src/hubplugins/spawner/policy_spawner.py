@@ -38,6 +38,7 @@ from hubplugins.hub import failure_count, metrics, new_records, refusals, rename
 from hubplugins.hub.config import HubPolicy, named_server_check
 from hubplugins.hub.refusals import log_decision
 from hubplugins.hub.renames import avoid_taken_oauth_client, follow_rename
+from hubplugins.hub.trait_help import example, trait_help
 from hubplugins.policy.decision import Decision, ServerUsage, Usage
 from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.grant import Grant
@@ -80,79 +81,43 @@ class PolicySpawner(KubeSpawner):
     policy_progress = Bool(
         True,
         config=True,
-        help="""
-        Show what the policy decided on the spawn progress page, for example
-        ``quota: 2 of 4 CPUs in use`` and ``1 of 4 GPUs reserved``. False
-        means the page shows only KubeSpawner's own progress events.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.PolicySpawner.policy_progress = False
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                PolicySpawner:
-                  policy_progress: false
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Show what the policy decided on the spawn progress page, for example
+            ``quota: 2 of 4 CPUs in use`` and ``1 of 4 GPUs reserved``. False
+            means the page shows only KubeSpawner's own progress events.
+            """,
+            example("PolicySpawner", "policy_progress", False),
+        ),
     )
 
     resource_form = Bool(
         True,
         config=True,
-        help="""
-        Add CPU, memory, GPU and ``.resources`` fields to the spawn form. The
-        fields only appear when the user's policy lets them ask for more than
-        the defaults. False means no such fields; requests through the REST
-        API's ``user_options`` are accepted either way (within the policy).
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.PolicySpawner.resource_form = False
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                PolicySpawner:
-                  resource_form: false
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Add CPU, memory, GPU and ``.resources`` fields to the spawn form. The
+            fields only appear when the user's policy lets them ask for more than
+            the defaults. False means no such fields; requests through the REST
+            API's ``user_options`` are accepted either way (within the policy).
+            """,
+            example("PolicySpawner", "resource_form", False),
+        ),
     )
 
     gpu_pool_name = Unicode(
         "",
         config=True,
-        help="""
-        Key of the hub-wide GPU pool this spawner draws from. Empty (the
-        default) means one pool per hub process, sized by
-        ``HubPolicy.policy.cluster.gpu_pool``. Only change this when several
-        spawner classes in one hub must keep separate reservations; every pool
-        still counts every pod in its namespace that holds its resources.
-
-        .. code-block:: python
-            :caption: jupyterhub_config.py
-
-            c.PolicySpawner.gpu_pool_name = "a100"
-
-        .. code-block:: yaml
-            :caption: Zero to JupyterHub values (config.yaml)
-
-            hub:
-              config:
-                PolicySpawner:
-                  gpu_pool_name: a100
-
-        .. versionadded:: 0.1
-        """,
+        help=trait_help(
+            """
+            Key of the hub-wide GPU pool this spawner draws from. Empty (the
+            default) means one pool per hub process, sized by
+            ``HubPolicy.policy.cluster.gpu_pool``. Only change this when several
+            spawner classes in one hub must keep separate reservations; every pool
+            still counts every pod in its namespace that holds its resources.
+            """,
+            example("PolicySpawner", "gpu_pool_name", "a100"),
+        ),
     )
 
     # JupyterHub 5.5 assigns any JSON body of a REST start here; a value that is
