@@ -200,7 +200,8 @@ def _construct(cls: type, values: Mapping[str, Any]) -> Any:
             continue
         value = values[item.name]
         kind = hints[item.name]
-        arguments[item.name] = _construct(kind, value) if dataclasses.is_dataclass(kind) else value
+        nested = isinstance(kind, type) and dataclasses.is_dataclass(kind)
+        arguments[item.name] = _construct(kind, value) if nested else value
     return cls(**arguments)
 
 

@@ -20,7 +20,7 @@ the failed check in ``limit`` and what the token said in ``usage``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from hubplugins.policy.decision import Decision
 from hubplugins.policy.text import echo
@@ -100,5 +100,5 @@ def check_same_subject(id_claims: Mapping[str, Any], userinfo: Any) -> Decision:
     return Decision.allow(RULE)
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)

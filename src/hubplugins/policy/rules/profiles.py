@@ -14,7 +14,7 @@ import copy
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from slugify import slugify  # what KubeSpawner derives a missing slug with
 
@@ -110,8 +110,8 @@ def allowed_profile_list(policy: Policy, profiles: list[dict[str, Any]]) -> list
     return allowed
 
 
-def _refuse(message: str, *, status: int = 400, rule: str = "user_options") -> None:
-    Decision.refuse(rule, message, status=status).enforce()
+def _refuse(message: str, *, status: int = 400, rule: str = "user_options") -> NoReturn:
+    raise PolicyRefusal(Decision.refuse(rule, message, status=status))
 
 
 def choose_profile(
