@@ -123,3 +123,12 @@ def test_devcluster_imports_nothing_of_ours(path):
     imported = _imports(path)
     ours = sorted(n for n in imported if n.split(".")[0] == "hubplugins" or n.startswith(".."))
     assert not ours, f"devcluster/{path.name} imports {ours}"
+
+
+RULES = sorted(p.stem for p in (SRC / "policy" / "rules").glob("*.py") if p.stem != "__init__")
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_each_rule_has_its_table_test_one_hop_away(rule):
+    tests = sorted((ROOT / "tests" / "policy" / "rules").glob(f"test_{rule}*.py"))
+    assert tests, f"policy/rules/{rule}.py has no tests/policy/rules/test_{rule}*.py"
