@@ -70,6 +70,10 @@ LONG_LIVED_TASKS: dict[str, str] = {
     # ``shared_authenticators`` (tests/auth_directory) start their workers at their first
     # sign-in and keep them for the session, which closes them at its end
     "_Worker._read": "shared_authenticators",
+    # a connection to a fake provider (tests/services/fake_oidc.py, fake_github.py) served in
+    # this process by a module or session fixture: the hub under test keeps it open (HTTP
+    # keep-alive) from one test to the next; the provider's stop() closes it
+    "HTTP1ServerConnection._server_request_loop": "the fake providers' fixtures",
 }
 
 
