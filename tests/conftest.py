@@ -1,7 +1,8 @@
-"""Fixtures shared by every test: the real hub and the devcluster."""
+"""Fixtures shared by every test: the real hub, the devcluster, the leaked-task guard."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import re
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from harness.hub import Hub, start_hub
 
 
@@ -58,6 +60,58 @@ JUPYTERHUB_SERIES = ["6", "5.5"]
 def jupyterhub_version(request: pytest.FixtureRequest) -> str:
     """The JupyterHub series a test's hub runs."""
     return str(request.param)
+
+
+# Long-lived tasks that session- or module-scoped fixtures start on purpose, by their
+# coroutine's qualified name, each with the fixture that owns it. Such a task may begin
+# in the first test that uses the fixture's object, yet it is not that test's.
+LONG_LIVED_TASKS: dict[str, str] = {
+    # the reader of a directory worker process: the authenticators of
+    # ``shared_authenticators`` (tests/auth_directory) start their workers at their first
+    # sign-in and keep them for the session, which closes them at its end
+    "_Worker._read": "shared_authenticators",
+    # a connection to a fake provider (tests/services/fake_oidc.py, fake_github.py) served in
+    # this process by a module or session fixture: the hub under test keeps it open (HTTP
+    # keep-alive) from one test to the next; the provider's stop() closes it
+    "HTTP1ServerConnection._server_request_loop": "the fake providers' fixtures",
+}
+
+
+def _describe(task: asyncio.Task[Any]) -> str:
+    coro = task.get_coro()
+    name = getattr(coro, "__qualname__", repr(coro))
+    frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+    where = f" waiting at {frame.f_code.co_filename}:{frame.f_lineno}" if frame else ""
+    return f"{name} (task {task.get_name()!r}){where}"
+
+
+@pytest_asyncio.fixture(autouse=True, loop_scope="session")
+async def _no_leaked_tasks(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Fail a test that leaves asyncio tasks of its own running on the session loop.
+
+    The tasks running when the test's function-scoped fixtures start (those of session and
+    module fixtures among them) are not the test's; a task still running beyond them once
+    its fixtures are torn down was forgotten: it would run on into later tests, and its
+    exceptions would surface there or never.
+    """
+    before = asyncio.all_tasks()
+    yield
+    # a task cancelled at the end of the test finishes within a few turns of the loop
+    for _ in range(3):
+        await asyncio.sleep(0)
+    leaked = sorted(
+        _describe(task)
+        for task in asyncio.all_tasks() - before
+        if task is not asyncio.current_task()
+        and not task.done()
+        and getattr(task.get_coro(), "__qualname__", None) not in LONG_LIVED_TASKS
+    )
+    if leaked:
+        pytest.fail(
+            f"{request.node.nodeid} left {len(leaked)} asyncio task(s) running:\n  "
+            + "\n  ".join(leaked),
+            pytrace=False,
+        )
 
 
 _hub_ids = itertools.count()

@@ -96,12 +96,18 @@ def test_gpu_kinds(groups, options, other, expected) -> None:
 
 
 @pytest.mark.parametrize(
-    "kind", [7, "nvidia", "a/b/c", "x" * 300], ids=["number", "no-domain", "two-slashes", "long"]
+    ("kind", "shown"),
+    [(7, "7"), ("nvidia", "nvidia"), ("a/b/c", "a/b/c"), ("x" * 300, "x" * 40 + "...")],
+    ids=["number", "no-domain", "two-slashes", "long"],
 )
-def test_a_bad_kind_is_400(kind) -> None:
+def test_a_bad_kind_is_400(kind, shown) -> None:
     with pytest.raises(PolicyRefusal) as info:
         requested({"gpu_kind": kind})
-    assert info.value.status == 400 and "gpu_kind" in info.value.message
+    assert (info.value.decision.rule, info.value.status) == ("request", 400)
+    assert info.value.message == (
+        f'Invalid gpu_kind: "{shown}" is not an extended resource name '
+        "(e.g. nvidia.com/mig-1g.10gb)."
+    )
 
 
 def pod(**held: str) -> dict[str, Any]:
@@ -129,7 +135,12 @@ def test_each_kind_is_a_pool_of_its_own() -> None:
     assert not pool.reserve("b/", {GPU: 1}).allowed
     assert pool.reserve("b/", {MIG: 2}).allowed
     refused = pool.reserve("c/", {MIG: 1})
-    assert not refused.allowed and f"2 of the 2 {MIG} GPUs" in refused.message
+    assert not refused.allowed
+    assert (refused.rule, refused.status) == ("cluster.gpu_pool", 409)
+    assert refused.message == (
+        f"GPU pool exhausted: 2 of the 2 {MIG} GPUs of this hub are in use and this server "
+        "asks for 1. Try again when another server stops, or ask for fewer GPUs."
+    )
 
 
 @pytest.mark.parametrize(

@@ -100,8 +100,11 @@ def test_a_crash_forgotten_start_still_holds_its_gpu() -> None:
     refused = pool.reserve(
         "bob/", {GPU: 1}, pod="ns/jupyter-bob", pods={"ns/jupyter-alice": {GPU: 1}}
     )
-    assert (refused.allowed, refused.status) == (False, 409)
-    assert "1 of the 1 nvidia.com/gpu GPUs" in refused.message
+    assert (refused.allowed, refused.status, refused.rule) == (False, 409, "cluster.gpu_pool")
+    assert refused.message == (
+        "GPU pool exhausted: 1 of the 1 nvidia.com/gpu GPUs of this hub are in use and this "
+        "server asks for 1. Try again when another server stops, or ask for fewer GPUs."
+    )
     assert pool.reserve("bob/", {GPU: 1}, pod="ns/jupyter-bob", pods={}).allowed
 
 

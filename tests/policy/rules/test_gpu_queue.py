@@ -83,7 +83,10 @@ def test_max_wait_ends_the_place_with_a_message():
     gone = line.expire(now=60.5)
     assert [p.server_id for p in gone] == ["a/"]
     assert line.position("b/") == 1
-    assert "Gave up waiting for a GPU after 60 seconds" in line.ended["a/"]
+    assert line.ended["a/"] == (
+        "Gave up waiting for a GPU after 60 seconds in line (resources.gpu.queue.max_wait): "
+        "no nvidia.com/gpu GPU freed in time. Start the server again to take a new place."
+    )
     # asking again takes a new place and clears the message
     line.join("a/", {GPU: 1}, {}, now=61.0, max_wait=60.0)
     assert line.position("a/") == 2 and "a/" not in line.ended
@@ -92,9 +95,13 @@ def test_max_wait_ends_the_place_with_a_message():
 def test_queued_answer_names_place_and_pool():
     line = line_of(("a/", GPU, 1), ("bob/nb", GPU, 1))
     decision = line.queued("bob/nb", 4, 4)
-    assert not decision.allowed and decision.status == 409
-    assert decision.message.startswith("queued: 2nd in line for 1 GPU; 4 of 4 in use")
-    assert "DELETE /hub/api/hubplugins/gpu-queue/bob/nb" in decision.message
+    assert not decision.allowed
+    assert (decision.rule, decision.status) == ("resources.gpu.queue", 409)
+    assert decision.message == (
+        "queued: 2nd in line for 1 GPU; 4 of 4 in use (nvidia.com/gpu). The server starts by "
+        "itself when a GPU frees; the place is kept for at most 60 seconds. Leave the line with "
+        "DELETE /hub/api/hubplugins/gpu-queue/bob/nb."
+    )
     assert decision.details["position"] == 2
 
 

@@ -27,7 +27,14 @@ NEW_NAMED = {
     ),
     "default-server-does-not-count": (usage("", "a", "b", "c", "d"), "e", True, 200, ""),
     "existing-name-always-ok": (usage("a", "b", "c", "d", "e"), "a", True, 200, ""),
-    "invalid-name-first": (usage(), "Bad", False, 400, "uppercase"),
+    "invalid-name-first": (
+        usage(),
+        "Bad",
+        False,
+        400,
+        'Server name "Bad" contains uppercase letters: use lowercase letters, digits and single '
+        'hyphens, starting with a letter. Try "bad".',
+    ),
 }
 
 
@@ -39,14 +46,18 @@ def test_check_new_named_server(
 ) -> None:
     decision = check_new_named_server(POLICY, held, name)
     assert (decision.allowed, decision.status) == (ok, status)
-    assert message in decision.message
+    assert decision.rule == ("servers.name" if status == 400 else "servers.max_named")
+    assert decision.message == message
 
 
 def test_no_named_servers_at_all() -> None:
     table = PolicyTable.from_dict({"defaults": {"servers": {"max_named": 0}}})
     decision = check_new_named_server(table.resolve([]), usage(), "nb")
-    assert decision.status == 403
-    assert "Named servers are not available for your groups (defaults)" in decision.message
+    assert (decision.rule, decision.status) == ("servers.max_named", 403)
+    assert decision.message == (
+        "Named servers are not available for your groups (defaults): the limit is 0. "
+        'Use your default server instead of creating "nb".'
+    )
 
 
 def test_unlimited_named_servers() -> None:

@@ -18,19 +18,40 @@ CLIENT = "hub"
 NOW = 1_800_000_000.0
 GOOD = {"iss": ISSUER, "aud": CLIENT, "sub": "abc", "exp": NOW + 300, "iat": NOW, "nonce": "n-1"}
 
-# name, changes to GOOD (None deletes), nonce the hub sent -> the failed check (None: accepted)
+# name, changes to GOOD (None deletes), nonce the hub sent -> the failed check, named in
+# the refusal (None: accepted)
 CASES: list[tuple[str, dict[str, Any], str | None, str | None]] = [
     ("good", {}, "n-1", None),
     ("refresh-without-nonce", {"nonce": None}, None, None),
     ("audience-list", {"aud": [CLIENT]}, "n-1", None),
     ("several-audiences-azp", {"aud": [CLIENT, "api"], "azp": CLIENT}, "n-1", None),
     ("within-leeway", {"exp": NOW - 30}, "n-1", None),
-    ("other-issuer", {"iss": "https://evil.example/"}, "n-1", "issuer"),
-    ("issuer-without-slash", {"iss": ISSUER.rstrip("/")}, "n-1", "issuer"),
-    ("other-audience", {"aud": "other"}, "n-1", "audience"),
-    ("no-audience", {"aud": None}, "n-1", "audience"),
-    ("several-audiences-no-azp", {"aud": [CLIENT, "api"]}, "n-1", "authorized party"),
-    ("several-audiences-other-azp", {"aud": [CLIENT, "api"], "azp": "api"}, "n-1", "authorized"),
+    (
+        "other-issuer",
+        {"iss": "https://evil.example/"},
+        "n-1",
+        "issuer must be https://login.example.org/oidc/",
+    ),
+    (
+        "issuer-without-slash",
+        {"iss": ISSUER.rstrip("/")},
+        "n-1",
+        "issuer must be https://login.example.org/oidc/",
+    ),
+    ("other-audience", {"aud": "other"}, "n-1", "audience must include this hub's client id"),
+    ("no-audience", {"aud": None}, "n-1", "audience must include this hub's client id"),
+    (
+        "several-audiences-no-azp",
+        {"aud": [CLIENT, "api"]},
+        "n-1",
+        "authorized party must be this hub",
+    ),
+    (
+        "several-audiences-other-azp",
+        {"aud": [CLIENT, "api"], "azp": "api"},
+        "n-1",
+        "authorized party must be this hub",
+    ),
     ("expired", {"exp": NOW - 61}, "n-1", "expired"),
     ("no-expiry", {"exp": None}, "n-1", "expiry missing"),
     ("expiry-text", {"exp": "tomorrow"}, "n-1", "expiry missing"),
@@ -39,9 +60,9 @@ CASES: list[tuple[str, dict[str, Any], str | None, str | None]] = [
     ("no-subject", {"sub": None}, "n-1", "subject missing"),
     ("empty-subject", {"sub": ""}, "n-1", "subject missing"),
     ("numeric-subject", {"sub": 7}, "n-1", "subject missing"),
-    ("other-nonce", {"nonce": "n-2"}, "n-1", "nonce"),
-    ("no-nonce", {"nonce": None}, "n-1", "nonce"),
-    ("hub-lost-its-nonce", {"nonce": ""}, "", "nonce"),
+    ("other-nonce", {"nonce": "n-2"}, "n-1", "nonce does not match this sign-in"),
+    ("no-nonce", {"nonce": None}, "n-1", "nonce does not match this sign-in"),
+    ("hub-lost-its-nonce", {"nonce": ""}, "", "nonce does not match this sign-in"),
 ]
 
 
@@ -56,9 +77,11 @@ def test_id_token_claims(changes: dict[str, Any], nonce: str | None, fails: str 
         assert decision.allowed, decision.message
         return
     assert not decision.allowed
-    assert 400 <= decision.status < 500
-    assert fails in decision.limit and fails in decision.message
-    assert "Sign in again" in decision.message
+    assert (decision.status, decision.limit) == (403, fails)
+    assert decision.message == (
+        f"The sign-in provider's ID token was not accepted ({fails}). "
+        "Sign in again; if this keeps happening, tell the hub administrators."
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,4 +101,8 @@ def test_claims_not_an_object_and_missing_username() -> None:
         now=NOW,
     ).allowed
     decision = claim_missing("preferred_username")
-    assert decision.status == 403 and "preferred_username" in decision.message
+    assert (decision.rule, decision.status) == (RULE, 403)
+    assert decision.message == (
+        'The sign-in provider did not send the "preferred_username" claim this hub needs to '
+        "name your account. Sign in again; if this keeps happening, tell the hub administrators."
+    )

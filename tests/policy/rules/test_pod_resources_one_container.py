@@ -12,23 +12,56 @@ from hubplugins.policy.rules.pod_resources import check_pod
 
 GB = 10**9
 GRANT = {"cpu_limit": 1.0, "mem_limit": 2 * GB, "gpu": 0, "gpu_resource": "nvidia.com/gpu"}
-MANIFEST = {
+# (limits, requests, None or (rule, the problems the refusal names))
+MANIFEST: dict[str, tuple[dict[str, str], dict[str, str], tuple[str, str] | None]] = {
     "matching": ({"cpu": "1", "memory": "2G"}, {"cpu": "500m", "memory": "1G"}, None),
-    "cpu-lifted": ({"cpu": "2", "memory": "2G"}, {}, 'cpu limit: container "notebook" has 2 cores'),
-    "memory-Gi": ({"cpu": "1", "memory": "2Gi"}, {}, "has 2Gi, above the granted limit of 2G"),
-    "no-limit": ({"memory": "2G"}, {}, "no cpu limit"),
+    "cpu-lifted": (
+        {"cpu": "2", "memory": "2G"},
+        {},
+        (
+            "manifest.cpu",
+            'cpu limit: container "notebook" has 2 cores, above the granted limit of 1 core',
+        ),
+    ),
+    "memory-Gi": (
+        {"cpu": "1", "memory": "2Gi"},
+        {},
+        (
+            "manifest.memory",
+            'memory limit: container "notebook" has 2Gi, above the granted limit of 2G',
+        ),
+    ),
+    "no-limit": (
+        {"memory": "2G"},
+        {},
+        (
+            "manifest.cpu",
+            'container "notebook" has no cpu limit',
+        ),
+    ),
     "gpu-sneaked-in": (
         {"cpu": "1", "memory": "2G", "nvidia.com/gpu": "1"},
         {},
-        'nvidia.com/gpu limit: container "notebook" has 1, above the granted limit of 0',
+        (
+            "manifest.gpu",
+            'nvidia.com/gpu limit: container "notebook" has 1, above the granted limit of 0',
+        ),
     ),
-    "junk": ({"cpu": "lots", "memory": "2G"}, {}, "is not a quantity"),
+    "junk": (
+        {"cpu": "lots", "memory": "2G"},
+        {},
+        (
+            "manifest.quantity",
+            'container "notebook": "cpu" limit "lots" is not a quantity; container "notebook" '
+            "has no cpu limit",
+        ),
+    ),
 }
 
 
 @pytest.mark.parametrize(("limits", "requests", "problem"), MANIFEST.values(), ids=MANIFEST.keys())
 def test_check_pod_of_one_container(
-    limits: dict[str, str], requests: dict[str, str], problem: str | None
+    limits: dict[str, str], requests: dict[str, str], problem: tuple[str, str] | None
 ) -> None:
     container = {"name": "notebook", "resources": {"limits": limits, "requests": requests}}
     decision = check_pod(POLICY, GRANT, {"spec": {"containers": [container]}})
@@ -37,5 +70,10 @@ def test_check_pod_of_one_container(
         return
     with pytest.raises(PolicyRefusal) as info:
         decision.enforce()
-    assert problem in info.value.message
-    assert info.value.status == 403
+    rule, problems = problem
+    assert (info.value.decision.rule, info.value.status) == (rule, 403)
+    assert info.value.message == (
+        "This server's pod holds more than the policy granted for your groups (authenticated): "
+        f"{problems}. This comes from the hub's configuration (a profile, a hook or an extra "
+        "container), not from your request: ask your hub admin to fix it."
+    )

@@ -106,16 +106,26 @@ REFUSE_START: dict[str, tuple[Any, ...]] = {
         Request(memory_limit=4 * 2**30),
         "resources.memory.max",
         403,
-        "asks for 4Gi; the most allowed per server for your groups (authenticated) is 4G",
+        'memory request too large: "nb" asks for 4Gi; the most allowed per server for your '
+        "groups (authenticated) is 4G. Ask for 4G or less.",
     ),
-    "gpu-above-cap": (POLICY, usage(), Request(gpu=1), "resources.gpu.max", 403, "0 GPUs"),
+    "gpu-above-cap": (
+        POLICY,
+        usage(),
+        Request(gpu=1),
+        "resources.gpu.max",
+        403,
+        'GPU request too large: "nb" asks for 1 GPU; the most allowed per server for your groups '
+        "(authenticated) is 0 GPUs. Ask for 0 GPUs or less.",
+    ),
     "profile-above-cap": (
         POLICY,
         usage(),
         Request(),
         "resources.cpu.max",
         403,
-        "asks for 8 cores",
+        'CPU request too large: "nb" asks for 8 cores; the most allowed per server for your '
+        "groups (authenticated) is 2 cores. Ask for 2 cores or less.",
     ),
     "running-limit": (
         POLICY,
@@ -141,7 +151,8 @@ REFUSE_START: dict[str, tuple[Any, ...]] = {
         Request(),
         "quota.memory",
         403,
-        "use 7G of 8G",
+        "memory quota reached: your running servers use 7G of 8G allowed for your groups "
+        '(authenticated), and "nb" needs 2G. Stop a server or ask for less memory.',
     ),
     "gpu-quota": (
         GPU,
@@ -149,7 +160,8 @@ REFUSE_START: dict[str, tuple[Any, ...]] = {
         Request(gpu=1),
         "quota.gpu",
         403,
-        "use 2 GPUs of 2 GPUs",
+        "GPU quota reached: your running servers use 2 GPUs of 2 GPUs allowed for your groups "
+        '(gpu-beta), and "nb" needs 1 GPU. Stop a server or ask for fewer GPUs.',
     ),
     "guarantee-above-limit": (
         POLICY,
@@ -157,9 +169,17 @@ REFUSE_START: dict[str, tuple[Any, ...]] = {
         Request(cpu_guarantee=2.0, cpu_limit=1.0),
         "request.cpu",
         400,
-        "CPU guarantee 2 is above the CPU limit 1",
+        "Invalid request: CPU guarantee 2 is above the CPU limit 1; ask for a guarantee no "
+        "larger than the limit.",
     ),
-    "zero-limit": (POLICY, usage(), Request(memory_limit=0), "request.memory", 400, "more than 0"),
+    "zero-limit": (
+        POLICY,
+        usage(),
+        Request(memory_limit=0),
+        "request.memory",
+        400,
+        "Invalid request: the memory limit must be more than 0.",
+    ),
 }
 
 
@@ -177,7 +197,7 @@ def test_check_start_refuses(
     decision = check_start(policy, held, request_, base, server_name="nb")
     assert not decision.allowed
     assert (decision.rule, decision.status) == (rule, status)
-    assert message in decision.message
+    assert decision.message == message
     with pytest.raises(PolicyRefusal) as info:
         decision.enforce()
     assert info.value.status == status and info.value.decision is decision
@@ -191,4 +211,8 @@ def test_server_being_started_is_not_counted() -> None:
 
 def test_default_server_message() -> None:
     decision = check_start(POLICY, usage(), Request(cpu_limit=9.0), server_name="")
-    assert "your default server asks for 9 cores" in decision.message
+    assert (decision.rule, decision.status) == ("resources.cpu.max", 403)
+    assert decision.message == (
+        "CPU request too large: your default server asks for 9 cores; the most allowed per "
+        "server for your groups (authenticated) is 2 cores. Ask for 2 cores or less."
+    )
