@@ -213,8 +213,8 @@ INVALID: dict[str, tuple[Any, str]] = {
     "cpu-line-too-long": (
         {"resources": "cpul=" + "1" * 100},
         (
-            "Invalid resources, line 1: cpul: '111111111111111111111111111111111111... is not a CPU "
-            "quantity: too long (examples: 0.5, 500m, 2)."
+            "Invalid resources, line 1: cpul: '111111111111111111111111111111111111... "
+            "is not a CPU quantity: too long (examples: 0.5, 500m, 2)."
         ),
     ),
     "cpu-line-huge": (
