@@ -74,6 +74,9 @@ LONG_LIVED_TASKS: dict[str, str] = {
     # this process by a module or session fixture: the hub under test keeps it open (HTTP
     # keep-alive) from one test to the next; the provider's stop() closes it
     "HTTP1ServerConnection._server_request_loop": "the fake providers' fixtures",
+    # KubeSpawner's shared Kubernetes client (kubespawner/clients.py): its first use starts
+    # the task that closes the client when the loop shuts down, by design for the process
+    "shared_client.<locals>.close_client_task": "KubeSpawner's shared client",
 }
 
 

@@ -80,3 +80,5 @@ def test_demo_serves_sign_in_and_stops_everything(tmp_path: Path) -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
