@@ -6,10 +6,8 @@ the pure policy core can be used without JupyterHub's heavier imports.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from hubplugins import _moved
+from hubplugins._lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -27,11 +25,4 @@ __all__ = [*_LAZY, "__version__"]
 
 _moved.install()  # the module paths of earlier releases still import
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hubplugins' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -11,8 +11,7 @@ endpoint, the service, the CLI) does not import the others.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hubplugins._lazy import lazy_names
 
 _LAZY = {
     "HubAPI": "hubplugins.lifecycle.hubapi",
@@ -31,11 +30,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hubplugins.lifecycle' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)

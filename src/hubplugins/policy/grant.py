@@ -15,7 +15,10 @@ from typing import Any
 
 from hubplugins.policy.model import DEFAULT_GPU_RESOURCE
 
-__all__ = ["Grant"]
+__all__ = ["STATE_KEY", "Grant"]
+
+STATE_KEY = "hubplugins"
+"""Where PolicySpawner keeps the grant in a server's state: ``state[STATE_KEY]["grant"]``."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hubplugins.policy.grant import Grant
+from hubplugins.policy.grant import STATE_KEY, Grant
 from hubplugins.policy.model import Policy
 from hubplugins.policy.quantities import format_cpu, format_duration, format_memory, millicores
 from hubplugins.policy.rules.idle import plan_user
@@ -35,8 +35,6 @@ from hubplugins.policy.table import PolicyTable
 from hubplugins.policy.text import echo
 
 __all__ = ["Effect", "grant_of", "plan_effects", "plan_report"]
-
-STATE_KEY = "hubplugins"  # where PolicySpawner keeps its grant in a server's state
 
 
 @dataclass(frozen=True)

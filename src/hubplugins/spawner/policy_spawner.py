@@ -41,7 +41,7 @@ from hubplugins.hub.renames import avoid_taken_oauth_client, follow_rename
 from hubplugins.hub.trait_help import example, trait_help
 from hubplugins.policy.decision import Decision, ServerUsage, Usage
 from hubplugins.policy.errors import PolicyRefusal
-from hubplugins.policy.grant import Grant
+from hubplugins.policy.grant import STATE_KEY, Grant
 from hubplugins.policy.model import Policy
 from hubplugins.policy.oauth_clients import oauth_client_id
 from hubplugins.policy.quantities import format_cpu, format_memory
@@ -68,8 +68,6 @@ from hubplugins.spawner.form import (
     render_resource_fields,
     resource_options_from_form,
 )
-
-STATE_KEY = "hubplugins"
 
 new_records.install()
 renames.install()
