@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hubplugins._lazy import lazy_classes
 from hubplugins.hub import identity
-from hubplugins.hub.lazy import lazy_classes
 
 HANDLER_PATH = r"/api/hubplugins/identities/([^/]+)"
 
@@ -84,7 +84,7 @@ def _handler_class() -> type:
     return IdentityHandler
 
 
-# the handler classes, built on first use (see hubplugins.hub.lazy)
+# the handler classes, built on first use (see hubplugins._lazy)
 __getattr__ = lazy_classes(__name__, _handler_class, "IdentityHandler")
 
 

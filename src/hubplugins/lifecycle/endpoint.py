@@ -34,7 +34,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from hubplugins.hub.lazy import lazy_classes
+from hubplugins._lazy import lazy_classes
 from hubplugins.policy.decision import Decision
 from hubplugins.policy.rules.as_planned import (
     LifecycleRequest,
@@ -178,7 +178,7 @@ def _handler_class() -> type:
     return LifecycleServerHandler
 
 
-# the handler classes, built on first use (see hubplugins.hub.lazy)
+# the handler classes, built on first use (see hubplugins._lazy)
 __getattr__ = lazy_classes(__name__, _handler_class, "LifecycleServerHandler")
 
 

@@ -40,7 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hubplugins.hub.lazy import lazy_classes
+from hubplugins._lazy import lazy_classes
 from hubplugins.policy.decision import Decision
 
 __all__ = ["LISTING_PATH", "MAX_LIMIT", "NEEDED_SCOPES", "handlers", "read_page"]
@@ -238,7 +238,7 @@ def _handler_class() -> type:
     return LifecycleListingHandler
 
 
-# the handler classes, built on first use (see hubplugins.hub.lazy)
+# the handler classes, built on first use (see hubplugins._lazy)
 __getattr__ = lazy_classes(__name__, _handler_class, "LifecycleListingHandler")
 
 

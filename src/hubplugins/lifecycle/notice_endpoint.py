@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from hubplugins._lazy import lazy_classes
 from hubplugins.hub import usage_store
-from hubplugins.hub.lazy import lazy_classes
 from hubplugins.policy.decision import Decision
 from hubplugins.policy.rules.notices import notice_allowed, read_notice
 
@@ -119,7 +119,7 @@ def _handler_class() -> type:
     return NoticeHandler
 
 
-# the handler classes, built on first use (see hubplugins.hub.lazy)
+# the handler classes, built on first use (see hubplugins._lazy)
 __getattr__ = lazy_classes(__name__, _handler_class, "NoticeHandler")
 
 

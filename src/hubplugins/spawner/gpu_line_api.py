@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubplugins.hub.lazy import lazy_classes
+from hubplugins._lazy import lazy_classes
 from hubplugins.policy.decision import Decision
 from hubplugins.policy.rules.gpu_queue import QUEUE_RULE, ordinal
 from hubplugins.spawner import line_store
@@ -126,7 +126,7 @@ def _handler_classes() -> tuple[type, type]:
     return LineHandler, PlaceHandler
 
 
-# the handler classes, built on first use (see hubplugins.hub.lazy)
+# the handler classes, built on first use (see hubplugins._lazy)
 __getattr__ = lazy_classes(__name__, _handler_classes, "LineHandler", "PlaceHandler")
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hubplugins.hub.lazy import lazy_classes
+from hubplugins._lazy import lazy_classes
 from hubplugins.policy.rules.identity import OWNER_LABEL
 from hubplugins.spawner import volume_names
 
@@ -194,7 +194,7 @@ def _handler_class() -> type:
     return SSHKeyHandler
 
 
-# the handler classes, built on first use (see hubplugins.hub.lazy)
+# the handler classes, built on first use (see hubplugins._lazy)
 __getattr__ = lazy_classes(__name__, _handler_class, "SSHKeyHandler")
 
 

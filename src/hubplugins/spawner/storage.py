@@ -47,8 +47,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from hubplugins._lazy import lazy_classes
 from hubplugins.hub import metrics
-from hubplugins.hub.lazy import lazy_classes
 from hubplugins.policy.model import Policy
 from hubplugins.policy.rules import volumes as rules
 from hubplugins.policy.rules.volumes import merge_volumes
@@ -348,7 +348,7 @@ def _failures_handler() -> type:
     return VolumeFailuresHandler
 
 
-# the handler classes, built on first use (see hubplugins.hub.lazy)
+# the handler classes, built on first use (see hubplugins._lazy)
 __getattr__ = lazy_classes(__name__, _failures_handler, "VolumeFailuresHandler")
 
 

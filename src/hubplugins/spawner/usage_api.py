@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hubplugins._lazy import lazy_classes
 from hubplugins.hub import usage_store
 from hubplugins.hub.config import HubPolicy
-from hubplugins.hub.lazy import lazy_classes
 from hubplugins.policy.decision import Decision
 from hubplugins.policy.grant import Grant
 from hubplugins.policy.pod_holdings import pooled_holdings
@@ -184,7 +184,7 @@ def _handler_classes() -> tuple[type, type]:
     return UsageHandler, KeepHandler
 
 
-# the handler classes, built on first use (see hubplugins.hub.lazy)
+# the handler classes, built on first use (see hubplugins._lazy)
 __getattr__ = lazy_classes(__name__, _handler_classes, "UsageHandler", "KeepHandler")
 
 
