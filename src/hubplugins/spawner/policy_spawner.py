@@ -210,17 +210,7 @@ class PolicySpawner(KubeSpawner):
             other = spawners.get(name)  # dict.get: never instantiates a spawner
             running = bool(other is not None and other is not self and other.active)
             held: Grant | None = getattr(other, "_grant", None) if running else None
-            if held is None:
-                server = ServerUsage(name=name, running=running)
-            else:
-                server = ServerUsage(
-                    name=name,
-                    running=running,
-                    cpu=held.cpu_limit,
-                    memory=held.mem_limit,
-                    gpu=held.gpu,
-                    gpus={held.gpu_resource: held.gpu} if held.gpu else {},
-                )
+            server = pool_sync.granted_usage(name, running, held)
             servers.append(pool_sync.larger(server, from_pods.pop(name, None)))
         servers.extend(from_pods.values())  # pods of servers the hub no longer lists
         return Usage.of(servers)
@@ -275,7 +265,7 @@ class PolicySpawner(KubeSpawner):
         decision = await pod_guard.check_before_start(self, policy)
         if not decision.allowed:
             self._forget_when_stopped = self._own_record
-            raise self._pod_refused(decision)
+            raise self._refuse("pod", decision)
         metrics.observe_decision(time.perf_counter() - started)
         granted = {**grant.as_dict(), **self._pool_counts}
         log_decision(self.log, "spawn", granted, user=self.user.name, server=self.name)
@@ -386,9 +376,6 @@ class PolicySpawner(KubeSpawner):
             notes.append(f"{counts.get('pool_in_use')} of {counts.get('pool_size')} GPUs reserved")
         self._progress_notes = notes
 
-    def _pod_refused(self, decision: Decision) -> Exception:
-        return self._refuse("pod", decision)
-
     def _refuse(
         self, event: str, refused: Decision | PolicyRefusal, server: str | None = None
     ) -> Exception:
@@ -408,7 +395,7 @@ class PolicySpawner(KubeSpawner):
             if not decision.allowed:
                 await pod_guard.undo_start(self)
                 self._forget_when_stopped = self._own_record
-                raise self._pod_refused(decision)
+                raise self._refuse("pod", decision)
         self._nothing_created = False
         # on a 409 KubeSpawner stops the old pod and tries again: this start keeps its grant
         self._replacing_pod = True
@@ -422,7 +409,7 @@ class PolicySpawner(KubeSpawner):
             await pod_guard.undo_start(self)
             self._forget_when_stopped = self._own_record
             # in a tier with a GPU line: a place in it, tried again (see gpu_line)
-            raise self._pod_refused(gpu_line.quota_refused(self, refusal.decision)) from None
+            raise self._refuse("pod", gpu_line.quota_refused(self, refusal.decision)) from None
         finally:
             self._replacing_pod = False
 

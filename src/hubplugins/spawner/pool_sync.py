@@ -193,6 +193,20 @@ def usage_from_pods(
     return found
 
 
+def granted_usage(name: str, running: bool, grant: Grant | None) -> ServerUsage:
+    """A server as its grant counts it: its limits and its GPUs of the granted kind."""
+    if grant is None:
+        return ServerUsage(name, running=running)
+    return ServerUsage(
+        name,
+        running=running,
+        cpu=grant.cpu_limit,
+        memory=grant.mem_limit,
+        gpu=grant.gpu,
+        gpus={grant.gpu_resource: grant.gpu} if grant.gpu else {},
+    )
+
+
 def larger(a: ServerUsage, b: ServerUsage | None) -> ServerUsage:
     """A server counted with the larger of what the hub granted and what its pods hold."""
     if b is None:

@@ -27,10 +27,9 @@ from hubplugins._lazy import lazy_classes
 from hubplugins.hub import usage_store
 from hubplugins.hub.config import HubPolicy
 from hubplugins.policy.decision import Decision
-from hubplugins.policy.grant import Grant
 from hubplugins.policy.pod_holdings import pooled_holdings
 from hubplugins.policy.usage_report import PoolState, ServerFacts, usage_report
-from hubplugins.spawner.pool_sync import larger, usage_from_pods
+from hubplugins.spawner.pool_sync import granted_usage, larger, usage_from_pods
 
 __all__ = ["TEMPLATES", "report_for", "setup_usage"]
 
@@ -95,7 +94,7 @@ def report_for(user: Any, config: Any, now: datetime | None = None) -> dict[str,
         active = bool(spawner is not None and spawner.active)
         ready = bool(spawner is not None and spawner.ready) or orm.server is not None
         grant = getattr(spawner, "_grant", None) if active else None
-        held = larger(_server_usage(name, ready or active, grant), from_pods.pop(name, None))
+        held = larger(granted_usage(name, ready or active, grant), from_pods.pop(name, None))
         facts = usage_store.notes_of(usage_store.mark_of(db, orm.id), orm)
         facts["kept"] = facts["kept"] and policy.idle.allow_keep  # a tier that still allows it
         servers.append(
@@ -114,16 +113,6 @@ def report_for(user: Any, config: Any, now: datetime | None = None) -> dict[str,
     deleted = usage_store.deletions(db, user.id)
     return usage_report(
         user.name, policy, servers, _pool(table, pods), now or datetime.now(UTC), deleted
-    )
-
-
-def _server_usage(name: str, running: bool, grant: Grant | None) -> Any:
-    from hubplugins.policy.decision import ServerUsage
-
-    if grant is None:
-        return ServerUsage(name, running=running)
-    return ServerUsage(
-        name, running=running, cpu=grant.cpu_limit, memory=grant.mem_limit, gpu=grant.gpu
     )
 
 
