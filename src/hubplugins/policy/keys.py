@@ -23,7 +23,7 @@ from hubplugins.policy.errors import QuantityError
 from hubplugins.policy.model import DEFAULT_GPU_RESOURCE, Policy
 from hubplugins.policy.quantities import parse_cpu, parse_duration, parse_memory
 
-__all__ = ["KEYS", "RESOURCE_NAME", "Key", "Merge", "build", "by_path", "values_of"]
+__all__ = ["COUNT", "KEYS", "RESOURCE_NAME", "Key", "Merge", "build", "kinds_schema", "values_of"]
 
 Merge = Literal["more", "first", "false_wins", "true_wins", "union", "kinds"]
 
@@ -43,7 +43,8 @@ def _memory(nullable: bool = False) -> dict[str, Any]:
     return {"type": types, "x-kind": "memory"}
 
 
-def _kinds_schema(value: dict[str, Any]) -> dict[str, Any]:
+def kinds_schema(value: dict[str, Any]) -> dict[str, Any]:
+    """A mapping of extended resource name to ``value``."""
     return {
         "type": "object",
         "propertyNames": {"pattern": RESOURCE_NAME},
@@ -53,7 +54,7 @@ def _kinds_schema(value: dict[str, Any]) -> dict[str, Any]:
 
 _DURATION = {"type": ["string", "number", "null"], "x-kind": "duration"}
 _WAIT = {"type": ["string", "number"], "x-kind": "duration"}
-_COUNT = {"type": "integer", "minimum": 0}
+COUNT = {"type": "integer", "minimum": 0}
 _COUNT_OR_NULL = {"type": ["integer", "null"], "minimum": 0}
 _BOOL = {"type": "boolean"}
 
@@ -140,19 +141,19 @@ KEYS: tuple[Key, ...] = (
     Key("resources.memory.guarantee", _memory(), parse_memory, "more", 10**9),
     Key("resources.memory.limit", _memory(), parse_memory, "more", 2 * 10**9),
     Key("resources.memory.max", _memory(), parse_memory, "more", 2 * 10**9),
-    Key("resources.gpu.default", _COUNT, int, "more", 0),
-    Key("resources.gpu.max", _COUNT, int, "more", 0),
+    Key("resources.gpu.default", COUNT, int, "more", 0),
+    Key("resources.gpu.max", COUNT, int, "more", 0),
     Key("resources.gpu.resource", {"type": "string", "pattern": RESOURCE_NAME}, str, "first",
         DEFAULT_GPU_RESOURCE),
     # a full pool puts the start in line, waiting at most max_wait
     Key("resources.gpu.queue.max_wait", _WAIT, parse_duration, "more", 0.0,
         attr="resources.gpu.queue_max_wait"),
     # other GPU kinds a server may ask for instead: resource -> per-server max
-    Key("resources.gpu_kinds", _kinds_schema(_COUNT), kinds, "kinds", _NONE, shown=False),
+    Key("resources.gpu_kinds", kinds_schema(COUNT), kinds, "kinds", _NONE, shown=False),
     Key("quota.cpu", _cpu(nullable=True), _cpu_or_none, "more", 2.0),
     Key("quota.memory", _memory(nullable=True), _memory_or_none, "more", 4 * 10**9),
     Key("quota.gpu", _COUNT_OR_NULL, _int_or_none, "more", 0),
-    Key("quota.gpu_kinds", _kinds_schema(_COUNT_OR_NULL), kinds, "kinds", _NONE, shown=False),
+    Key("quota.gpu_kinds", kinds_schema(_COUNT_OR_NULL), kinds, "kinds", _NONE, shown=False),
     Key("storage.capacity", _memory(), parse_memory, "more", 2 * 2**30),
     Key("storage.scope", {"enum": ["server", "user"]}, str, "first", "server"),
     Key("storage.mount_path", {"type": "string", "pattern": "^/", "maxLength": 255}, _mount_path,
@@ -163,11 +164,6 @@ KEYS: tuple[Key, ...] = (
         "maxLength": 255}}, profiles, "union", ("*",)),
     Key("ssh_keys", _BOOL, bool, "true_wins", False),
 )  # fmt: skip
-
-
-def by_path() -> dict[str, Key]:
-    """:data:`KEYS` by dotted key."""
-    return {key.path: key for key in KEYS}
 
 
 def _attribute(policy: Any, dotted: str) -> Any:

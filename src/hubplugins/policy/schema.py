@@ -17,22 +17,15 @@ from typing import Any
 import jsonschema
 
 from hubplugins.policy.errors import ConfigIssue
-from hubplugins.policy.keys import KEYS, RESOURCE_NAME
+from hubplugins.policy.keys import COUNT, KEYS, kinds_schema
 from hubplugins.policy.quantities import CPU_EXAMPLES, DURATION_EXAMPLES, MEMORY_EXAMPLES
 from hubplugins.policy.text import bounded_repr
 
 __all__ = ["POLICY_SCHEMA", "SECTION_SCHEMA", "key_path", "validate_schema"]
 
 
-def _obj(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
-    schema: dict[str, Any] = {
-        "type": "object",
-        "properties": properties,
-        "additionalProperties": False,
-    }
-    if description:
-        schema["description"] = description
-    return schema
+def _obj(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
 def _section() -> dict[str, Any]:
@@ -61,15 +54,7 @@ POLICY_SCHEMA: dict[str, Any] = {
                 "propertyNames": {"minLength": 1, "maxLength": 255},
                 "additionalProperties": SECTION_SCHEMA,
             },
-            "cluster": _obj(
-                {
-                    "gpu_pool": {
-                        "type": "object",
-                        "propertyNames": {"pattern": RESOURCE_NAME},
-                        "additionalProperties": {"type": "integer", "minimum": 0},
-                    }
-                }
-            ),
+            "cluster": _obj({"gpu_pool": kinds_schema(COUNT)}),
         }
     ),
 }
