@@ -31,24 +31,7 @@ from typing import Any
 
 from hubplugins.auth.revocation import Revocation
 from hubplugins.hub.refusals import refuse
-from hubplugins.policy.decision import Decision
-
-RULE = "directory.account"
-
-REASONS = {
-    "not_found": "is no longer in the directory (or no longer matches its user filter)",
-    "disabled": "is disabled in the directory",
-    "expired": "has expired in the directory",
-    "locked": "is locked in the directory",
-    "not_allowed": "is no longer in a group allowed to use this hub",
-    "blocked": "is blocked on this hub",
-    "name_mismatch": "no longer has this username in the directory",
-    "replaced": "now names a different directory entry (the name was given to someone else)",
-}
-
-
-def reason_text(outcome: str) -> str:
-    return REASONS.get(outcome, f"cannot be confirmed ({outcome})")
+from hubplugins.policy.rules.sign_in import account_recheck_refused, reason_text
 
 
 class AccessMixin(Revocation):
@@ -80,21 +63,7 @@ class AccessMixin(Revocation):
         if outcome == "ok":
             return
         server = getattr(spawner, "name", "") or ""
-        if outcome == "unavailable":
-            decision = Decision.refuse(
-                RULE,
-                "The directory cannot be reached to confirm your account. "
-                "Try again in a few minutes.",
-                status=503,
-                usage=outcome,
-            )
-        else:
-            decision = Decision.refuse(
-                RULE,
-                f"Cannot start a server: the account {user.name!r} {reason_text(outcome)}.",
-                status=403,
-                usage=outcome,
-            )
+        decision = account_recheck_refused(user.name, outcome)
         log = self.log  # type: ignore[attr-defined]
         error = refuse(log, "spawn.account", decision, user=user.name, server=server)
         if decision.status == 503:  # not a policy outcome: keep the status tornado sends

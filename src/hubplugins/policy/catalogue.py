@@ -169,8 +169,7 @@ CATALOGUE: tuple[Refusal, ...] = (
     Refusal("oidc.id_token", 403, "the sign-in provider sends no username claim",
             "Sign in again; tell the hub's admins if it goes on.", case="id_token_claim"),
     Refusal("directory.account", 403, "a start by an account the directory no longer allows",
-            "Ask the directory's admins.", literal="Cannot start a server: the account 'alice' "
-            "is disabled in the directory."),
+            "Ask the directory's admins.", case="account_recheck_disabled"),
     Refusal("directory.account", 403, "a sign-in with the right password to an account the "
             "directory has disabled, expired or locked", "Ask the directory's admins.",
             case="account_disabled"),
@@ -195,8 +194,7 @@ CATALOGUE: tuple[Refusal, ...] = (
     Refusal("github.not_allowed", 403, "a hub that names no organization and lets nobody "
             "in by other rules", "Ask the hub's admins.", case="github_not_allowed"),
     Refusal("directory.account", 503, "a start while the directory cannot be reached",
-            "Try again in a few minutes.", literal="The directory cannot be reached to confirm "
-            "your account. Try again in a few minutes."),
+            "Try again in a few minutes.", case="account_recheck_unavailable"),
     Refusal("idle.allow_keep", 403, "keeping a server in a tier with `idle.allow_keep` off",
             "Start the server now and then: starting resets its idle time.",
             literal="Servers cannot be kept for your groups (defaults): the rule "

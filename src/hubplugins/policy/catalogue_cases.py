@@ -13,7 +13,6 @@ from functools import cache
 from typing import Any
 
 from hubplugins.policy.decision import Decision, ServerUsage, Usage
-from hubplugins.policy.errors import PolicyRefusal
 from hubplugins.policy.model import Policy
 from hubplugins.policy.rules.gpu_pool import GpuPool, not_synced
 from hubplugins.policy.rules.gpu_queue import GpuLine
@@ -26,6 +25,7 @@ from hubplugins.policy.rules.quota import quota_refusal
 from hubplugins.policy.rules.resources import check_start
 from hubplugins.policy.rules.resources_text import Request, read_request
 from hubplugins.policy.rules.sign_in import (
+    account_recheck_refused,
     account_revoked,
     github_membership,
     github_sign_in_again,
@@ -70,17 +70,6 @@ def _policy(*groups: str) -> Policy:
 
 def _running(name: str, cpu: float = 1, memory: int = 2 * GB, **gpus: int) -> ServerUsage:
     return ServerUsage(name, True, cpu, memory, sum(gpus.values()), gpus)
-
-
-def _refused(call: Any, *args: Any) -> Decision:
-    """The decision of a rule that refuses: the one it returns, or the one it raises."""
-    try:
-        made = call(*args)
-    except PolicyRefusal as refusal:
-        return refusal.decision
-    if isinstance(made, Decision) and not made.allowed:
-        return made
-    raise AssertionError(f"{call.__name__}{args} did not refuse")  # pragma: no cover
 
 
 def max_named() -> Decision:
@@ -159,15 +148,15 @@ def gpu_kind_quota() -> Decision:
 
 
 def unreadable_cpu() -> Decision:
-    return _refused(read_request, {"cpu": "lots"})
+    return read_request({"cpu": "lots"})
 
 
 def wrong_type() -> Decision:
-    return _refused(read_request, {"cpu": [2]})
+    return read_request({"cpu": [2]})
 
 
 def resources_line() -> Decision:
-    return _refused(read_request, {"resources": "meml=4G"})
+    return read_request({"resources": "meml=4G"})
 
 
 def pool_exhausted() -> Decision:
@@ -222,15 +211,15 @@ _PROFILES = [
 
 
 def profile_not_allowed() -> Decision:
-    return _refused(choose_profile, _policy(), {"profile": "gpu"}, _PROFILES)
+    return choose_profile(_policy(), {"profile": "gpu"}, _PROFILES)
 
 
 def no_profile_allowed() -> Decision:
-    return _refused(choose_profile, _policy(), {}, [_PROFILES[1]])
+    return choose_profile(_policy(), {}, [_PROFILES[1]])
 
 
 def unknown_profile() -> Decision:
-    return _refused(choose_profile, _policy(), {"profile": "big"}, _PROFILES)
+    return choose_profile(_policy(), {"profile": "big"}, _PROFILES)
 
 
 def profile_slugs() -> Decision:
@@ -285,6 +274,14 @@ def id_token_claim() -> Decision:
 
 
 # -- sign-in
+
+
+def account_recheck_disabled() -> Decision:
+    return account_recheck_refused("alice", "disabled")
+
+
+def account_recheck_unavailable() -> Decision:
+    return account_recheck_refused("alice", "unavailable")
 
 
 def account_disabled() -> Decision:

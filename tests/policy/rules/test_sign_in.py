@@ -7,6 +7,7 @@ import pytest
 from hubplugins.policy.rules.sign_in import (
     ACCOUNT_MESSAGES,
     REPLACED_MESSAGE,
+    account_recheck_refused,
     account_revoked,
     github_membership,
     github_sign_in_again,
@@ -94,3 +95,39 @@ ALLOWED = {
 @pytest.mark.parametrize(("allowed", "member", "hidden"), ALLOWED.values(), ids=ALLOWED)
 def test_a_member_of_an_allowed_org_or_team_signs_in(allowed, member, hidden):
     assert github_membership("ann", allowed, member, hidden, GITHUB, "").allowed
+
+
+# (outcome of asking the directory again) -> (status, the whole message of a start)
+RECHECK = {
+    "unavailable": (
+        503,
+        "The directory cannot be reached to confirm your account. Try again in a few minutes.",
+    ),
+    "disabled": (403, "Cannot start a server: the account 'ann' is disabled in the directory."),
+    "not_allowed": (
+        403,
+        "Cannot start a server: the account 'ann' is no longer in a group allowed to use this hub.",
+    ),
+    "replaced": (
+        403,
+        "Cannot start a server: the account 'ann' now names a different directory entry "
+        "(the name was given to someone else).",
+    ),
+    "something-new": (
+        403,
+        "Cannot start a server: the account 'ann' cannot be confirmed (something-new).",
+    ),
+}
+
+
+@pytest.mark.parametrize(("outcome", "status", "message"), [(o, *v) for o, v in RECHECK.items()],
+                         ids=RECHECK)  # fmt: skip
+def test_a_start_the_directory_no_longer_confirms(outcome, status, message):
+    decision = account_recheck_refused("ann", outcome)
+    assert (decision.allowed, decision.rule, decision.status, decision.message) == (
+        False,
+        "directory.account",
+        status,
+        message,
+    )
+    assert decision.usage == outcome

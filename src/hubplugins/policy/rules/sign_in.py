@@ -15,12 +15,14 @@ from hubplugins.policy.decision import Decision
 __all__ = [
     "ACCOUNT_MESSAGES",
     "REPLACED_MESSAGE",
+    "account_recheck_refused",
     "account_revoked",
     "github_membership",
     "github_sign_in_again",
     "name_not_owned",
     "name_reused",
     "no_sign_in_method",
+    "reason_text",
 ]
 
 ACCOUNT_MESSAGES = {
@@ -34,6 +36,44 @@ REPLACED_MESSAGE = (
     "to remove the old JupyterHub user of that name, so that you do not inherit its "
     "servers and files."
 )
+
+
+# why a directory account checked again may no longer use the hub, by outcome
+REASONS = {
+    "not_found": "is no longer in the directory (or no longer matches its user filter)",
+    "disabled": "is disabled in the directory",
+    "expired": "has expired in the directory",
+    "locked": "is locked in the directory",
+    "not_allowed": "is no longer in a group allowed to use this hub",
+    "blocked": "is blocked on this hub",
+    "name_mismatch": "no longer has this username in the directory",
+    "replaced": "now names a different directory entry (the name was given to someone else)",
+}
+
+
+def reason_text(outcome: str) -> str:
+    """Why the account checked again no longer signs in, for a message or a log line."""
+    return REASONS.get(outcome, f"cannot be confirmed ({outcome})")
+
+
+def account_recheck_refused(name: str, outcome: str) -> Decision:
+    """A start by an account the directory, asked again, did not confirm (``outcome``).
+
+    403 naming why; 503 while the directory cannot be reached (``unavailable``).
+    """
+    if outcome == "unavailable":
+        return Decision.refuse(
+            "directory.account",
+            "The directory cannot be reached to confirm your account. Try again in a few minutes.",
+            status=503,
+            usage=outcome,
+        )
+    return Decision.refuse(
+        "directory.account",
+        f"Cannot start a server: the account {name!r} {reason_text(outcome)}.",
+        status=403,
+        usage=outcome,
+    )
 
 
 def account_revoked(outcome: str) -> Decision:
