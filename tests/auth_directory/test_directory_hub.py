@@ -12,6 +12,7 @@ from auth_directory.directory_data import PASSWORDS, DirectoryUnderTest, closed_
 from harness.hub import Hub, start_hub
 
 from hubplugins.auth.directory import UNAVAILABLE_MESSAGE
+from hubplugins.policy.rules.sign_in import account_recheck_refused
 
 # under ./dev test these modules share one worker, so Samba starts once
 pytestmark = pytest.mark.xdist_group("samba")
@@ -250,13 +251,17 @@ async def test_revoked_account_loses_tokens_and_servers(
         refused = await _poll_status(lambda: hub.api("GET", "/user", token=token), 403)
         assert refused.status_code == 403, refused.text
         start = await hub.api("POST", f"/users/{user}/servers/second", token=token)
-        assert start.status_code == 403, start.text
+        assert start.status_code == 403, start.text  # the token no longer signs in
+        # an admin's start: the rule's message, for what this directory says of the account
+        revoked = {account_recheck_refused(user, o).message for o in ("disabled", "not_found")}
         await hub.wait_for_server(user, ready=False)
         log = hub.log_text()
         assert f"stopping server '' of {user}: the account " in log
         admin_start = await hub.api("POST", f"/users/{user}/server")  # an admin's start too
         assert admin_start.status_code == 403, admin_start.text
-        assert "no longer in the directory" in admin_start.text or "disabled" in admin_start.text
+        assert admin_start.json()["message"] in revoked, admin_start.text
+        model = (await hub.api("GET", f"/users/{user}?include_stopped_servers=1")).json()
+        assert "second" not in model["servers"]  # the refused start left no record
     finally:
         await directory.set_disabled(user, False)
         await hub.api("DELETE", f"/users/{user}/server")
