@@ -7,14 +7,8 @@ imported without building the spawner class.
 
 from __future__ import annotations
 
-from typing import Any
+from hubplugins._lazy import lazy_names
 
 __all__ = ["PolicySpawner"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "PolicySpawner":
-        from hubplugins.spawner.policy_spawner import PolicySpawner
-
-        return PolicySpawner
-    raise AttributeError(f"module 'hubplugins.spawner' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, {"PolicySpawner": "hubplugins.spawner.policy_spawner"})
