@@ -204,7 +204,7 @@ def queued() -> Decision:
     return line.queued("alice/nb1", 4, 4)
 
 
-_PROFILES = [
+_PROFILES: list[dict[str, Any]] = [
     {"slug": "cpu", "display_name": "CPU", "default": True},
     {"slug": "gpu", "display_name": "GPU"},
 ]
