@@ -5,9 +5,10 @@ Samba's provisioned domain is cached between runs (see ``services.ldap_servers``
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -124,24 +125,38 @@ async def shared_authenticators() -> AsyncIterator[dict[str, DirectoryAuthentica
         await authenticator.close()
 
 
+async def _started(authenticator: DirectoryAuthenticator) -> DirectoryAuthenticator:
+    """``authenticator`` once its worker processes have started (or failed to).
+
+    The authenticator starts its workers as it is made; a test that is refused before the
+    directory is asked (an injected username) would otherwise end with that start still
+    running, in a task the session's authenticator owns.
+    """
+    warmup = getattr(authenticator, "_warmup", None)
+    if warmup is not None:
+        await asyncio.wait([warmup])
+    return authenticator
+
+
 @pytest.fixture
 def make_authenticator(
     shared_authenticators: dict[str, DirectoryAuthenticator],
-) -> Callable[..., DirectoryAuthenticator]:
-    """``make_authenticator(**traits)`` -> a DirectoryAuthenticator; the same traits give the
-    same instance for the whole session, so its workers start once."""
+) -> Callable[..., Awaitable[DirectoryAuthenticator]]:
+    """``await make_authenticator(**traits)`` -> a DirectoryAuthenticator with its workers
+    started; the same traits give the same instance for the whole session, so its workers
+    start once."""
 
-    def _make(**traits: Any) -> DirectoryAuthenticator:
+    async def _make(**traits: Any) -> DirectoryAuthenticator:
         key = repr(sorted((k, repr(v)) for k, v in traits.items()))
         if key not in shared_authenticators:
             shared_authenticators[key] = DirectoryAuthenticator(**traits)
-        return shared_authenticators[key]
+        return await _started(shared_authenticators[key])
 
     return _make
 
 
 @pytest.fixture
-def shared_authenticator(
+async def shared_authenticator(
     directory: DirectoryUnderTest, shared_authenticators: dict[str, DirectoryAuthenticator]
 ) -> DirectoryAuthenticator:
     """``allow_all`` + ``manage_groups`` on ``directory``, shared by the session."""
@@ -155,4 +170,4 @@ def shared_authenticator(
             worker_processes=1,
             log=logging.getLogger("test.directory"),
         )
-    return shared_authenticators[directory.kind]
+    return await _started(shared_authenticators[directory.kind])

@@ -28,9 +28,9 @@ class FakeUser:
         return self._state
 
 
-def _auth(make, directory, **extra):
+async def _auth(make, directory, **extra):
     config = {**directory.config, "manage_groups": True, "log": LOG, "worker_processes": 1, **extra}
-    return make(**config)
+    return await make(**config)
 
 
 SIGN_IN_CASES = {
@@ -90,7 +90,7 @@ async def test_injection_never_signs_in(case, shared_authenticator):
 @pytest.mark.parametrize("case", INJECTIONS)
 async def test_injection_in_dn_templates(case, openldap, make_authenticator):
     config = {k: v for k, v in openldap.config.items() if not k.startswith("service_")}
-    auth = make_authenticator(
+    auth = await make_authenticator(
         **config, bind_templates=[f"uid={{username}},{openldap.people}"], log=LOG
     )
     data = {"username": INJECTIONS[case], "password": PASSWORDS["alice"]}
@@ -119,19 +119,19 @@ async def test_groups(case, shared_authenticator):
 
 
 async def test_group_cycle_is_cut(openldap, make_authenticator):
-    auth = _auth(make_authenticator, openldap, allow_all=True)
+    auth = await _auth(make_authenticator, openldap, allow_all=True)
     model = await auth.authenticate(None, {"username": "alice", "password": PASSWORDS["alice"]})
     assert {"cycle-1", "cycle-2"} <= set(model["groups"])
 
 
 async def test_group_depth_bound(openldap, make_authenticator):
-    auth = _auth(make_authenticator, openldap, allow_all=True, group_nesting_depth=1)
+    auth = await _auth(make_authenticator, openldap, allow_all=True, group_nesting_depth=1)
     model = await auth.authenticate(None, {"username": "carol", "password": PASSWORDS["carol"]})
     assert model["groups"] == ["team-a-sub"]
 
 
 async def test_group_mapping(directory, make_authenticator):
-    auth = _auth(
+    auth = await _auth(
         make_authenticator,
         directory,
         allow_all=True,
@@ -156,7 +156,7 @@ ACCESS_CASES = {
 @pytest.mark.parametrize("case", ACCESS_CASES)
 async def test_allowed_and_admin_groups(case, directory, make_authenticator):
     user, allowed, admin = ACCESS_CASES[case]
-    auth = _auth(
+    auth = await _auth(
         make_authenticator,
         directory,
         allowed_groups={"Staff"},
@@ -170,7 +170,7 @@ async def test_allowed_and_admin_groups(case, directory, make_authenticator):
 
 
 async def test_disabled_account_is_refused(samba, make_authenticator):
-    auth = _auth(make_authenticator, samba, allow_all=True)
+    auth = await _auth(make_authenticator, samba, allow_all=True)
     with pytest.raises(web.HTTPError) as info:
         await auth.authenticate(None, {"username": "erin", "password": PASSWORDS["erin"]})
     assert info.value.status_code == 403
@@ -180,7 +180,7 @@ async def test_disabled_account_is_refused(samba, make_authenticator):
 
 async def test_failover_to_second_server(directory, make_authenticator):
     urls = [closed_port_url(), *directory.config["server_urls"]]
-    auth = _auth(make_authenticator, directory, allow_all=True, server_urls=urls)
+    auth = await _auth(make_authenticator, directory, allow_all=True, server_urls=urls)
     for _ in range(3):
         model = await auth.authenticate(None, {"username": "bob", "password": PASSWORDS["bob"]})
         assert model["name"] == "bob"
@@ -188,7 +188,7 @@ async def test_failover_to_second_server(directory, make_authenticator):
 
 async def test_all_servers_down_is_503(directory, make_authenticator, caplog):
     urls = [closed_port_url(), closed_port_url("ldap")]
-    auth = _auth(make_authenticator, directory, allow_all=True, server_urls=urls)
+    auth = await _auth(make_authenticator, directory, allow_all=True, server_urls=urls)
     with pytest.raises(web.HTTPError) as info:
         await auth.authenticate(None, {"username": "bob", "password": PASSWORDS["bob"]})
     assert info.value.status_code == 503
@@ -196,7 +196,7 @@ async def test_all_servers_down_is_503(directory, make_authenticator, caplog):
 
 
 async def test_untrusted_certificate_is_unavailable(directory, make_authenticator):
-    auth = _auth(make_authenticator, directory, allow_all=True, tls_ca_file=None)
+    auth = await _auth(make_authenticator, directory, allow_all=True, tls_ca_file=None)
     with pytest.raises(web.HTTPError) as info:
         await auth.authenticate(None, {"username": "bob", "password": PASSWORDS["bob"]})
     assert info.value.status_code == 503
@@ -208,7 +208,9 @@ async def test_bind_template_without_service_account(directory, make_authenticat
         template = "{username}@ad.example.org"
     else:
         template = f"uid={{username}},{directory.people}"
-    auth = make_authenticator(**config, bind_templates=[template], manage_groups=True, log=LOG)
+    auth = await make_authenticator(
+        **config, bind_templates=[template], manage_groups=True, log=LOG
+    )
     model = await auth.authenticate(None, {"username": "CAROL", "password": PASSWORDS["carol"]})
     assert model["name"] == "carol"
     assert {"team-a-sub", "team-a", "staff"} <= set(model["groups"])
@@ -218,14 +220,14 @@ async def test_bind_template_without_service_account(directory, make_authenticat
 
 async def test_plaintext_only_when_asked(openldap, make_authenticator, caplog):
     with caplog.at_level(logging.WARNING, logger=LOG.name):
-        auth = _auth(make_authenticator, openldap, allow_all=True, allow_plaintext=True)
+        auth = await _auth(make_authenticator, openldap, allow_all=True, allow_plaintext=True)
     assert "unencrypted" in caplog.text
     model = await auth.authenticate(None, {"username": "bob", "password": PASSWORDS["bob"]})
     assert model["name"] == "bob"
 
 
 async def test_log_lines_hold_no_password(directory, make_authenticator, caplog):
-    auth = _auth(make_authenticator, directory, allow_all=True)
+    auth = await _auth(make_authenticator, directory, allow_all=True)
     with caplog.at_level(logging.DEBUG):
         await auth.authenticate(None, {"username": "bob", "password": PASSWORDS["bob"]})
         await auth.authenticate(None, {"username": "bob", "password": "Secret-Wrong-1"})
@@ -241,7 +243,7 @@ async def test_log_lines_hold_no_password(directory, make_authenticator, caplog)
 
 
 async def test_refresh_follows_the_directory(directory, make_authenticator):
-    auth = _auth(make_authenticator, directory, allowed_groups={"staff"})
+    auth = await _auth(make_authenticator, directory, allowed_groups={"staff"})
     model = await auth.authenticate(None, {"username": "frank", "password": PASSWORDS["frank"]})
     user = FakeUser("frank", model["auth_state"])
     assert "gpu-beta" not in (await auth.refresh_user(user))["groups"]
@@ -261,7 +263,7 @@ async def test_refresh_follows_the_directory(directory, make_authenticator):
 
 
 async def test_refresh_after_disabling(samba, make_authenticator):
-    auth = _auth(make_authenticator, samba, allow_all=True)
+    auth = await _auth(make_authenticator, samba, allow_all=True)
     model = await auth.authenticate(None, {"username": "gina", "password": PASSWORDS["gina"]})
     user = FakeUser("gina", model["auth_state"])
     await samba.set_disabled("gina", True)
@@ -273,7 +275,7 @@ async def test_refresh_after_disabling(samba, make_authenticator):
 
 
 async def test_refresh_refuses_another_entry_of_the_same_name(directory, make_authenticator):
-    auth = _auth(make_authenticator, directory, allow_all=True)
+    auth = await _auth(make_authenticator, directory, allow_all=True)
     model = await auth.authenticate(None, {"username": "bob", "password": PASSWORDS["bob"]})
     state = model["auth_state"]
     assert state["directory_id"]
@@ -296,7 +298,7 @@ class FakeHandler:
 
 
 async def test_sign_in_does_not_inherit_a_reused_name(directory, make_authenticator):
-    auth = _auth(make_authenticator, directory, allow_all=True, enable_auth_state=True)
+    auth = await _auth(make_authenticator, directory, allow_all=True, enable_auth_state=True)
     data = {"username": "bob", "password": PASSWORDS["bob"]}
     model = await auth.authenticate(None, data)
     same = FakeHandler(FakeUser("bob", model["auth_state"]))
@@ -309,7 +311,9 @@ async def test_sign_in_does_not_inherit_a_reused_name(directory, make_authentica
 
 
 async def test_refresh_keeps_access_while_directory_is_down(openldap, make_authenticator):
-    auth = _auth(make_authenticator, openldap, allow_all=True, server_urls=[closed_port_url()])
+    auth = await _auth(
+        make_authenticator, openldap, allow_all=True, server_urls=[closed_port_url()]
+    )
     assert await auth.refresh_user(FakeUser("bob", None)) is True
 
 
@@ -359,7 +363,7 @@ UPN_CASES = {
 async def test_bind_template_account_is_the_one_that_bound(case, samba, make_authenticator):
     typed, password, expected, group = UPN_CASES[case]
     config = {k: v for k, v in samba.config.items() if not k.startswith("service_")}
-    auth = make_authenticator(
+    auth = await make_authenticator(
         **config,
         bind_templates=[f"{{username}}@{UPN_SUFFIX}", "ADEX\\{username}"],
         manage_groups=True,
@@ -379,7 +383,7 @@ async def test_bind_template_account_is_the_one_that_bound(case, samba, make_aut
 
 async def test_bind_template_applies_the_user_filter(openldap, make_authenticator):
     config = {k: v for k, v in openldap.config.items() if not k.startswith("service_")}
-    auth = make_authenticator(
+    auth = await make_authenticator(
         **config, bind_templates=[f"uid={{username}},{openldap.people}"], allow_all=True, log=LOG
     )
     data = {"username": "ivan", "password": PASSWORDS["ivan"]}
@@ -409,7 +413,7 @@ AD_GROUP_CASES = {
 @pytest.mark.parametrize("case", GROUP_SCOPE_CASES)
 async def test_group_scope(case, directory, make_authenticator):
     admin_groups, extra, admin = GROUP_SCOPE_CASES[case]
-    auth = _auth(
+    auth = await _auth(
         make_authenticator, directory, allow_all=True, admin_groups=admin_groups(directory), **extra
     )
     model = await auth.authenticate(None, {"username": "dave", "password": PASSWORDS["dave"]})
@@ -420,7 +424,7 @@ async def test_group_scope(case, directory, make_authenticator):
 @pytest.mark.parametrize("case", AD_GROUP_CASES)
 async def test_ad_security_groups_only(case, samba, make_authenticator):
     admin_groups, extra, admin = AD_GROUP_CASES[case]
-    auth = _auth(
+    auth = await _auth(
         make_authenticator, samba, allow_all=True, admin_groups=admin_groups(samba), **extra
     )
     model = await auth.authenticate(None, {"username": "dave", "password": PASSWORDS["dave"]})
@@ -440,7 +444,7 @@ ACCOUNT_STATE_CASES = {
 async def test_account_state_at_sign_in_and_refresh(case, request, make_authenticator):
     kind, change, message = ACCOUNT_STATE_CASES[case]
     directory = request.getfixturevalue(kind)
-    auth = _auth(make_authenticator, directory, allowed_groups={"staff"})
+    auth = await _auth(make_authenticator, directory, allowed_groups={"staff"})
     data = {"username": "gina", "password": PASSWORDS["gina"]}
     model = await auth.authenticate(None, data)
     user = FakeUser("gina", model["auth_state"])
@@ -469,7 +473,9 @@ async def test_account_state_at_sign_in_and_refresh(case, request, make_authenti
 
 
 async def test_pre_spawn_start_when_directory_is_down(openldap, make_authenticator):
-    auth = _auth(make_authenticator, openldap, allow_all=True, server_urls=[closed_port_url()])
+    auth = await _auth(
+        make_authenticator, openldap, allow_all=True, server_urls=[closed_port_url()]
+    )
     with pytest.raises(web.HTTPError) as info:
         await auth.pre_spawn_start(FakeUser("bob", None), None)
     assert info.value.status_code == 503
