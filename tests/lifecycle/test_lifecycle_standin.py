@@ -93,6 +93,58 @@ async def test_dry_run_changes_nothing(standin: StandinHub, caplog) -> None:
     assert set(per_action[0]) >= {"user", "server", "action", "idle_seconds", "rule", "dry_run"}
 
 
+def _rename(hub: StandinHub, old: str, new: str) -> None:
+    user = hub.users.pop(old)
+    user["name"] = new
+    hub.users[new] = user
+
+
+def _recreate(hub: StandinHub, name: str) -> None:
+    del hub.users[name]
+    hub.add_user(name)
+    hub.add_server(name, "", idle=120)
+
+
+BETWEEN_PASSES = {
+    # case: (change to the hub before the second pass lists, actions planned)
+    # the same account under a new name is planned once, by the name it had when read
+    "renamed": (lambda hub: _rename(hub, "ann", "bea"), [("ann", "", "stop")]),
+    # another account under a freed name is planned in its own right
+    "deleted-and-name-reused": (
+        lambda hub: _recreate(hub, "ann"),
+        [("ann", "", "stop"), ("ann", "", "stop")],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BETWEEN_PASSES)
+async def test_a_pass_after_another_goes_by_account_not_name(
+    standin: StandinHub, case: str
+) -> None:
+    change, planned = BETWEEN_PASSES[case]
+    standin.add_user("ann")
+    standin.add_server("ann", "", idle=120)
+    listed = 0
+
+    def on_list(hub: StandinHub) -> None:
+        nonlocal listed
+        listed += 1
+        if listed == 2:  # the retention pass's first page
+            change(hub)
+
+    standin.on_list = on_list
+    svc = service(standin, POLICY, dry_run=True)  # nothing stops: both passes see the server
+    try:
+        result = await svc.sweep()
+    finally:
+        svc.api.close()
+    assert listed == 2
+    assert len(result.passes) == 2
+    got = [(a.user, a.server, a.action) for a in result.actions("planned")]
+    assert sorted(got) == sorted(planned)
+    assert result.users == len(got)
+
+
 LISTING = {
     # case: (policy, query parameters the sweep must send)
     "stop-only-lists-active": (STOP_ONLY, {"state": "active"}),

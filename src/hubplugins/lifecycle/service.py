@@ -192,7 +192,7 @@ class LifecycleService:
             passes.append(None)  # every user
             self._last_retention = started
         result = SweepResult()
-        seen: set[str] = set()
+        seen: set[int] = set()  # user ids: a name can change or pass to someone else
         for state in passes:
             await self._pass(table, state, stopped_too, result, seen)
         result.seconds = time.monotonic() - started
@@ -207,9 +207,10 @@ class LifecycleService:
         state: str | None,
         stopped_too: bool,
         result: SweepResult,
-        seen: set[str],
+        seen: set[int],
     ) -> None:
-        """List the users of ``state`` not ``seen`` in a pass before, then act on their plans."""
+        """List the users of ``state`` whose ids were not ``seen`` in a pass before, then act
+        on their plans."""
         pages_before = self.api.pages_read
         users_before = result.users
         read_from = time.time()
@@ -222,8 +223,8 @@ class LifecycleService:
             running=state == "active", stopped=stopped_too, page_size=self.page_size
         )
         async for page in pages:
-            page = [u for u in page if u["name"] not in seen]
-            seen.update(u["name"] for u in page)
+            page = [u for u in page if u["id"] not in seen]
+            seen.update(u["id"] for u in page)
             result.users += len(page)
             for user in page:
                 notices.extend(plan_notices(table, user, now))
