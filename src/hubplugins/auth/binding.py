@@ -17,6 +17,14 @@ the auth model (:meth:`stable_identity`, one small method per provider) and:
 A sign-in without an identity (the provider sent none) is let through
 unbound, as before.
 
+Admin accounts that JupyterHub makes at its start for ``admin_users`` (or
+that an admin made through the REST API) have no identity until their first
+sign-in, and the first person to sign in under such a name becomes the
+account, with its admin rights (a GitHub login freed and taken by someone
+else, a directory entry deleted and re-made). Once the hub has started, each
+authenticator of the package names those accounts in one warning, with the
+endpoint that links each to its person first (:func:`name_unbound_admins`).
+
 :meth:`refresh_user` holds the same rule at every refresh, below each
 authenticator's own re-checks: a refreshed model about another identity
 than the account's ends the session, and a person the provider renamed
@@ -36,6 +44,7 @@ from typing import Any
 
 from hubplugins.hub import identity
 from hubplugins.hub.refusals import enforce
+from hubplugins.hub.started import hub_app, when_started
 from hubplugins.policy.rules.identity import check_binding
 
 log = logging.getLogger(__name__)
@@ -46,6 +55,12 @@ class IdentityBindingMixin:
 
     identity_provider = "provider"
     """The provider's name in the identity store (``github``, ``oidc``, ``directory``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        app = hub_app()
+        if app is not None:
+            when_started(app, "naming the admin accounts with no identity", name_unbound_admins)
 
     def stable_identity(self, auth_model: dict[str, Any]) -> str | None:
         """The provider's immutable id of the person in ``auth_model``, or None."""
@@ -169,3 +184,37 @@ def bind_new_account(user: Any, logger: Any = log) -> None:
 
 def _log_bound(logger: Any, name: str, presented: tuple[str, str]) -> None:
     logger.info("hubplugins identity: %s bound to %s id %s", name, presented[0], presented[1])
+
+
+NAMED_AT_MOST = 20
+"""Unbound admin accounts the start warning names; it counts the others."""
+
+
+def admin_accounts(db: Any) -> tuple[int, list[str]]:
+    """How many admin accounts there are, and the names of those that no sign-in has bound
+    to an identity yet."""
+    from jupyterhub import orm
+
+    admins = db.query(orm.User).filter(orm.User.admin.is_(True)).order_by(orm.User.name).all()
+    unbound = [user.name for user in admins if identity.bound_identity(db, user.id) is None]
+    return len(admins), unbound
+
+
+def name_unbound_admins(app: Any) -> None:
+    """Say, once the hub has started, which admin accounts have no identity yet."""
+    count, names = admin_accounts(app.db)
+    logger = getattr(app.authenticator, "log", log)
+    if not names:
+        logger.info("hubplugins identity: every admin account (%d) has an identity", count)
+        return
+    shown = ", ".join(names[:NAMED_AT_MOST])
+    if len(names) > NAMED_AT_MOST:
+        shown += f" and {len(names) - NAMED_AT_MOST} more"
+    logger.warning(
+        "hubplugins identity: %d admin account(s) with no identity yet: %s. The first person "
+        "to sign in under such a name becomes that account, with its admin rights. Link each "
+        "to its person first: PUT /hub/api/hubplugins/identities/<name> with "
+        '{"provider": "github", "subject": "<numeric id>"} (or "oidc", "directory")',
+        len(names),
+        shown,
+    )
