@@ -262,6 +262,16 @@ class Hub:
                     raise HubError(f"proxy {pid} still running after SIGKILL")
                 await asyncio.sleep(0.05)
 
+    async def kill_only_the_hub(self) -> int:
+        """SIGKILL the hub's own process alone, as the kernel's out-of-memory killer would;
+        its pid. Its managed services and the proxy are left to themselves; ``stop()``
+        ends what is left of them."""
+        if self._proc is None:
+            raise HubError("the hub is not running")
+        os.kill(self._proc.pid, signal.SIGKILL)
+        await self._proc.wait()
+        return self._proc.pid
+
     async def wait_exit(self, timeout: float = 30) -> int:
         """Wait for the hub to exit by itself; its exit code."""
         if self._proc is None:

@@ -50,6 +50,7 @@ CASES = {
         lambda s: s["command"][-2:] == ["--policy-file", "/etc/hub/policy.yaml"],
     ),
     "dry-run-flag": (policy_dict, {"dry_run": True}, lambda s: "--dry-run" in s["command"]),
+    "exits-with-its-hub": (policy_dict, {}, lambda s: "--exit-with-parent" in s["command"]),
     "notice-webhook-flag": (
         policy_dict,
         {"notice_webhook": "http://mailer/notices"},

@@ -86,6 +86,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--once", action="store_true", help="run one sweep, then exit")
     p.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        default=_env_bool("HUBPLUGINS_LIFECYCLE_EXIT_WITH_PARENT"),
+        help="stop once the process that started this one is gone (a hub killed with "
+        "SIGKILL leaves its managed services running); hubplugins.setup(c) sets it",
+    )
+    p.add_argument(
         "--metrics-port",
         type=int,
         default=None,
@@ -145,12 +152,34 @@ async def _run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await service.run(args.interval, stop)
+        watch = asyncio.create_task(_watch_parent(stop)) if args.exit_with_parent else None
+        try:
+            await service.run(args.interval, stop)
+        finally:
+            if watch is not None:
+                watch.cancel()
         return 0
     finally:
         api.close()
         if server is not None:
             server.stop()
+
+
+PARENT_CHECK_SECONDS = 1.0
+
+
+async def _watch_parent(stop: asyncio.Event) -> None:
+    """Set ``stop`` once this process's parent is gone: the process is then handed to
+    another (init or a subreaper), so its parent id changes."""
+    parent = os.getppid()
+    while not stop.is_set():
+        await asyncio.sleep(PARENT_CHECK_SECONDS)
+        if os.getppid() != parent:
+            log.warning(
+                "hubplugins lifecycle: the process that started it (pid %d) is gone; stopping",
+                parent,
+            )
+            stop.set()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -211,6 +211,7 @@ def configure(
         str(interval),
         "--concurrency",
         str(concurrency),
+        "--exit-with-parent",  # a hub killed with SIGKILL cannot stop it
         *(["--url", url] if url else []),
         *args,
         *(["--dry-run"] if dry_run else []),
