@@ -224,6 +224,17 @@ class HubAPI:
         body = {"action": action, "last_activity": last_activity, "running": running}
         return (await self._fetch("POST", path, body=body)).code
 
+    async def mark_notice(
+        self, user: str, server: str, last_activity: str | None, delete_at: str
+    ) -> int:
+        """Mark a server as told it will be deleted at ``delete_at`` if it is still idle
+        since ``last_activity``; 201 = marked now, 200 = marked before
+        (:mod:`hubplugins.lifecycle.notice_endpoint`)."""
+        path = f"/hubplugins/lifecycle/notices/{quote(user, safe='')}"
+        path += f"/servers/{quote(server, safe='')}"
+        body = {"last_activity": last_activity, "delete_at": delete_at}
+        return (await self._fetch("POST", path, body=body)).code
+
     async def send_metrics(self, text: str) -> None:
         """Give the hub the service's metrics to serve in ``/hub/metrics``
         (:mod:`hubplugins.lifecycle.hub_metrics`)."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
@@ -65,11 +64,10 @@ async def send_notice(
         metrics.NOTICES.labels(dry_run="true").inc()
         _emit({**fields, "outcome": "planned"})
         return "planned"
-    path = f"/hubplugins/lifecycle/notices/{quote(notice.user, safe='')}"
-    path += f"/servers/{quote(notice.server, safe='')}"
-    body = {"last_activity": notice.last_activity, "delete_at": event["delete_at"]}
     try:
-        response = await api._fetch("POST", path, body=body)
+        code = await api.mark_notice(
+            notice.user, notice.server, notice.last_activity, event["delete_at"]
+        )
     except HubAPIError as exc:
         outcome = {"lifecycle.kept": "kept", "lifecycle.activity": "active"}.get(exc.rule)
         if outcome is None and exc.rule in ("lifecycle.busy", "lifecycle.gone"):
@@ -81,7 +79,7 @@ async def send_notice(
     except Exception as exc:  # a connection error must not end the sweep
         _emit({**fields, "outcome": "failed", "error": repr(exc)}, logging.ERROR)
         return "failed"
-    if response.code != 201:
+    if code != 201:
         return "already"
     metrics.NOTICES.labels(dry_run="false").inc()
     outcome = "noticed"
