@@ -166,6 +166,18 @@ class UserHandler(_Base):
         self.finish(self.state.users[token.login])
 
 
+class PublicUserHandler(_Base):
+    """``/users/{login}``: the public profile of a user, whoever asks; 404 for none."""
+
+    def get(self, login: str) -> None:
+        found = {k.lower(): v for k, v in self.state.users.items()}.get(login.lower())
+        if found is None:
+            self.set_status(404)
+            self.finish({"message": "Not Found"})
+            return
+        self.finish({"type": "User", **found})
+
+
 class UserTeamsHandler(_Base):
     def get(self) -> None:
         token = self.token()
@@ -256,6 +268,7 @@ class FakeGitHub:
                 (r"/login/oauth/access_token", AccessTokenHandler),
                 (rf"{api}/user", UserHandler),
                 (rf"{api}/user/teams", UserTeamsHandler),
+                (rf"{api}/users/{name}", PublicUserHandler),
                 (rf"{api}/orgs/{name}/members/{name}", OrgMemberHandler),
                 (rf"{api}/orgs/{name}/public_members/{name}", OrgPublicMemberHandler),
                 (rf"{api}/orgs/{name}/teams/{name}/members/{name}", TeamMemberHandler),

@@ -19,11 +19,13 @@ unbound, as before.
 
 Admin accounts that JupyterHub makes at its start for ``admin_users`` (or
 that an admin made through the REST API) have no identity until their first
-sign-in, and the first person to sign in under such a name becomes the
+sign-in, and the first person to sign in under such a name would become the
 account, with its admin rights (a GitHub login freed and taken by someone
-else, a directory entry deleted and re-made). Once the hub has started, each
-authenticator of the package names those accounts in one warning, with the
-endpoint that links each to its person first (:func:`name_unbound_admins`).
+else, a directory entry deleted and re-made). Once the hub has started
+(:func:`settle_admins`), each such account whose provider can look a name up
+without a sign-in (:meth:`IdentityBindingMixin.lookup_identity`: GitHub) is
+bound to the id its name has then; one warning names the accounts left, with
+the endpoint that links each to its person (:func:`name_unbound_admins`).
 
 :meth:`refresh_user` holds the same rule at every refresh, below each
 authenticator's own re-checks: a refreshed model about another identity
@@ -39,9 +41,11 @@ the account an admin, and a blocked account renamed upstream would pass.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
+from hubplugins.auth.multi_names import provider_name
 from hubplugins.hub import identity
 from hubplugins.hub.refusals import enforce
 from hubplugins.hub.started import hub_app, when_started
@@ -60,7 +64,7 @@ class IdentityBindingMixin:
         super().__init__(**kwargs)
         app = hub_app()
         if app is not None:
-            when_started(app, "naming the admin accounts with no identity", name_unbound_admins)
+            when_started(app, "binding the admin accounts with no identity", settle_admins)
 
     def stable_identity(self, auth_model: dict[str, Any]) -> str | None:
         """The provider's immutable id of the person in ``auth_model``, or None."""
@@ -140,6 +144,14 @@ class IdentityBindingMixin:
         """
         return self.stable_identity(auth_model)
 
+    async def lookup_identity(self, login: str) -> str | None:
+        """The provider's immutable id of the person named ``login`` there now, looked up
+        without a sign-in; None where there is none or the provider cannot say (the default).
+
+        Raises where the provider could not be asked; the caller logs it.
+        """
+        return None
+
     def former_identities(self, auth_model: dict[str, Any]) -> list[str]:
         """Earlier forms of this sign-in's identity that an account may be bound to (none).
 
@@ -218,3 +230,76 @@ def name_unbound_admins(app: Any) -> None:
         len(names),
         shown,
     )
+
+
+_SETTLING: set[asyncio.Task[None]] = set()
+
+
+def settle_admins(app: Any) -> None:
+    """Once the hub has started: bind the admin accounts a provider can look up, then say
+    which are left (:func:`bind_admins`, :func:`name_unbound_admins`)."""
+    task = asyncio.ensure_future(_settle_admins(app))
+    _SETTLING.add(task)
+    task.add_done_callback(_SETTLING.discard)
+
+
+async def _settle_admins(app: Any) -> None:
+    try:
+        await bind_admins(app)
+    except Exception:
+        log.exception("hubplugins identity: binding the admin accounts failed")
+    name_unbound_admins(app)
+
+
+async def bind_admins(app: Any) -> list[str]:
+    """Bind each unbound admin account to the id its name has at its provider now, where the
+    provider can say (GitHub); the names bound. One after another: admins are few."""
+    top = app.authenticator
+    logger = getattr(top, "log", log)
+    bound = []
+    for name in admin_accounts(app.db)[1]:
+        child = top.child_for(name) if hasattr(top, "child_for") else top
+        if not isinstance(child, IdentityBindingMixin):
+            continue
+        login = provider_name(name, getattr(child, "username_prefix", ""))
+        try:
+            subject = await child.lookup_identity(login)
+        except Exception as error:
+            logger.warning(
+                "hubplugins identity: could not look up admin account %s at %s: %s",
+                name,
+                child.identity_provider,
+                error,
+            )
+            continue
+        if subject is None:
+            continue
+        from jupyterhub import orm
+
+        user = orm.User.find(app.db, name)
+        if user is None:  # deleted meanwhile
+            continue
+        outcome = identity.bind(app.db, user.id, child.identity_provider, subject)
+        if outcome == "kept":  # a sign-in bound it meanwhile
+            held = identity.bound_identity(app.db, user.id)
+            if held != (child.identity_provider, subject):
+                logger.warning(
+                    "hubplugins identity: admin account %s is bound to %s id %s, but %r is "
+                    "%s id %s at the provider now",
+                    name,
+                    *(held or ("no provider", "none")),
+                    login,
+                    child.identity_provider,
+                    subject,
+                )
+            continue
+        logger.info(
+            "hubplugins identity: admin account %s bound to %s id %s, the id of %r at the "
+            "hub's start",
+            name,
+            child.identity_provider,
+            subject,
+            login,
+        )
+        bound.append(name)
+    return bound

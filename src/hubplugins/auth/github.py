@@ -24,6 +24,7 @@ import re
 from html import escape
 from inspect import isawaitable
 from typing import Any
+from urllib.parse import quote
 
 from oauthenticator.github import GitHubOAuthenticator
 from oauthenticator.oauth2 import OAuthenticator
@@ -165,6 +166,37 @@ class GitHubAuthenticator(IdentityBindingMixin, GroupMapMixin, OutageMixin, GitH
         """GitHub's numeric user id: a login can be freed and taken, the id cannot."""
         user = (auth_model.get("auth_state") or {}).get(self.user_auth_state_key) or {}
         return str(user["id"]) if user.get("id") is not None else None
+
+    async def lookup_identity(self, login: str) -> str | None:
+        """The numeric id of the GitHub user ``login`` now (``GET /users/{login}``), or None
+        for no such user or an organisation. Asked as the OAuth app where it has a secret."""
+        auth = {}
+        if self.client_id and self.client_secret:
+            auth = {"auth_username": self.client_id, "auth_password": self.client_secret}
+        resp = await self.httpfetch(
+            f"{self.github_api}/users/{quote(login, safe='')}",
+            "looking up a GitHub login",
+            parse_json=False,
+            raise_error=False,
+            method="GET",
+            headers={"Accept": "application/vnd.github+json"},
+            follow_redirects=False,
+            validate_cert=self.validate_server_cert,
+            **auth,
+        )
+        if resp.code == 404:
+            return None
+        if resp.code != 200:
+            raise GitHubUnavailable(f"looking up a GitHub login: HTTP {resp.code}")
+        try:
+            user = json.loads(resp.body)
+        except ValueError:
+            raise GitHubUnavailable("looking up a GitHub login: not JSON") from None
+        if not isinstance(user, dict) or user.get("type", "User") != "User":
+            return None
+        if str(user.get("login", "")).lower() != login.lower() or user.get("id") is None:
+            return None
+        return str(user["id"])
 
     def user_info_to_username(self, user_info: dict[str, Any]) -> str:
         """The GitHub ``login``, never an email, whatever ``username_claim`` says."""
