@@ -1,0 +1,33 @@
+"""A time whose UTC value falls outside what ``datetime`` holds is a malformed body (400).
+
+``datetime.fromisoformat`` reads ``0001-01-01T00:00:00+01:00`` and
+``9999-12-31T23:59:59-01:00``; moving them to UTC leaves the range of
+``datetime`` and raises ``OverflowError``, which the lifecycle endpoints would
+answer with a 500 instead of the 400 of any other malformed time.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hubplugins.policy.decision import Decision
+from hubplugins.policy.rules.as_planned import read_request
+from hubplugins.policy.rules.notices import read_notice
+
+OUT_OF_RANGE = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
+
+
+@pytest.mark.parametrize("when", OUT_OF_RANGE)
+def test_a_lifecycle_request_with_an_out_of_range_time_is_a_400(when: str) -> None:
+    answer = read_request({"action": "delete", "last_activity": when, "running": False}, "nb")
+    assert isinstance(answer, Decision) and not answer.allowed
+    assert answer.status == 400 and answer.rule == "lifecycle.request"
+
+
+@pytest.mark.parametrize("field", ["last_activity", "delete_at"])
+@pytest.mark.parametrize("when", OUT_OF_RANGE)
+def test_a_notice_with_an_out_of_range_time_is_a_400(field: str, when: str) -> None:
+    body = {"last_activity": None, "delete_at": "2025-02-07T12:00:00Z", field: when}
+    answer = read_notice(body)
+    assert isinstance(answer, Decision) and not answer.allowed
+    assert answer.status == 400 and answer.rule == "lifecycle.request"
