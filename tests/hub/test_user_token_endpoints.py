@@ -117,7 +117,8 @@ async def test_a_token_scoped_to_the_users_name_does_not_read_their_ssh_key(
     hub: Hub, devcluster
 ) -> None:
     """A token the user made for reading their name only (as one hands to another
-    service) is answered the key and the Secret's name, as the user's full token is."""
+    service, or as a server's OAuth sign-in holds) reads no more than the name: not
+    the public key and the Secret's name, which the user's full token reads."""
     user = await new_user(hub, "sshkey")
     full = await token_of(hub, user)
     name_only = await token_of(hub, user, scopes=[f"read:users:name!user={user}"])
