@@ -76,6 +76,8 @@ def refuse(rule: str, message: str, **details: Any) -> Decision:
 
 
 def _time(value: Any) -> datetime | None:
+    """An ISO 8601 time from a request body as aware UTC, or None for null; ValueError for
+    anything else, a time outside what ``datetime`` holds in UTC among them."""
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > 40:
@@ -83,7 +85,10 @@ def _time(value: Any) -> datetime | None:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00, 9999-12-31T23:59-01:00
+        raise ValueError(value) from None
 
 
 def read_request(body: Any, server: str) -> LifecycleRequest | Decision:
