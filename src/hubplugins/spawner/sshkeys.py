@@ -161,13 +161,23 @@ def _handler_class() -> type:
         Answers ``{"user": ..., "secret": ..., "public_key": "ssh-ed25519 ..."}``,
         or the bare key line with ``?format=text``; 404 when the user has no
         key (their policy does not give one, or no server has started yet).
+        The token must hold ``read:users`` on the user (the user's own token and
+        browser session do): a token made for less, such as the name alone that a
+        server's sign-in or another service holds, reads no key (403).
         """
 
         async def get(self) -> None:
+            from jupyterhub.scopes import has_scope
+
             user = self.current_user
             spawner = getattr(user, "spawner", None) if user is not None else None
             if spawner is None or not hasattr(spawner, "api"):
                 raise web.HTTPError(403, "Only a signed-in user has an SSH key")
+            needed = f"read:users!user={user.name}"
+            if not has_scope(needed, self.parsed_scopes, db=self.db):
+                raise web.HTTPError(
+                    403, f"Reading the SSH key needs a token with the scope {needed}"
+                )
             from hubplugins.spawner.ownership import own_secret
 
             # the account's own key (by owner label), never another's of the same name
