@@ -10,7 +10,6 @@ in line, and no server its owner removed is started.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -84,13 +83,13 @@ async def test_a_server_removed_while_in_line_gives_its_gpu_to_the_next(line_hub
     assert resp.status_code in (202, 204), resp.text
     assert "nb" not in await servers(hub, owner)
     try:
+        # the removal ended the place: nothing of it is left to serve
+        assert (await place(hub, owner))["places"] == []
         await stop(hub, holder)
-        await asyncio.sleep(3)  # the line looks every second
-        # the removed server is not made again, and its place holds no GPU
+        # the freed GPU is the next user's, and the removed server is not made again
+        await gpu_goes_to(hub, nxt)
         assert "nb" not in await servers(hub, owner)
         assert pod_of(dev, owner, "nb") is None
-        assert (await place(hub, owner))["places"] == []
-        await gpu_goes_to(hub, nxt)
         assert "Task exception was never retrieved" not in hub.log_text()
     finally:
         await stop(hub, nxt)

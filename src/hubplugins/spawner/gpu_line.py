@@ -81,6 +81,10 @@ class _HubLine:
         self.pump: asyncio.Task[None] | None = None
         self.watching: asyncio.Future[Any] | None = None
         self.served: list[str] = []  # server ids in the order served (for benchmarks)
+        # server ids whose record the start that queued them made and its refusal removed
+        # (a new named server): the line makes it again when it serves the place. Any
+        # other place whose record is gone was removed or renamed by its owner, and ends.
+        self.made: set[str] = set()
 
 
 _LINES: dict[str, _HubLine] = {}
@@ -110,6 +114,7 @@ def _left(hub: _HubLine, server_id: str, why: str | None = None) -> bool:
     """Leave the line (``why``: the message its owner reads next), in the database too."""
     had = hub.line.leave(server_id, why)
     hub.users.pop(server_id, None)
+    hub.made.discard(server_id)
     db = _db() if had or why is not None else None
     if db is not None:
         if why is None:
@@ -150,6 +155,8 @@ def reserve_or_queue(spawner: Any, policy: Any, grant: Grant, pods: Any) -> dict
             raise
         options = dict(spawner.user_options or {})
         place = hub.line.join(server_id, demand, options, time.time(), max_wait)
+        if spawner._record_made_for_this_start():
+            hub.made.add(server_id)
         _joined(hub, place, spawner.user)
         _ensure_pump(hub)
         queued = hub.line.queued(server_id, decision.details["in_use"], decision.details["size"])
@@ -241,6 +248,16 @@ def being_served(spawner: Any) -> bool:
     hub = _LINES.get(spawner.gpu_pool_name or "default")
     place = hub.line.places.get(spawner._server_key) if hub is not None else None
     return place is not None and place.serving
+
+
+def server_removed(spawner: Any) -> None:
+    """A server is removed (``DELETE ... {"remove": true}``, or its user deleted): its
+    place in line ends, and nothing reserved for it stays reserved."""
+    hub = _LINES.get(spawner.gpu_pool_name or "default")
+    if hub is not None and spawner._server_key in hub.line.places:
+        _left(hub, spawner._server_key)
+        if hub.pool.release(spawner._server_key):
+            hub.freed.set()
 
 
 def pool_freed(spawner: Any) -> None:
@@ -343,6 +360,15 @@ async def _serve(hub: _HubLine, server_id: str) -> None:
         if not spawner.active:
             hub.pool.release(server_id)
         return
+    if name and name not in user.orm_spawners:
+        refused = _no_record(hub, user, place)
+        if refused is not None:
+            _left(hub, server_id, f"The server was not started from the GPU line: {refused}")
+            hub.pool.release(server_id)
+            return
+        make = getattr(user, "get_or_create_spawner", None)  # 6.x; 5.5 makes it on lookup
+        if make is not None:
+            make(name, name)
     spawner = user.get_spawner(name, replace_failed=True)
     # pending from now on, as the spawn handler marks it: nobody starts it twice
     spawner._spawn_pending = True
@@ -367,6 +393,20 @@ async def _serve(hub: _HubLine, server_id: str) -> None:
             _left(hub, server_id, f"The start from the GPU line failed: {message}")
         elif still is not None:
             _ensure_pump(hub)
+
+
+def _no_record(hub: _HubLine, user: Any, place: Place) -> str | None:
+    """Why the place of a named server with no record cannot start, or None: the record
+    was the queued first start's (a new named server) and the policy still lets the
+    user create it now, so the line makes it as JupyterHub's start would."""
+    if place.server_id not in hub.made:
+        return "it was removed or renamed while it waited."
+    from hubplugins.hub.config import HubPolicy, named_server_check
+
+    table = HubPolicy.instance_for(user.settings.get("config")).table
+    groups = [g.name for g in user.groups]
+    _, decision = named_server_check(table, groups, user.orm_spawners, place.server)
+    return None if decision.allowed else decision.message
 
 
 async def _still_allowed(user: Any) -> bool:

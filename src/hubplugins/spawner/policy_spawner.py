@@ -464,6 +464,7 @@ class PolicySpawner(KubeSpawner):
         """
         if not self.name:
             await user_delete.stop_other_servers(self)
+        gpu_line.server_removed(self)
         await storage.delete_forever(self, self.resolve_policy())
 
     def clear_state(self) -> None:
