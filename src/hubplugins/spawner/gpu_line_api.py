@@ -56,8 +56,8 @@ def line_report(user_name: str, server_name: str | None = None, user: Any = None
                 }
             )
         for server_id, message in hub.line.ended.items():
-            user, _, server = server_id.partition("/")
-            if user == user_name and server_name in (None, server):
+            owner, _, server = server_id.partition("/")
+            if owner == user_name and server_name in (None, server):
                 ended.append({"server": server, "message": message})
     return {"user": user_name, "places": places, "ended": ended}
 
