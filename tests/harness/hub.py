@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from .ports import free_port
+from .ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -123,9 +123,7 @@ class Hub:
             raise ValueError(f"unknown JupyterHub series {jupyterhub!r}; known: {sorted(VENVS)}")
         self.workdir = workdir
         self.version = jupyterhub
-        self.port = free_port()
-        self.hub_port = free_port()
-        self.proxy_api_port = free_port()
+        self.port, self.hub_port, self.proxy_api_port = free_ports(3)
         self.url = f"http://127.0.0.1:{self.port}"
         self.hub_api = f"{self.url}/hub/api"
         self.token = secrets.token_hex(16)
