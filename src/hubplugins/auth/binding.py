@@ -144,6 +144,12 @@ class IdentityBindingMixin:
         """
         return self.stable_identity(auth_model)
 
+    def identity_space(self) -> str | None:
+        """Where this provider's ids are unique, when two providers of its kind could give
+        two people the same id (a GitHub instance's URL); None where its ids are unique
+        everywhere (UUIDs; subjects that carry their issuer)."""
+        return None
+
     async def lookup_identity(self, login: str) -> str | None:
         """The provider's immutable id of the person named ``login`` there now, looked up
         without a sign-in; None where there is none or the provider cannot say (the default).

@@ -614,7 +614,8 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
         find_user = getattr(handler, "find_user", None)
         if not new_id or find_user is None or not self.enable_auth_state:
             return False
-        user = find_user(model["name"])
+        # the hub's name: on a combined page, behind this method's prefix
+        user = find_user(getattr(self, "username_prefix", "") + model["name"])
         if user is None:
             return False
         old_id = (await user.get_auth_state() or {}).get("directory_id")

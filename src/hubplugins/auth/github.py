@@ -167,6 +167,10 @@ class GitHubAuthenticator(IdentityBindingMixin, GroupMapMixin, OutageMixin, GitH
         user = (auth_model.get("auth_state") or {}).get(self.user_auth_state_key) or {}
         return str(user["id"]) if user.get("id") is not None else None
 
+    def identity_space(self) -> str:
+        """The GitHub instance: each numbers its users from 1."""
+        return str(self.github_url).rstrip("/").lower()
+
     async def lookup_identity(self, login: str) -> str | None:
         """The numeric id of the GitHub user ``login`` now (``GET /users/{login}``), or None
         for no such user or an organisation. Asked as the OAuth app where it has a secret."""

@@ -117,6 +117,8 @@ class GroupMapMixin(Revocation):
         ``allow_all`` would bypass them; subclasses extend the list.
         """
         rules = []
+        if getattr(self, "allowed_users", None):  # on a combined page, the hub-wide list's
+            rules.append("allowed_users")
         if getattr(self, "allowed_groups", None):
             rules.append("allowed_groups")
         return rules

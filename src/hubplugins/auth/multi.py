@@ -25,6 +25,7 @@ children, so membership re-checks and managed groups would silently stop.
 
 from __future__ import annotations
 
+import difflib
 import re
 from html import escape
 from inspect import isawaitable
@@ -43,7 +44,8 @@ from hubplugins.policy.rules.sign_in import name_not_owned, no_sign_in_method
 
 __all__ = ["MultiAuthenticator"]
 
-_PREFIX = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+# ends in a separator: "gh" would make the GitHub login "arris" the hub name "gharris"
+_PREFIX = re.compile(r"^[a-z0-9][a-z0-9_.-]*[_.-]$")
 
 
 def _load_class(spec: Any) -> type[Authenticator]:
@@ -121,9 +123,48 @@ class MultiAuthenticator(Revocation, Authenticator):
                     "__module__": base.__module__,
                 },
             )
+            self._check_entry_config(len(self.children), cls)
             self.children.append(cls(parent=self, **entry.get("config", {})))
+        self._check_identity_spaces()
         for i, child in enumerate(self.children):
             self._give_lists(i, child)
+
+    def _check_entry_config(self, index: int, cls: type[Authenticator]) -> None:
+        """Refuse a setting the child does not have: traitlets would drop it with a hidden
+        warning, and a misspelled restriction (``allowed_organisations``) would let anyone in."""
+        where = f"{type(self).__name__}.authenticators[{index}].config"
+        known = set(cls.class_trait_names(config=True))
+        for key in self.authenticators[index].get("config", {}):
+            if key not in known:
+                close = difflib.get_close_matches(str(key), sorted(known), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"{where}: {cls.__name__} has no setting {key!r}{hint}")
+
+    def _check_identity_spaces(self) -> None:
+        """Refuse two children whose people could have the same identity: two GitHub
+        instances number their users apart (github.com's 4242 is not a GitHub Enterprise
+        Server's 4242), and so do two OpenID providers named by no ``issuer``. Both people
+        would share one account identity, with its volumes and SSH key."""
+        where = f"{type(self).__name__}.authenticators"
+        seen: dict[tuple[str, str], int] = {}
+        for i, child in enumerate(self.children):
+            space = getattr(child, "identity_space", lambda: None)()
+            if space is None:
+                continue
+            kind = str(getattr(child, "identity_provider", ""))
+            for (other_kind, other_space), j in seen.items():
+                if other_kind == kind and other_space != space:
+                    raise ValueError(
+                        f"{where}[{j}] and [{i}] are both {kind} sign-ins, at {other_space} "
+                        f"and at {space}: their ids are numbered apart, so two people could "
+                        "get one account identity, with its data and SSH key. Keep one "
+                        + (
+                            "GitHub sign-in per hub."
+                            if kind == "github"
+                            else "of them, or set `issuer` on each."
+                        )
+                    )
+            seen[(kind, space)] = i
 
     def _give_lists(self, index: int, child: Authenticator) -> None:
         """The child's allow, block and admin lists: its entries of the hub-name lists.
@@ -166,11 +207,18 @@ class MultiAuthenticator(Revocation, Authenticator):
             if not url or url in urls or url in ("login", "logout", "api", "spawn"):
                 raise ValueError(f"{where}[{i}].url_prefix {url!r} is empty, taken or reserved")
             urls.add(url)
+            for key, kind in (("username_prefix", str), ("title", str), ("config", dict)):
+                if key in entry and not isinstance(entry[key], kind):
+                    what = "text" if kind is str else "a mapping of settings"
+                    raise ValueError(
+                        f"{where}[{i}].{key} is {entry[key]!r}: it must be {what}"
+                        + ("; leave it out for none" if entry[key] is None else "")
+                    )
             prefix = entry.get("username_prefix", "")
             if prefix and not _PREFIX.match(prefix):
                 raise ValueError(
                     f"{where}[{i}].username_prefix {prefix!r}: use lowercase letters, "
-                    "digits, '-', '_' or '.', e.g. 'gh-'"
+                    "digits, '-', '_' or '.', ending in '-', '_' or '.', e.g. 'gh-'"
                 )
             if prefix in prefixes:
                 what = "more than one child has no username_prefix" if not prefix else "is taken"

@@ -37,7 +37,7 @@ def nested_prefixes(labels: Sequence[str], prefixes: Sequence[str]) -> str | Non
                     f"username_prefix {outer!r} of {labels[i]} starts username_prefix "
                     f"{inner!r} of {labels[j]}: a name such as {inner + 'x'!r} could be "
                     "signed in by both. Change one so that neither starts the other, "
-                    "e.g. 'gh-' and 'ghe-' rather than 'gh-' and 'gh-e-'."
+                    "e.g. 'gh-' and 'lab-' rather than 'gh-' and 'gh-lab-'."
                 )
     return None
 

@@ -156,12 +156,28 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, OutageMixin, Generi
 
     identity_provider = "oidc"
 
+    def identity_space(self) -> str | None:
+        """None with ``issuer`` (each subject carries it); else the provider's URL, where
+        its subjects are unique: two such providers can give two people one ``sub``."""
+        if self.issuer:
+            return None
+        return str(self.userdata_url or self.token_url or self.authorize_url).rstrip("/")
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._provider: ProviderKeys | None = None
         if not self.issuer:
             self.log.warning(
                 "%s.issuer is not set: ID tokens are not verified (plain OAuth 2 sign-in)",
+                type(self).__name__,
+            )
+
+    def check_allow_config(self) -> None:
+        super().check_allow_config()
+        if not self.enable_auth_state:
+            self.log.warning(
+                "%s.enable_auth_state is False: entitlements cannot be re-checked after "
+                "sign-in; an account whose access ends keeps it until its cookie expires.",
                 type(self).__name__,
             )
 
