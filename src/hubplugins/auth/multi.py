@@ -329,6 +329,7 @@ class MultiAuthenticator(Revocation, Authenticator):
         provider = provider_name(user.name, child.username_prefix)  # type: ignore[attr-defined]
         if not await _maybe(child.check_blocked_users(provider, None)):
             self.log.warning("Refresh: %s is blocked; a new sign-in is needed", user.name)
+            self.end_access(user, handler, "is blocked by the hub's administrators")
             return False
         result = await _maybe(child.as_provider("refresh_user", user, handler))  # type: ignore[attr-defined]
         if isinstance(result, dict):
