@@ -32,7 +32,8 @@ LINE = "hubplugins identity: "
 
 def _db(accounts: dict[str, str]) -> Any:
     """A JupyterHub database with ``accounts``: name -> "admin-bound", "admin-unbound",
-    "admin-owner-only" (a row with an owner and no identity) or "user"."""
+    "admin-owner-only" (a row with an owner and no identity), "admin-used" (a saved
+    auth_state, no identity) or "user"."""
     db = orm.new_session_factory("sqlite://")()
     for i, (name, kind) in enumerate(accounts.items()):
         user = orm.User(name=name, admin=kind.startswith("admin"))
@@ -42,6 +43,9 @@ def _db(accounts: dict[str, str]) -> Any:
             identity.bind(db, user.id, "github", str(1000 + i))
         elif kind.endswith("-owner-only"):
             identity.owner_of(db, user.id)
+        elif kind.endswith("-used"):  # signed in before identities were recorded
+            user.encrypted_auth_state = b"saved"
+            db.commit()
     return db
 
 
@@ -172,6 +176,8 @@ BINDS = {
         {"gh-lena": ("github", "8001"), "lena": None, "gh-ghost": None},
     ),
     "bound-already": ("github", {"lena": "admin-bound"}, [], {"lena": ("github", "1000")}),
+    # an account used before keeps its saved auth_state's person: decided at sign-in
+    "used-before": ("github", {"lena": "admin-used"}, [], {"lena": None}),
     # a sign-in binds the account to another id while its login is looked up: kept, and said
     "bound-meanwhile-to-another": (
         "github-race",

@@ -87,6 +87,10 @@ class IdentityBindingMixin:
             self._pending_identities()[name] = presented
             return model
         bound = identity.bound_identity(handler.db, orm_user.id)
+        if bound is None:
+            # no identity recorded (an account from before, or made by an admin): the
+            # one its saved auth_state names, if any, is the person who used it
+            bound = await self._saved_identity(handler, name)
         if bound is not None and bound[0] == presented[0]:
             if bound[1] in self.former_identities(model):
                 presented = bound  # the same person, recorded in an earlier form
@@ -115,6 +119,21 @@ class IdentityBindingMixin:
             elif model.get("admin") and renamed in admins:
                 model["admin"] = None  # granted by the new name only: unchanged
         return model
+
+    async def _saved_identity(self, handler: Any, name: str) -> tuple[str, str] | None:
+        """This provider's identity in the account's saved ``auth_state``, or None."""
+        find_user = getattr(handler, "find_user", None)
+        user = find_user(name) if find_user is not None else None
+        if user is None or not hasattr(user, "get_auth_state"):
+            return None
+        try:
+            state = await user.get_auth_state()
+        except Exception:  # no key to read it with: no evidence
+            return None
+        if not isinstance(state, dict):
+            return None
+        subject = self.stable_identity({"auth_state": state})
+        return None if not subject else (self.identity_provider, str(subject))
 
     def bound_subject(self, user: Any) -> str | None:
         """The subject this provider bound the account to, or None."""
@@ -263,7 +282,12 @@ async def bind_admins(app: Any) -> list[str]:
     top = app.authenticator
     logger = getattr(top, "log", log)
     bound = []
+    from jupyterhub import orm
+
     for name in admin_accounts(app.db)[1]:
+        found = orm.User.find(app.db, name)
+        if found is None or found.encrypted_auth_state is not None:
+            continue  # used before: its saved auth_state decides at its sign-in
         child = top.child_for(name) if hasattr(top, "child_for") else top
         if not isinstance(child, IdentityBindingMixin):
             continue
@@ -280,8 +304,6 @@ async def bind_admins(app: Any) -> list[str]:
             continue
         if subject is None:
             continue
-        from jupyterhub import orm
-
         user = orm.User.find(app.db, name)
         if user is None:  # deleted meanwhile
             continue
