@@ -391,3 +391,30 @@ async def test_limit_callable_checks_names_and_renames(hub_config: Config) -> No
     with pytest.raises(web.HTTPError):
         await limit_for(_handler(hub_config, ["alice", ""], users, method="PATCH", body=body))
     assert await limit_for(_handler(hub_config, ["nobody", "x"], users)) == 0
+
+
+TYPO_YAML = """\
+hub:
+  config:
+    HubPolicy:
+      policy:
+        defaults: {profiles: [notebok]}
+singleuser:
+  profileList:
+    - {display_name: Notebook, slug: notebook, default: true}
+"""
+
+
+@pytest.mark.parametrize(("extra", "code"), UNITS_RUNS.values(), ids=UNITS_RUNS.keys())
+def test_check_names_a_profile_the_list_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], code: int
+) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text(TYPO_YAML)
+    assert main(["check", str(path), *extra]) == code
+    err = capsys.readouterr().err
+    assert (
+        'warning: hub.config.HubPolicy.policy.defaults.profiles: names the profile "notebok", '
+        "which singleuser.profileList does not have (its profiles: notebook); it is never "
+        "offered"
+    ) in err, err

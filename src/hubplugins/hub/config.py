@@ -27,7 +27,7 @@ from traitlets.config import Config, LoggingConfigurable
 from hubplugins.hub.trait_help import example, trait_help
 from hubplugins.policy.decision import Decision, ServerUsage, Usage
 from hubplugins.policy.errors import ConfigIssue, PolicyConfigError
-from hubplugins.policy.profile_overrides import profile_override_issues
+from hubplugins.policy.profile_overrides import profile_override_issues, unknown_profile_issues
 from hubplugins.policy.rules.named_servers import check_new_named_server
 from hubplugins.policy.rules.profiles import profile_slug_issues
 from hubplugins.policy.rules.server_names import check_server_name
@@ -172,6 +172,7 @@ def _profile_list_issues(c: Config, table: PolicyTable | None) -> list[ConfigIss
             issues.extend(profile_slug_issues(profile_list, path=path))
             # each profile's resources, read as KubeSpawner reads them, against each tier
             issues.extend(profile_override_issues(table, profile_list, path))
+            issues.extend(unknown_profile_issues(table, profile_list, path))
     return issues
 
 

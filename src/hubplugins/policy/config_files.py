@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubplugins.policy.errors import ConfigIssue, PolicyConfigError
-from hubplugins.policy.profile_overrides import profile_override_issues
+from hubplugins.policy.profile_overrides import profile_override_issues, unknown_profile_issues
 from hubplugins.policy.rules.profiles import profile_slug_issues
 from hubplugins.policy.table import PolicyTable
 
@@ -91,4 +91,7 @@ def profile_resource_issues(document: Any) -> list[ConfigIssue]:
     except PolicyConfigError:
         table = None  # reported by policy_issues; what KubeSpawner cannot read still is
     prefix = ".".join(HELM_PATH)
-    return profile_override_issues(table, profiles, PROFILES_PATH, prefix=prefix)
+    return [
+        *profile_override_issues(table, profiles, PROFILES_PATH, prefix=prefix),
+        *unknown_profile_issues(table, profiles, PROFILES_PATH, prefix=prefix),
+    ]

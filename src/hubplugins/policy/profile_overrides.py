@@ -32,8 +32,9 @@ from hubplugins.policy.rules.profiles import profile_slug
 from hubplugins.policy.rules.resources import check_start
 from hubplugins.policy.rules.resources_text import Request
 from hubplugins.policy.table import PolicyTable
+from hubplugins.policy.text import echo
 
-__all__ = ["bytes_text", "profile_override_issues"]
+__all__ = ["bytes_text", "profile_override_issues", "unknown_profile_issues"]
 
 _MEMORY = {"mem_guarantee": "memory_guarantee", "mem_limit": "memory_limit"}
 _CPU = {"cpu_guarantee": "cpu_guarantee", "cpu_limit": "cpu_limit"}
@@ -220,4 +221,38 @@ def profile_override_issues(
         for (rule, cap_key, cap), names in refused.items():
             message = _message(slug, override, cap_key, rule, cap, names)
             issues.append(ConfigIssue(where, message, severity="warning"))
+    return issues
+
+
+def unknown_profile_issues(
+    table: PolicyTable | None,
+    profile_list: Any,
+    path: str = "KubeSpawner.profile_list",
+    *,
+    prefix: str = "",
+) -> list[ConfigIssue]:
+    """A warning for each profile the policy names (``defaults`` or a group's ``profiles``)
+    that a static ``profile_list`` does not have: a typo there (``notebok``) would refuse
+    every start of that tier with "No server profile is available to your groups"."""
+    entries = _entries(profile_list, path)
+    if table is None or not entries:
+        return []
+    slugs = sorted({profile_slug(profile) for _, profile in entries})
+    sections = [("defaults", table.raw.get("defaults"))]
+    groups = table.raw.get("groups")
+    if isinstance(groups, Mapping):
+        sections += [(f"groups.{name}", section) for name, section in groups.items()]
+    issues = []
+    for where, section in sections:
+        named = section.get("profiles") if isinstance(section, Mapping) else None
+        for slug in named if isinstance(named, list) else []:
+            if slug != "*" and slug not in slugs:
+                issues.append(
+                    ConfigIssue(
+                        ".".join(p for p in (prefix, where, "profiles") if p),
+                        f"names the profile {echo(str(slug))}, which {path} does not have "
+                        f"(its profiles: {', '.join(slugs)}); it is never offered",
+                        severity="warning",
+                    )
+                )
     return issues
