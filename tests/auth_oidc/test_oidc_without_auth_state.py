@@ -46,7 +46,13 @@ async def test_no_auth_state_is_named_at_start(cls: Any) -> None:
     logger = logging.getLogger(f"test.no-auth-state.{cls.__name__}")
     lines = _Lines()
     logger.addHandler(lines)
-    authenticator = cls(log=logger, enable_auth_state=False, allowed_users={"rita"})
+    urls = {  # an OpenID provider configured without discovery
+        "authorize_url": "https://login.example.org/authorize",
+        "token_url": "https://login.example.org/token",
+        "userdata_url": "https://login.example.org/userinfo",
+    }
+    settings = urls if cls is OIDCAuthenticator else {}
+    authenticator = cls(log=logger, enable_auth_state=False, allowed_users={"rita"}, **settings)
     lines.lines.clear()  # what the constructor said (OIDC: no issuer) is not the point
     authenticator.check_allow_config()
     # what it means: nobody's access is ever re-checked

@@ -174,6 +174,15 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, OutageMixin, Generi
 
     def check_allow_config(self) -> None:
         super().check_allow_config()
+        missing = [
+            u for u in ("authorize_url", "token_url", "userdata_url") if not getattr(self, u)
+        ]
+        if not self.issuer and missing:
+            # nothing is discovered: the sign-in would redirect nowhere, then read as an outage
+            raise ValueError(
+                f"{type(self).__name__}: set issuer (its discovery gives the provider's URLs), "
+                f"or {', '.join(missing)}"
+            )
         if not self.enable_auth_state:
             self.log.warning(
                 "%s.enable_auth_state is False: entitlements cannot be re-checked after "
