@@ -262,11 +262,15 @@ async def _legacy_secret_of(spawner: Any, name: str) -> bool:
     """An unlabelled key Secret made for this name, and the account started servers before.
 
     Key Secrets are not named in saved state; one made before owner labels
-    is this account's when its annotation names the user and the account
-    has saved state (a new account of a freed name has none).
+    is this account's when its annotation names the user, the account has
+    saved state (a new account of a freed name has none) and no key of its
+    own: a new account of a freed name gets one at its first start, so the
+    old key stays another's once that account has saved state too.
     """
     obj = await _read(spawner, SECRET, name)
     if obj is None or _labels(obj).get(OWNER_LABEL):
+        return False
+    if await own_secret(spawner) is not None:
         return False
     meta = obj.metadata
     annotations = (meta.annotations if meta is not None else None) or {}
