@@ -41,6 +41,7 @@ CHECKS: list[str | Check] = [
     "hubplugins.policy.config_files:profile_slug_problems",
     "hubplugins.policy.config_files:profile_resource_issues",
     "hubplugins.lifecycle.cullers:values_culler_issues",
+    "hubplugins.auth.values_check:values_sign_in_issues",
     # further checks add themselves here, as "module:function" (imported when
     # check runs) or a function: each takes the file as loaded (helm values or
     # a bare policy table, plain data) and returns its problems, never raising

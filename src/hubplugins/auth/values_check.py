@@ -1,0 +1,42 @@
+"""``hubplugins check`` on the sign-in settings of helm values: what the hub would refuse.
+
+The combined page's entries (``hub.config.MultiAuthenticator.authenticators``)
+are checked as the hub checks them at its start, by making the authenticator
+from the values' ``hub.config``: clashing prefixes, two methods whose people
+could share an id, an entry's unknown setting or wrong-typed value, and
+``allow_all`` beside a method's allow rules. Nothing is asked of any provider.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from hubplugins.policy.errors import ConfigIssue
+
+__all__ = ["values_sign_in_issues"]
+
+MULTI_PATH = "hub.config.MultiAuthenticator.authenticators"
+
+
+def values_sign_in_issues(document: Any) -> list[ConfigIssue]:
+    """The start-time refusal of the values' combined sign-in page, if any (never raises)."""
+    hub = document.get("hub") if isinstance(document, Mapping) else None
+    config = hub.get("config") if isinstance(hub, Mapping) else None
+    multi = config.get("MultiAuthenticator") if isinstance(config, Mapping) else None
+    if not isinstance(multi, Mapping) or "authenticators" not in multi:
+        return []
+    from traitlets.config import Config
+
+    from hubplugins.auth.multi import MultiAuthenticator
+
+    quiet = logging.getLogger("hubplugins.check")  # the start's warnings are not the check's
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    try:
+        authenticator = MultiAuthenticator(config=Config(dict(config)), log=quiet)
+        authenticator.check_allow_config()
+    except Exception as error:  # a check names problems, never raises
+        return [ConfigIssue(MULTI_PATH, str(error))]
+    return []
