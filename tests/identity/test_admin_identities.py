@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import secrets
 import time
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from auth_github.helpers import ORG, crypt_env, github_config, oauth_sign_in
-from jupyterhub import orm
+from jupyterhub import crypto, orm
 
 from hubplugins.auth.binding import (
     NAMED_AT_MOST,
@@ -33,7 +35,8 @@ LINE = "hubplugins identity: "
 def _db(accounts: dict[str, str]) -> Any:
     """A JupyterHub database with ``accounts``: name -> "admin-bound", "admin-unbound",
     "admin-owner-only" (a row with an owner and no identity), "admin-used" (a saved
-    auth_state, no identity) or "user"."""
+    auth_state that cannot be read, no identity) or "user"; the test adds "admin-saved"
+    and "admin-unlinked"."""
     db = orm.new_session_factory("sqlite://")()
     for i, (name, kind) in enumerate(accounts.items()):
         user = orm.User(name=name, admin=kind.startswith("admin"))
@@ -151,6 +154,16 @@ async def test_github_looks_up_a_login(case: str, github) -> None:
             github.state.users.pop(name, None)
 
 
+@pytest.fixture
+def keeper() -> Iterator[Any]:
+    """A key to save auth_state with, for the test's while."""
+    ck = crypto.CryptKeeper.instance()
+    before = list(ck.keys)
+    ck.keys = [secrets.token_bytes(32)]
+    yield ck
+    ck.keys = before
+
+
 def _github_child(github) -> dict[str, Any]:
     return {
         "class": "hubplugins.GitHubAuthenticator",
@@ -176,8 +189,19 @@ BINDS = {
         {"gh-lena": ("github", "8001"), "lena": None, "gh-ghost": None},
     ),
     "bound-already": ("github", {"lena": "admin-bound"}, [], {"lena": ("github", "1000")}),
-    # an account used before keeps its saved auth_state's person: decided at sign-in
-    "used-before": ("github", {"lena": "admin-used"}, [], {"lena": None}),
+    # an account used before is its saved auth_state's person, looked up nowhere
+    "used-before": ("github", {"lena": "admin-saved"}, ["lena"], {"lena": ("github", "7007")}),
+    # a saved auth_state that cannot be read (its key is gone) is no evidence: looked up
+    "used-before-unreadable": (
+        "github",
+        {"lena": "admin-used"},
+        ["lena"],
+        {"lena": ("github", "8001")},
+    ),
+    # a name username_map maps to or from is no GitHub login: left, and named
+    "a-mapped-name": ("github-mapped", {"lena": "admin-unbound"}, [], {"lena": None}),
+    # an account an admin unlinked is its next sign-in's
+    "unlinked": ("github", {"lena": "admin-unlinked"}, [], {"lena": None}),
     # a sign-in binds the account to another id while its login is looked up: kept, and said
     "bound-meanwhile-to-another": (
         "github-race",
@@ -189,13 +213,24 @@ BINDS = {
 
 
 @pytest.mark.parametrize("case", BINDS)
-async def test_admins_bound_by_the_login_they_have_at_start(case: str, github) -> None:
+async def test_admins_bound_by_the_login_they_have_at_start(case: str, github, keeper: Any) -> None:
     how, accounts, bound, after = BINDS[case]
     github.add_user("lena")
     github.state.users["lena"]["id"] = 8001
     db = _db(accounts)
+    for name, kind in accounts.items():
+        user = orm.User.find(db, name)
+        if kind == "admin-saved":
+            user.encrypted_auth_state = await crypto.encrypt({"github_user": {"id": 7007}})
+        elif kind == "admin-unlinked":
+            identity.bind(db, user.id, "github", "1000")
+            identity.relink(db, user.id, None, None)
+    db.commit()
     if how.startswith("github"):
-        auth: Any = GitHubAuthenticator(github_url=github.url, client_id="id", client_secret="x")
+        mapped = {"lena": "boss", "ann": "lena"} if how == "github-mapped" else {}
+        auth: Any = GitHubAuthenticator(
+            github_url=github.url, client_id="id", client_secret="x", username_map=mapped
+        )
     else:
         dummy = {"class": "dummy", "url_prefix": "local"}
         auth = MultiAuthenticator(authenticators=[_github_child(github), dummy])
@@ -222,8 +257,13 @@ async def test_admins_bound_by_the_login_they_have_at_start(case: str, github) -
     lines = [r.getMessage() for r in got.records]
     if case == "bound-meanwhile-to-another":
         assert lines == [
-            "hubplugins identity: admin account lena is bound to github id 1000, but 'lena' "
-            "is github id 8001 at the provider now"
+            "hubplugins identity: admin account lena is bound to github id 1000, but the id "
+            "of 'lena' at the hub's start is 8001"
+        ]
+    elif case == "used-before":
+        assert lines == [
+            "hubplugins identity: admin account lena bound to github id 7007, its saved "
+            "auth_state's id"
         ]
     else:
         assert lines == [

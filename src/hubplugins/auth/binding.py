@@ -87,7 +87,7 @@ class IdentityBindingMixin:
             self._pending_identities()[name] = presented
             return model
         bound = identity.bound_identity(handler.db, orm_user.id)
-        if bound is None:
+        if bound is None and not identity.unlinked(handler.db, orm_user.id):
             # no identity recorded (an account from before, or made by an admin): the
             # one its saved auth_state names, if any, is the person who used it
             bound = await self._saved_identity(handler, name)
@@ -277,57 +277,75 @@ async def _settle_admins(app: Any) -> None:
 
 
 async def bind_admins(app: Any) -> list[str]:
-    """Bind each unbound admin account to the id its name has at its provider now, where the
-    provider can say (GitHub); the names bound. One after another: admins are few."""
+    """Bind each unbound admin account, where its provider can say who it is: to the
+    identity its saved ``auth_state`` names (it was used before), else to the id its
+    login has at the provider now (GitHub); the names bound. One after another: admins
+    are few. A name ``username_map`` maps to or from is no login to look up: left, and
+    named by :func:`name_unbound_admins`."""
+    from jupyterhub import orm
+
     top = app.authenticator
     logger = getattr(top, "log", log)
     bound = []
-    from jupyterhub import orm
-
     for name in admin_accounts(app.db)[1]:
         found = orm.User.find(app.db, name)
-        if found is None or found.encrypted_auth_state is not None:
-            continue  # used before: its saved auth_state decides at its sign-in
         child = top.child_for(name) if hasattr(top, "child_for") else top
-        if not isinstance(child, IdentityBindingMixin):
+        if found is None or not isinstance(child, IdentityBindingMixin):
             continue
+        if identity.unlinked(app.db, found.id):
+            continue  # an admin unlinked it: the next sign-in's, as the endpoint says
+        subject, why = await _saved_subject(child, found), "its saved auth_state's id"
         login = provider_name(name, getattr(child, "username_prefix", ""))
-        try:
-            subject = await child.lookup_identity(login)
-        except Exception as error:
-            logger.warning(
-                "hubplugins identity: could not look up admin account %s at %s: %s",
-                name,
-                child.identity_provider,
-                error,
-            )
-            continue
         if subject is None:
-            continue
-        user = orm.User.find(app.db, name)
-        if user is None:  # deleted meanwhile
-            continue
-        outcome = identity.bind(app.db, user.id, child.identity_provider, subject)
+            mapped = getattr(child, "username_map", None) or {}
+            if login in mapped or login in mapped.values():
+                continue
+            try:
+                subject = await child.lookup_identity(login)
+            except Exception as error:
+                logger.warning(
+                    "hubplugins identity: could not look up admin account %s at %s: %s",
+                    name,
+                    child.identity_provider,
+                    error,
+                )
+                continue
+            why = f"the id of {login!r} at the hub's start"
+        if subject is None or orm.User.find(app.db, name) is not found:
+            continue  # no such login, or the account deleted meanwhile
+        outcome = identity.bind(app.db, found.id, child.identity_provider, subject)
         if outcome == "kept":  # a sign-in bound it meanwhile
-            held = identity.bound_identity(app.db, user.id)
+            held = identity.bound_identity(app.db, found.id)
             if held != (child.identity_provider, subject):
                 logger.warning(
-                    "hubplugins identity: admin account %s is bound to %s id %s, but %r is "
-                    "%s id %s at the provider now",
+                    "hubplugins identity: admin account %s is bound to %s id %s, but %s is %s",
                     name,
                     *(held or ("no provider", "none")),
-                    login,
-                    child.identity_provider,
+                    why,
                     subject,
                 )
             continue
         logger.info(
-            "hubplugins identity: admin account %s bound to %s id %s, the id of %r at the "
-            "hub's start",
+            "hubplugins identity: admin account %s bound to %s id %s, %s",
             name,
             child.identity_provider,
             subject,
-            login,
+            why,
         )
         bound.append(name)
     return bound
+
+
+async def _saved_subject(child: IdentityBindingMixin, user: Any) -> str | None:
+    """The identity the account's saved ``auth_state`` names for ``child``'s provider, or
+    None (none saved, or it cannot be read: the key it was saved with is gone)."""
+    if user.encrypted_auth_state is None:
+        return None
+    from jupyterhub.crypto import decrypt
+
+    try:
+        state = await decrypt(user.encrypted_auth_state)
+    except Exception:
+        return None
+    subject = child.stable_identity({"auth_state": state}) if isinstance(state, dict) else None
+    return str(subject) if subject else None

@@ -103,12 +103,24 @@ def bind(db: Any, user_id: int, provider: str, subject: str) -> str:
     return "bound"
 
 
+UNLINKED = "(unlinked)"
+"""The provider of an account an admin unlinked: its next sign-in is its identity, whatever
+its saved ``auth_state`` names (see :func:`unlinked`)."""
+
+
+def unlinked(db: Any, user_id: int) -> bool:
+    """Whether an admin unlinked the account (``PUT ... {"subject": null}``) since it was
+    last bound."""
+    row = record(db, user_id)
+    return row is not None and row["subject"] is None and row["provider"] == UNLINKED
+
+
 def relink(db: Any, user_id: int, provider: str | None, subject: str | None) -> None:
     """An admin's re-link: the account now belongs to this identity (None: the next sign-in's)."""
+    if subject is None:
+        provider = UNLINKED
     if record(db, user_id) is None:
-        owner = (
-            owner_for(provider, subject) if provider and subject else "h" + secrets.token_hex(16)
-        )
+        owner = owner_for(provider, subject) if subject else "h" + secrets.token_hex(16)
         _insert(db, user_id, owner, provider, subject)
     else:
         _update(db, user_id, provider, subject)

@@ -40,7 +40,7 @@ def _handler_class() -> type:
             return {
                 "user": user.name,
                 "owner": row.get("owner"),
-                "provider": row.get("provider"),
+                "provider": None if row.get("subject") is None else row.get("provider"),
                 "subject": row.get("subject"),
             }
 
