@@ -31,6 +31,16 @@ CASES = {
         "or userdata_url",
     ),
     "every-url": (URLS, None),
+    # oauthenticator's reading of the user from the ID token: no userinfo URL then
+    "user-from-the-id-token": (
+        {"authorize_url": URLS["authorize_url"], "token_url": URLS["token_url"],
+         "userdata_from_id_token": True},
+        None,
+    ),
+    "id-token-without-token-url": (
+        {"authorize_url": URLS["authorize_url"], "userdata_from_id_token": True},
+        "OIDCAuthenticator: set issuer (its discovery gives the provider's URLs), or token_url",
+    ),
     "issuer": ({"issuer": "https://login.example.org/"}, None),
 }  # fmt: skip
 

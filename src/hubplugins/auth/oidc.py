@@ -174,9 +174,10 @@ class OIDCAuthenticator(IdentityBindingMixin, GroupMapMixin, OutageMixin, Generi
 
     def check_allow_config(self) -> None:
         super().check_allow_config()
-        missing = [
-            u for u in ("authorize_url", "token_url", "userdata_url") if not getattr(self, u)
-        ]
+        needed = ["authorize_url", "token_url"]
+        if not getattr(self, "userdata_from_id_token", False):  # else the ID token is the user
+            needed.append("userdata_url")
+        missing = [u for u in needed if not getattr(self, u)]
         if not self.issuer and missing:
             # nothing is discovered: the sign-in would redirect nowhere, then read as an outage
             raise ValueError(

@@ -344,7 +344,10 @@ async def _serve(hub: _HubLine, server_id: str) -> None:
         _left(hub, server_id)
         hub.pool.release(server_id)
         return
-    if not await _still_allowed(user):
+    allowed = await _still_allowed(user)
+    if hub.line.places.get(server_id) is not place:
+        return  # ended meanwhile (the server removed, the place left): nothing to start
+    if not allowed:
         _left(
             hub,
             server_id,

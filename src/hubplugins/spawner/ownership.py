@@ -28,6 +28,7 @@ another account's objects out of every delete.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from hubplugins.hub import identity, refusals
@@ -270,12 +271,25 @@ async def _legacy_secret_of(spawner: Any, name: str) -> bool:
     obj = await _read(spawner, SECRET, name)
     if obj is None or _labels(obj).get(OWNER_LABEL):
         return False
+    if _older_than_the_account(obj, spawner.user.orm_user):
+        return False  # made for an earlier account of the name
     if await own_secret(spawner) is not None:
         return False
     meta = obj.metadata
     annotations = (meta.annotations if meta is not None else None) or {}
     started = any(getattr(o, "state", None) for o in spawner.user.orm_user.orm_spawners.values())
     return bool(started and annotations.get("hubplugins.io/username") == spawner.user.name)
+
+
+def _older_than_the_account(obj: Any, orm_user: Any) -> bool:
+    """Whether the object was made before the account was (an earlier account's)."""
+    made = getattr(getattr(obj, "metadata", None), "creation_timestamp", None)
+    created = getattr(orm_user, "created", None)
+    if not isinstance(made, datetime) or not isinstance(created, datetime):
+        return False
+    made = made if made.tzinfo else made.replace(tzinfo=UTC)
+    created = created if created.tzinfo else created.replace(tzinfo=UTC)  # JupyterHub: UTC
+    return made < created
 
 
 async def own_secret(spawner: Any, account: str | None = None) -> str | None:
