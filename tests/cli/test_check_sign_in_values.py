@@ -43,6 +43,22 @@ CASES = {
         "lowercase letters, digits, '-', '_' or '.', ending in '-', '_' or '.', e.g. 'gh-'",
     ),
     "valid": ([GITHUB.format(url="github", prefix="gh-"), DUMMY], None),
+    # warnings: what this machine cannot tell, and what the hub's environment may complete
+    "class-not-installed": (
+        [
+            GITHUB.format(url="github", prefix="gh-"),
+            "        - {class: nosuch.Auth, url_prefix: x}",
+        ],
+        f"  warning: {WHERE}: not checked here: No module named 'nosuch'",
+    ),
+    "allow-rules": (
+        [
+            "        - {class: oidc-policy, url_prefix: federation, username_prefix: fed-}",
+            DUMMY,
+        ],
+        f"  warning: {WHERE}: the hub checks at start: OIDCAuthenticator: set issuer (its "
+        "discovery gives the provider's URLs), or authorize_url, token_url, userdata_url",
+    ),
 }
 
 
@@ -59,5 +75,5 @@ def test_check_names_what_the_hub_refuses(
         assert code == 0, err
         assert "valid policy" in out
     else:
-        assert code == 1
+        assert code == (0 if error.startswith("  warning: ") else 1), err
         assert error in err, err

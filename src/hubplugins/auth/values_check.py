@@ -3,8 +3,9 @@
 The combined page's entries (``hub.config.MultiAuthenticator.authenticators``)
 are checked as the hub checks them at its start, by making the authenticator
 from the values' ``hub.config``: clashing prefixes, two methods whose people
-could share an id, an entry's unknown setting or wrong-typed value, and
-``allow_all`` beside a method's allow rules. Nothing is asked of any provider.
+could share an id, an entry's unknown setting or wrong-typed value (errors),
+and each method's allow rules and provider settings, which the hub's environment
+may complete (warnings). Nothing is asked of any provider.
 """
 
 from __future__ import annotations
@@ -36,7 +37,13 @@ def values_sign_in_issues(document: Any) -> list[ConfigIssue]:
     quiet.propagate = False
     try:
         authenticator = MultiAuthenticator(config=Config(dict(config)), log=quiet)
-        authenticator.check_allow_config()
+    except ImportError as error:  # a class installed in the hub's image, not here
+        return [ConfigIssue(MULTI_PATH, f"not checked here: {error}", severity="warning")]
     except Exception as error:  # a check names problems, never raises
         return [ConfigIssue(MULTI_PATH, str(error))]
+    try:
+        authenticator.check_allow_config()
+    except Exception as error:
+        # the hub's environment may supply what the file lacks (e.g. OAUTH2_TOKEN_URL)
+        return [ConfigIssue(MULTI_PATH, f"the hub checks at start: {error}", severity="warning")]
     return []

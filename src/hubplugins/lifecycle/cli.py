@@ -113,6 +113,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    parent = os.getppid()  # before anything that takes time: the hub may die meanwhile
     token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
     if not args.url or not token:
         log.error("hubplugins lifecycle: set --url (or $JUPYTERHUB_API_URL) and a token")
@@ -152,7 +153,7 @@ async def _run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        watch = asyncio.create_task(_watch_parent(stop)) if args.exit_with_parent else None
+        watch = asyncio.create_task(_watch_parent(stop, parent)) if args.exit_with_parent else None
         try:
             await service.run(args.interval, stop)
         finally:
@@ -168,18 +169,18 @@ async def _run(args: argparse.Namespace) -> int:
 PARENT_CHECK_SECONDS = 1.0
 
 
-async def _watch_parent(stop: asyncio.Event) -> None:
-    """Set ``stop`` once this process's parent is gone: the process is then handed to
-    another (init or a subreaper), so its parent id changes."""
-    parent = os.getppid()
+async def _watch_parent(stop: asyncio.Event, parent: int) -> None:
+    """Set ``stop`` once ``parent``, the process that started this one, is gone: the
+    process is then handed to another (init or a subreaper), so its parent id changes."""
     while not stop.is_set():
-        await asyncio.sleep(PARENT_CHECK_SECONDS)
         if os.getppid() != parent:
             log.warning(
                 "hubplugins lifecycle: the process that started it (pid %d) is gone; stopping",
                 parent,
             )
             stop.set()
+            return
+        await asyncio.sleep(PARENT_CHECK_SECONDS)
 
 
 def main(argv: list[str] | None = None) -> int:
