@@ -7,6 +7,9 @@ start a second one beside the first.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -63,6 +66,33 @@ async def test_the_service_stops_once_its_hub_is_killed(make_hub, jupyterhub_ver
     await hub.kill_only_the_hub()
     assert await _until(lambda: not _running(service)), hub.log_tail()
     assert (
-        f"hubplugins lifecycle: the process that started it (pid {hub_pid}) is gone; stopping"
+        f"hubplugins lifecycle: the hub that started it (pid {hub_pid}) is gone; stopping"
         in hub.log_text()
     )
+
+
+HUB = """\
+import os, subprocess, sys
+child = subprocess.Popen(
+    [sys.executable, "-m", "hubplugins.lifecycle", "--url", "http://127.0.0.1:1/hub/api",
+     "--policy-file", sys.argv[1], "--interval", "1", f"--parent-pid={os.getpid()}"],
+    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+)
+print(child.pid, flush=True)
+"""  # a hub that starts the service and dies at once, before the service has started
+
+
+async def test_the_service_stops_when_its_hub_died_before_it_started(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("defaults: {servers: {max_named: 2}}\n", encoding="utf-8")
+    env = {**os.environ, "JUPYTERHUB_API_TOKEN": "x"}
+    hub = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HUB, str(policy), env=env, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await hub.communicate()
+    service = int(out.split()[0])
+    try:
+        assert await _until(lambda: not _running(service))
+    finally:
+        if _running(service):
+            os.kill(service, signal.SIGKILL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from traitlets.config import Config
@@ -50,7 +51,12 @@ CASES = {
         lambda s: s["command"][-2:] == ["--policy-file", "/etc/hub/policy.yaml"],
     ),
     "dry-run-flag": (policy_dict, {"dry_run": True}, lambda s: "--dry-run" in s["command"]),
-    "exits-with-its-hub": (policy_dict, {}, lambda s: "--exit-with-parent" in s["command"]),
+    # this process stands for the hub: configure() runs in the hub's own process
+    "exits-with-its-hub": (
+        policy_dict,
+        {},
+        lambda s: f"--parent-pid={os.getpid()}" in s["command"],
+    ),
     "notice-webhook-flag": (
         policy_dict,
         {"notice_webhook": "http://mailer/notices"},

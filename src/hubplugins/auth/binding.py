@@ -313,6 +313,8 @@ async def bind_admins(app: Any) -> list[str]:
             why = f"the id of {login!r} at the hub's start"
         if subject is None or orm.User.find(app.db, name) is not found:
             continue  # no such login, or the account deleted meanwhile
+        if identity.unlinked(app.db, found.id):
+            continue  # an admin unlinked it while its login was looked up
         outcome = identity.bind(app.db, found.id, child.identity_provider, subject)
         if outcome == "kept":  # a sign-in bound it meanwhile
             held = identity.bound_identity(app.db, found.id)

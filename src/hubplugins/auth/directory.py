@@ -28,6 +28,7 @@ from hubplugins.auth.ldap_names import (
     normalize_login,
 )
 from hubplugins.auth.ldap_pool import UNAVAILABLE, WorkerPool
+from hubplugins.hub import identity
 from hubplugins.hub.refusals import refuse
 from hubplugins.hub.trait_help import example, trait_help
 from hubplugins.policy.rules.sign_in import account_revoked, name_reused
@@ -618,6 +619,11 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
         user = find_user(getattr(self, "username_prefix", "") + model["name"])
         if user is None:
             return False
+        db = getattr(handler, "db", None)
+        if db is not None and (
+            identity.bound_identity(db, user.id) is not None or identity.unlinked(db, user.id)
+        ):
+            return False  # the binding decides (an admin may have re-linked or unlinked it)
         old_id = (await user.get_auth_state() or {}).get("directory_id")
         return bool(old_id) and old_id != new_id
 

@@ -37,8 +37,17 @@ def values_sign_in_issues(document: Any) -> list[ConfigIssue]:
     quiet.propagate = False
     try:
         authenticator = MultiAuthenticator(config=Config(dict(config)), log=quiet)
-    except ImportError as error:  # a class installed in the hub's image, not here
-        return [ConfigIssue(MULTI_PATH, f"not checked here: {error}", severity="warning")]
+    except ImportError as error:
+        elsewhere = _installed_elsewhere(multi.get("authenticators"))
+        if elsewhere:  # a class from a package of the hub's image, not installed here
+            return [
+                ConfigIssue(
+                    MULTI_PATH,
+                    f"not checked here: {', '.join(elsewhere)} not installed ({error})",
+                    severity="warning",
+                )
+            ]
+        return [ConfigIssue(MULTI_PATH, f"no such sign-in class: {error}")]
     except Exception as error:  # a check names problems, never raises
         return [ConfigIssue(MULTI_PATH, str(error))]
     try:
@@ -47,3 +56,18 @@ def values_sign_in_issues(document: Any) -> list[ConfigIssue]:
         # the hub's environment may supply what the file lacks (e.g. OAUTH2_TOKEN_URL)
         return [ConfigIssue(MULTI_PATH, f"the hub checks at start: {error}", severity="warning")]
     return []
+
+
+def _installed_elsewhere(entries: Any) -> list[str]:
+    """The entries' classes given as a module path whose top package is not installed here
+    (a short name is an entry point of an installed package, or a mistake)."""
+    from importlib.util import find_spec
+
+    found = []
+    for entry in entries if isinstance(entries, list) else []:
+        spec = entry.get("class") if isinstance(entry, Mapping) else None
+        if isinstance(spec, str) and "." in spec:
+            top = spec.split(".", 1)[0]
+            if top and find_spec(top) is None:
+                found.append(spec)
+    return found

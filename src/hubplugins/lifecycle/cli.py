@@ -86,11 +86,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--once", action="store_true", help="run one sweep, then exit")
     p.add_argument(
-        "--exit-with-parent",
-        action="store_true",
-        default=_env_bool("HUBPLUGINS_LIFECYCLE_EXIT_WITH_PARENT"),
-        help="stop once the process that started this one is gone (a hub killed with "
-        "SIGKILL leaves its managed services running); hubplugins.setup(c) sets it",
+        "--parent-pid",
+        type=int,
+        default=int(env("HUBPLUGINS_LIFECYCLE_PARENT_PID", "0")),
+        help="stop once the process of this pid (the hub) is no longer this one's parent, "
+        "checked every second and at once: a hub killed with SIGKILL leaves its managed "
+        "services running (default 0: never; hubplugins.setup(c) passes the hub's pid)",
     )
     p.add_argument(
         "--metrics-port",
@@ -113,7 +114,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    parent = os.getppid()  # before anything that takes time: the hub may die meanwhile
     token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
     if not args.url or not token:
         log.error("hubplugins lifecycle: set --url (or $JUPYTERHUB_API_URL) and a token")
@@ -153,7 +153,9 @@ async def _run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        watch = asyncio.create_task(_watch_parent(stop, parent)) if args.exit_with_parent else None
+        watch = (
+            asyncio.create_task(_watch_parent(stop, args.parent_pid)) if args.parent_pid else None
+        )
         try:
             await service.run(args.interval, stop)
         finally:
@@ -170,12 +172,13 @@ PARENT_CHECK_SECONDS = 1.0
 
 
 async def _watch_parent(stop: asyncio.Event, parent: int) -> None:
-    """Set ``stop`` once ``parent``, the process that started this one, is gone: the
-    process is then handed to another (init or a subreaper), so its parent id changes."""
+    """Set ``stop`` once ``parent`` (the hub, which passed its own pid) is no longer this
+    process's parent: gone, the process is handed to another (init or a subreaper). Also
+    when it was gone before this process got this far."""
     while not stop.is_set():
         if os.getppid() != parent:
             log.warning(
-                "hubplugins lifecycle: the process that started it (pid %d) is gone; stopping",
+                "hubplugins lifecycle: the hub that started it (pid %d) is gone; stopping",
                 parent,
             )
             stop.set()

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -211,7 +212,8 @@ def configure(
         str(interval),
         "--concurrency",
         str(concurrency),
-        "--exit-with-parent",  # a hub killed with SIGKILL cannot stop it
+        # this process is the hub: a hub killed with SIGKILL cannot stop it
+        f"--parent-pid={os.getpid()}",
         *(["--url", url] if url else []),
         *args,
         *(["--dry-run"] if dry_run else []),

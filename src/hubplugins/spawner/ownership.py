@@ -289,7 +289,8 @@ def _older_than_the_account(obj: Any, orm_user: Any) -> bool:
         return False
     made = made if made.tzinfo else made.replace(tzinfo=UTC)
     created = created if created.tzinfo else created.replace(tzinfo=UTC)  # JupyterHub: UTC
-    return made < created
+    # Kubernetes keeps whole seconds: an object of the account's own second is not older
+    return made < created.replace(microsecond=0)
 
 
 async def own_secret(spawner: Any, account: str | None = None) -> str | None:
