@@ -49,7 +49,8 @@ CASES = {
             GITHUB.format(url="github", prefix="gh-"),
             "        - {class: nosuch.Auth, url_prefix: x}",
         ],
-        f"  warning: {WHERE}: not checked here: No module named 'nosuch'",
+        f"  warning: {WHERE}: not checked here: nosuch.Auth not installed (No module named "
+        "'nosuch')",
     ),
     "allow-rules": (
         [
