@@ -90,7 +90,8 @@ class IdentityBindingMixin:
         if bound is None and not identity.unlinked(handler.db, orm_user.id):
             # no identity recorded (an account from before, or made by an admin): the
             # one its saved auth_state names, if any, is the person who used it
-            bound = await self._saved_identity(handler, name)
+            saved = await _saved_subject(self, orm_user)
+            bound = (self.identity_provider, saved) if saved is not None else None
         if bound is not None and bound[0] == presented[0]:
             if bound[1] in self.former_identities(model):
                 presented = bound  # the same person, recorded in an earlier form
@@ -119,21 +120,6 @@ class IdentityBindingMixin:
             elif model.get("admin") and renamed in admins:
                 model["admin"] = None  # granted by the new name only: unchanged
         return model
-
-    async def _saved_identity(self, handler: Any, name: str) -> tuple[str, str] | None:
-        """This provider's identity in the account's saved ``auth_state``, or None."""
-        find_user = getattr(handler, "find_user", None)
-        user = find_user(name) if find_user is not None else None
-        if user is None or not hasattr(user, "get_auth_state"):
-            return None
-        try:
-            state = await user.get_auth_state()
-        except Exception:  # no key to read it with: no evidence
-            return None
-        if not isinstance(state, dict):
-            return None
-        subject = self.stable_identity({"auth_state": state})
-        return None if not subject else (self.identity_provider, str(subject))
 
     def bound_subject(self, user: Any) -> str | None:
         """The subject this provider bound the account to, or None."""
