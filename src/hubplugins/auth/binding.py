@@ -86,8 +86,8 @@ class IdentityBindingMixin:
             # the account is made by JupyterHub right after this returns
             self._pending_identities()[name] = presented
             return model
-        bound = identity.bound_identity(handler.db, orm_user.id)
-        if bound is None and not identity.unlinked(handler.db, orm_user.id):
+        bound, decided = identity.link(handler.db, orm_user.id)
+        if not decided:
             # no identity recorded (an account from before, or made by an admin): the
             # one its saved auth_state names, if any, is the person who used it
             saved = await _saved_subject(self, orm_user)

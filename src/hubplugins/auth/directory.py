@@ -620,9 +620,7 @@ class DirectoryAuthenticator(IdentityBindingMixin, AccessMixin, Authenticator):
         if user is None:
             return False
         db = getattr(handler, "db", None)
-        if db is not None and (
-            identity.bound_identity(db, user.id) is not None or identity.unlinked(db, user.id)
-        ):
+        if db is not None and identity.link(db, user.id)[1]:
             return False  # the binding decides (an admin may have re-linked or unlinked it)
         old_id = (await user.get_auth_state() or {}).get("directory_id")
         return bool(old_id) and old_id != new_id

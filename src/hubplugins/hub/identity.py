@@ -70,11 +70,24 @@ def record(db: Any, user_id: int) -> dict[str, Any] | None:
     return dict(row._mapping) if row is not None else None
 
 
-def bound_identity(db: Any, user_id: int) -> tuple[str, str] | None:
+UNLINKED = "(unlinked)"
+"""The provider of an account an admin unlinked: its next sign-in is its identity, whatever
+its saved ``auth_state`` names (see :func:`unlinked`)."""
+
+
+def link(db: Any, user_id: int) -> tuple[tuple[str, str] | None, bool]:
+    """The account's bound identity, or None; and whether the store decides who the
+    account is (an identity is bound, or an admin unlinked it), not its saved auth_state."""
     row = record(db, user_id)
-    if row is None or row["subject"] is None:
-        return None
-    return (str(row["provider"]), str(row["subject"]))
+    if row is None:
+        return None, False
+    if row["subject"] is None:
+        return None, row["provider"] == UNLINKED
+    return (str(row["provider"]), str(row["subject"])), True
+
+
+def bound_identity(db: Any, user_id: int) -> tuple[str, str] | None:
+    return link(db, user_id)[0]
 
 
 def owner_of(db: Any, user_id: int) -> str:
@@ -103,16 +116,11 @@ def bind(db: Any, user_id: int, provider: str, subject: str) -> str:
     return "bound"
 
 
-UNLINKED = "(unlinked)"
-"""The provider of an account an admin unlinked: its next sign-in is its identity, whatever
-its saved ``auth_state`` names (see :func:`unlinked`)."""
-
-
 def unlinked(db: Any, user_id: int) -> bool:
     """Whether an admin unlinked the account (``PUT ... {"subject": null}``) since it was
     last bound."""
-    row = record(db, user_id)
-    return row is not None and row["subject"] is None and row["provider"] == UNLINKED
+    bound, decided = link(db, user_id)
+    return decided and bound is None
 
 
 def relink(db: Any, user_id: int, provider: str | None, subject: str | None) -> None:
