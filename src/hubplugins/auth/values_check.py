@@ -20,6 +20,11 @@ __all__ = ["values_sign_in_issues"]
 
 MULTI_PATH = "hub.config.MultiAuthenticator.authenticators"
 
+# the authenticators' own start-up warnings are not the check's findings
+_QUIET = logging.getLogger("hubplugins.check")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
+
 
 def values_sign_in_issues(document: Any) -> list[ConfigIssue]:
     """The start-time refusal of the values' combined sign-in page, if any (never raises)."""
@@ -32,11 +37,8 @@ def values_sign_in_issues(document: Any) -> list[ConfigIssue]:
 
     from hubplugins.auth.multi import MultiAuthenticator
 
-    quiet = logging.getLogger("hubplugins.check")  # the start's warnings are not the check's
-    quiet.addHandler(logging.NullHandler())
-    quiet.propagate = False
     try:
-        authenticator = MultiAuthenticator(config=Config(dict(config)), log=quiet)
+        authenticator = MultiAuthenticator(config=Config(dict(config)), log=_QUIET)
     except ImportError as error:
         elsewhere = _installed_elsewhere(multi.get("authenticators"))
         if elsewhere:  # a class from a package of the hub's image, not installed here
