@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import logging
 import warnings
 from typing import Any
 
@@ -23,15 +22,6 @@ from hubplugins.auth.multi import MultiAuthenticator
 
 GITHUB = "hubplugins.GitHubAuthenticator"
 DUMMY = "jupyterhub.auth.DummyAuthenticator"
-
-
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
 
 
 ENTRY_MISTAKES = {

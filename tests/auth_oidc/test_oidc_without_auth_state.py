@@ -14,18 +14,10 @@ import logging
 from typing import Any
 
 import pytest
+from harness.logs import Kept
 
 from hubplugins.auth.github import GitHubAuthenticator
 from hubplugins.auth.oidc import OIDCAuthenticator
-
-
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
 
 
 class _User:
@@ -44,7 +36,7 @@ class _User:
 )
 async def test_no_auth_state_is_named_at_start(cls: Any) -> None:
     logger = logging.getLogger(f"test.no-auth-state.{cls.__name__}")
-    lines = _Lines()
+    lines = Kept(logging.WARNING)
     logger.addHandler(lines)
     urls = {  # an OpenID provider configured without discovery
         "authorize_url": "https://login.example.org/authorize",
@@ -53,7 +45,7 @@ async def test_no_auth_state_is_named_at_start(cls: Any) -> None:
     }
     settings = urls if cls is OIDCAuthenticator else {}
     authenticator = cls(log=logger, enable_auth_state=False, allowed_users={"rita"}, **settings)
-    lines.lines.clear()  # what the constructor said (OIDC: no issuer) is not the point
+    lines.clear()  # what the constructor said (OIDC: no issuer) is not the point
     authenticator.check_allow_config()
     # what it means: nobody's access is ever re-checked
     assert await authenticator.refresh_user(_User()) is True

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +13,7 @@ import pytest
 from auth_directory.conftest import directory_tls, openldap  # noqa: F401
 from auth_github.helpers import crypt_env, github_config
 from harness.hub import Hub, start_hub
+from jupyterhub import crypto
 from services.fake_github import FakeGitHub
 
 POLICY = {
@@ -37,6 +40,17 @@ c.KubeSpawner.profile_list = {PROFILES!r}
 c.HubPolicy.policy = {POLICY!r}
 hubplugins.setup(c)
 """
+
+
+@pytest.fixture
+def keeper() -> Iterator[Any]:
+    """JupyterHub's key for auth_state, a fresh one for the test's while (``keeper.keys``
+    replaced makes what was saved before unreadable)."""
+    ck = crypto.CryptKeeper.instance()
+    before = list(ck.keys)
+    ck.keys = [secrets.token_bytes(32)]
+    yield ck
+    ck.keys = before
 
 
 @pytest.fixture(scope="module")

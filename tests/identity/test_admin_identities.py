@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import secrets
 import time
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from auth_github.helpers import ORG, crypt_env, github_config, oauth_sign_in
+from harness.logs import Kept
 from jupyterhub import crypto, orm
 
 from hubplugins.auth.binding import (
@@ -77,22 +76,13 @@ CASES = {
 }
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_the_start_line_names_the_unbound_admins(case: str) -> None:
     accounts, expected = CASES[case]
     db = _db(accounts)  # JupyterHub's migrations set up logging of their own
     logger = logging.getLogger(f"test.admin-identities.{case}")
     logger.setLevel(logging.INFO)
-    got = _Records()
+    got = Kept()
     logger.addHandler(got)
     name_unbound_admins(SimpleNamespace(db=db, authenticator=SimpleNamespace(log=logger)))
     (record,) = got.records
@@ -152,16 +142,6 @@ async def test_github_looks_up_a_login(case: str, github) -> None:
         github.state.fail_with = None
         for name in users:
             github.state.users.pop(name, None)
-
-
-@pytest.fixture
-def keeper() -> Iterator[Any]:
-    """A key to save auth_state with, for the test's while."""
-    ck = crypto.CryptKeeper.instance()
-    before = list(ck.keys)
-    ck.keys = [secrets.token_bytes(32)]
-    yield ck
-    ck.keys = before
 
 
 def _github_child(github) -> dict[str, Any]:
@@ -236,7 +216,7 @@ async def test_admins_bound_by_the_login_they_have_at_start(case: str, github, k
         auth = MultiAuthenticator(authenticators=[_github_child(github), dummy])
     logger = logging.getLogger(f"test.admin-binds.{case}")
     logger.setLevel(logging.INFO)
-    got = _Records()
+    got = Kept()
     logger.addHandler(got)
     auth.log = logger
     if how == "github-race":

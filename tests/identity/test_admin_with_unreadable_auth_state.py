@@ -13,11 +13,9 @@ or refused at sign-in.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from jupyterhub import crypto, orm
 from jupyterhub.user import User
 from tornado import web
@@ -25,15 +23,6 @@ from tornado import web
 from hubplugins.auth.binding import bind_admins
 from hubplugins.auth.github import GitHubAuthenticator
 from hubplugins.hub import identity
-
-
-@pytest.fixture
-def keeper() -> Iterator[Any]:
-    ck = crypto.CryptKeeper.instance()
-    before = list(ck.keys)
-    ck.keys = [secrets.token_bytes(32)]
-    yield ck
-    ck.keys = before
 
 
 async def test_an_unreadable_state_leaves_no_admin_unguarded(keeper: Any, github) -> None:

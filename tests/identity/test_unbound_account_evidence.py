@@ -13,11 +13,9 @@ package now compares it.
 
 from __future__ import annotations
 
-import secrets
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from jupyterhub import crypto, orm
 from tornado import web
 
@@ -33,15 +31,6 @@ class _Account:
 
     async def get_auth_state(self) -> dict[str, Any]:
         return OLD_STATE
-
-
-@pytest.fixture
-def keeper() -> Any:
-    ck = crypto.CryptKeeper.instance()
-    before = list(ck.keys)
-    ck.keys = [secrets.token_bytes(32)]
-    yield ck
-    ck.keys = before
 
 
 async def test_a_freed_login_does_not_take_an_unbound_account(keeper: Any) -> None:

@@ -11,12 +11,9 @@ person the admin meant to let in is refused as "another github account".
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from jupyterhub import crypto, orm
 
 from hubplugins.auth.github import GitHubAuthenticator
@@ -31,15 +28,6 @@ class _Account:
 
     async def get_auth_state(self) -> dict[str, Any]:
         return OLD_STATE
-
-
-@pytest.fixture
-def keeper() -> Iterator[Any]:
-    ck = crypto.CryptKeeper.instance()
-    before = list(ck.keys)
-    ck.keys = [secrets.token_bytes(32)]
-    yield ck
-    ck.keys = before
 
 
 async def test_an_unlinked_account_takes_its_next_sign_in(keeper: Any) -> None:

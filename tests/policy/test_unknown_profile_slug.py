@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from harness.logs import Kept
 from traitlets.config import Config
 
 from hubplugins.hub.config import setup
@@ -50,20 +51,11 @@ def test_each_unknown_profile_is_one_warning(case: str) -> None:
     ]
 
 
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
 def test_the_hub_logs_it_at_start() -> None:
     c = Config()
     c.HubPolicy.policy = CASES["defaults-typo"][0]
     c.KubeSpawner.profile_list = PROFILES
-    lines = _Lines()
+    lines = Kept(logging.WARNING)
     logger = logging.getLogger("JupyterHub")
     logger.addHandler(lines)
     try:
